@@ -1,0 +1,75 @@
+"""The application factory: wires every package's routes onto the kernel."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from exchange import db, health, jobs
+from exchange.auth import provide_principal
+from exchange.errors import EXCEPTION_HANDLERS
+from exchange.http import request_id_middleware
+from exchange.organizations import service as organizations
+from exchange.organizations.routes import MemberController, OrganizationController
+from exchange.settings import Settings
+from listings.routes import DemandController, OfferController, get_taxonomy
+
+log = logging.getLogger("exchange")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    settings: Settings = app.state.settings
+    app.state.pool = await db.create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    if settings.operator_bootstrap_key:
+        async with app.state.pool.acquire() as conn, conn.transaction():
+            if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
+                log.info("created the bootstrap operator")
+    sweeper = asyncio.create_task(jobs.run_forever(app.state.pool, settings)) if settings.run_jobs else None
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await app.state.pool.close()
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the service for these settings."""
+    openapi = OpenAPIConfig(
+        title="Techmart exchange API",
+        version="1.0.0",
+        description="Technology offers and demands, matching, deals and fees of a national technology exchange.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key: `Authorization: Bearer tmx_...`")
+            }
+        ),
+    )
+    return Litestar(
+        route_handlers=[
+            OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
+            health.live, health.ready,
+        ],
+        dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        lifespan=[_lifespan],
+        openapi_config=openapi,
+        request_max_body_size=MAX_BODY_BYTES,
+        state=State({"settings": settings}),
+        debug=False,
+    )

@@ -1,0 +1,113 @@
+"""API keys and the principal behind a request: who they are and what they may do."""
+
+import hashlib
+import secrets
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Request
+from litestar.di import NamedDependency
+
+from exchange.errors import Forbidden, Unauthorized
+
+KEY_PREFIX = "tmx_"
+Role = Literal["owner", "editor", "viewer", "operator"]
+_RANK = {"viewer": 1, "editor": 2, "owner": 3}
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The member a valid API key belongs to, with its organization's standing."""
+
+    member_id: UUID
+    key_id: UUID
+    role: Role
+    org_id: UUID | None
+    org_kind: str | None
+    org_status: str | None
+
+    @property
+    def is_operator(self) -> bool:
+        """Operators are the exchange's own staff."""
+        return self.role == "operator"
+
+    def is_member_of(self, org_id: UUID, at_least: str = "viewer") -> bool:
+        """True when this member belongs to org_id with at least the given role."""
+        return self.org_id == org_id and _RANK.get(self.role, 0) >= _RANK[at_least]
+
+
+class NewKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A freshly generated key: the secret is shown once, only the hash is stored."""
+
+    secret: str
+    key_hash: bytes
+    prefix: str
+
+
+Caller = NamedDependency[Principal | None]
+"""A route parameter that receives the principal behind the request's key, or None without one."""
+
+
+def hash_key(secret: str) -> bytes:
+    """Keys are 256-bit random tokens, so one SHA-256 is a sufficient one-way hash."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def new_key() -> NewKey:
+    """Generate a random, prefixed API key."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return NewKey(secret=secret, key_hash=hash_key(secret), prefix=secret[:12])
+
+
+_PRINCIPAL_SQL = """
+SELECT k.id AS key_id, m.id AS member_id, m.role, m.org_id, o.kind AS org_kind, o.status AS org_status
+FROM api_keys k
+JOIN members m ON m.id = k.member_id AND m.removed_at IS NULL
+LEFT JOIN organizations o ON o.id = m.org_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+"""
+
+
+async def principal_for_key(conn: asyncpg.Connection, secret: str) -> Principal | None:
+    """The principal holding this key, or None when the key is unknown, revoked or its member removed."""
+    row = await conn.fetchrow(_PRINCIPAL_SQL, hash_key(secret))
+    return msgspec.convert(dict(row), Principal) if row else None
+
+
+async def provide_principal(request: Request, conn: NamedDependency[asyncpg.Connection]) -> Principal | None:
+    """Resolve the Authorization header; a header with a bad key is a 401 even on public routes."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <api key>'")
+    principal = await principal_for_key(conn, token)
+    if principal is None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    return principal
+
+
+def require(principal: Principal | None) -> Principal:
+    """A valid key is needed."""
+    if principal is None:
+        raise Unauthorized("this route needs an API key: send 'Authorization: Bearer <api key>'")
+    return principal
+
+
+def require_operator(principal: Principal | None) -> Principal:
+    """Only the exchange's operators may act."""
+    p = require(principal)
+    if not p.is_operator:
+        raise Forbidden("only operators may do this")
+    return p
+
+
+def require_member_of(principal: Principal | None, org_id: UUID, at_least: str = "viewer") -> Principal:
+    """Only members of org_id with at least the given role may act."""
+    p = require(principal)
+    if not p.is_member_of(org_id, at_least):
+        raise Forbidden(f"only members of this organization with role {at_least} or higher may do this")
+    return p

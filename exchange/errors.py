@@ -1,0 +1,145 @@
+"""Domain errors and their one mapping to RFC 9457 problem details."""
+
+import logging
+import re
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from exchange.schemas import FieldError, Problem
+
+log = logging.getLogger("exchange.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status: int = 400
+    type: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class BadRequest(DomainError):
+    status, type, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(DomainError):
+    status, type, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, type, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, type, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, type, title = 409, "conflict", "Conflict"
+
+
+class InvalidTransition(Conflict):
+    type, title = "invalid-transition", "Invalid state transition"
+
+
+class PreconditionFailed(DomainError):
+    status, type, title = 412, "precondition-failed", "Precondition failed"
+
+
+class Unprocessable(DomainError):
+    status, type, title = 422, "validation-error", "Invalid request"
+
+
+def field_error(field: str, message: str) -> Unprocessable:
+    """A 422 about one field."""
+    return Unprocessable(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+def problem_response(status: int, type_: str, title: str, detail: str, errors: list[FieldError] | None = None) -> Response:
+    """Encode one problem detail."""
+    body = Problem(type=f"/problems/{type_}", title=title, status=status, detail=detail, errors=errors)
+    return Response(content=msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _domain_error(_: Request, exc: DomainError) -> Response:
+    return problem_response(exc.status, exc.type, exc.title, exc.detail, exc.errors)
+
+
+_BACKTICK = re.compile(r"`([^`]+)`")
+_AT_PATH = re.compile(r" - at `\$((?:\.\w+|\[\d+\])*)`$")
+
+
+def _field_of(item: dict) -> tuple[str, str]:
+    """Name the field a Litestar/msgspec validation item is about, and a clean message."""
+    message = str(item.get("message", "invalid value"))
+    key = str(item.get("key") or "")
+    at = _AT_PATH.search(message)
+    if at:
+        message = message[: at.start()]
+        if at.group(1):
+            key = at.group(1).lstrip(".")
+    if key in ("", "data") and ("unknown field" in message or "missing required field" in message):
+        named = _BACKTICK.search(message)
+        key = named.group(1) if named else "body"
+    return key or "body", message
+
+
+def _validation_error(_: Request, exc: ValidationException) -> Response:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors = [FieldError(field=f, message=m) for f, m in (_field_of(i) for i in items if isinstance(i, dict))]
+    from_body = any(str(i.get("source", "")) == "body" for i in items if isinstance(i, dict))
+    status = 422 if from_body else 400
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is not valid"
+    return problem_response(status, "validation-error", "Invalid request", detail, errors or None)
+
+
+_HTTP_TYPES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code >= 500:
+        return _unexpected_error(request, exc)
+    type_, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "Request failed"))
+    detail = exc.detail if exc.status_code != 413 else "the request body is larger than 1 MiB"
+    response = problem_response(exc.status_code, type_, title, str(detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _unique_violation(_: Request, exc: asyncpg.UniqueViolationError) -> Response:
+    return problem_response(409, "conflict", "Conflict", "a resource with these unique values already exists")
+
+
+def _unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.error("unhandled error, request_id=%s", request_id, exc_info=exc)
+    return problem_response(500, "internal-error", "Internal error", f"an unexpected error occurred (request id {request_id})")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    asyncpg.UniqueViolationError: _unique_violation,
+    Exception: _unexpected_error,
+}

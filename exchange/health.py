@@ -1,0 +1,68 @@
+"""Liveness and readiness: is the process up, and can it reach what it depends on."""
+
+import asyncio
+
+import httpx
+import msgspec
+from litestar import Response, get
+from litestar.datastructures import State
+
+from exchange.schemas import ApiStruct
+
+
+class Check(ApiStruct, kw_only=True):
+    """One dependency's state."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class Health(ApiStruct, kw_only=True):
+    """Overall state and, for readiness, each dependency's."""
+
+    status: str
+    checks: list[Check] = msgspec.field(default_factory=list)
+
+
+@get("/health/live", tags=["operations"], summary="Liveness")
+async def live() -> Health:
+    """The process answers."""
+    return Health(status="ok")
+
+
+async def _database(state: State) -> Check:
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        return Check(name="database", ok=True, detail="reachable")
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return Check(name="database", ok=False, detail=type(exc).__name__)
+
+
+async def _search(state: State) -> Check:
+    url = state.settings.meili_url
+    if not url:
+        return Check(name="search", ok=False, detail="MEILI_URL is not set")
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            answer = await client.get(f"{url.rstrip('/')}/health")
+        ok = answer.status_code == 200
+        return Check(name="search", ok=ok, detail="available" if ok else f"status {answer.status_code}")
+    except httpx.HTTPError as exc:
+        return Check(name="search", ok=False, detail=type(exc).__name__)
+
+
+def _payments(state: State) -> Check:
+    key, base = state.settings.stripe_secret_key, state.settings.stripe_api_base
+    if not key.startswith("sk_test_"):
+        return Check(name="payments", ok=False, detail="STRIPE_SECRET_KEY is not a test-mode key")
+    return Check(name="payments", ok=True, detail="sandbox at a custom address" if base else "Stripe test mode")
+
+
+@get("/health/ready", tags=["operations"], summary="Readiness")
+async def ready(state: State) -> Response[Health]:
+    """The database and search engine answer and the payment gateway is configured."""
+    checks = [*await asyncio.gather(_database(state), _search(state)), _payments(state)]
+    ok = all(c.ok for c in checks)
+    return Response(Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503)

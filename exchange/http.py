@@ -1,0 +1,147 @@
+"""HTTP conventions shared by every route: request ids, ETags, cursors, idempotency, docs."""
+
+import base64
+import hashlib
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from exchange.errors import BadRequest, Conflict, PreconditionFailed
+from exchange.schemas import Problem
+
+BEARER = [{"BearerAuth": []}]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="The ETag of the version being changed")]
+Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page")]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", description="A retry with the same key and body returns the first response"),
+]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (the caller's X-Request-ID if sane) and echo it on the response."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+def etag(version: int) -> str:
+    """The ETag of a resource at a version."""
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, current_version: int) -> None:
+    """412 when If-Match names a version other than the current one; absent means unconditional."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = set()
+    for part in if_match.split(","):
+        tag = part.strip().removeprefix("W/").strip('"')
+        if not tag.isdigit():
+            raise BadRequest(f"If-Match: {part.strip()!r} is not a version ETag such as \"3\"")
+        wanted.add(int(tag))
+    if current_version not in wanted:
+        raise PreconditionFailed(f"If-Match does not match: the current version is {current_version}")
+
+
+def encode_cursor(created_at: datetime, id_: UUID) -> str:
+    """An opaque cursor for keyset pagination on (created_at, id)."""
+    raw = msgspec.json.encode([created_at.isoformat(), str(id_)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """Read a cursor made by encode_cursor; a malformed one is a 400 naming the parameter."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, id_ = msgspec.json.decode(raw, type=tuple[datetime, UUID])
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise BadRequest("cursor: not a cursor returned by this API") from None
+    return created_at, id_
+
+
+class StoredResponse(msgspec.Struct, frozen=True):
+    """The first response to an idempotent request."""
+
+    status: int
+    body: bytes
+
+
+async def claim_idempotency_key(conn: asyncpg.Connection, scope: str, key: str, request: Any) -> StoredResponse | None:
+    """Claim key for this request, or return the response already given to it.
+
+    The claim is a row in the request's own transaction: a concurrent retry waits on it and then
+    sees the committed response; a failed request rolls the claim back with everything else.
+    """
+    if not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key: must be 1 to 255 characters")
+    request_hash = hashlib.sha256(msgspec.json.encode(request)).digest()
+    claimed = await conn.fetchval(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, 0, '')"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        scope, key, request_hash,
+    )
+    if claimed:
+        return None
+    row = await conn.fetchrow(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
+    )
+    if row["request_hash"] != request_hash:
+        raise Conflict("Idempotency-Key was already used with a different request body")
+    return StoredResponse(row["status"], row["body"])
+
+
+async def record_idempotent_response(conn: asyncpg.Connection, scope: str, key: str, status: int, body: bytes) -> None:
+    """Store the response given to a claimed key, in the same transaction as the write."""
+    await conn.execute(
+        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2", scope, key, status, body
+    )
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: a parameter or header is not valid",
+    401: "No API key, or the key is not valid",
+    403: "The key is valid but may not do this",
+    404: "No such resource (or not visible to this caller)",
+    409: "Conflicts with the resource's current state",
+    412: "If-Match names a stale version; nothing was changed",
+    413: "Request body larger than 1 MiB",
+    422: "The body is not valid; `errors` names each field",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Document the problem responses a route can give in the OpenAPI document."""
+    return {
+        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type="application/problem+json")
+        for s in statuses
+    }

@@ -1,0 +1,116 @@
+"""HTTP routes of organizations, members, API keys and /v1/me."""
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from exchange.auth import Caller
+from exchange.db import Conn
+from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
+from exchange.organizations import service
+from exchange.organizations.schemas import (
+    ApiKeyCreate,
+    ApiKeyOut,
+    MemberCreate,
+    MemberOut,
+    MemberWithKeyOut,
+    MeOut,
+    NewApiKeyOut,
+    OrganizationCreate,
+    OrganizationOut,
+    OrganizationUpdate,
+    RegistrationOut,
+    VerifyDecision,
+)
+from exchange.schemas import Page
+
+
+
+def with_etag(out: OrganizationOut) -> Response[OrganizationOut]:
+    """Serve a profile with its version as ETag."""
+    return Response(out, headers={"ETag": etag(out.version)})
+
+
+class OrganizationController(Controller):
+    """Organizations and their members."""
+
+    path = "/v1/organizations"
+    tags = ["organizations"]
+
+    @post("/", responses=problems(409, 413, 422), summary="Register an organization")
+    async def register(self, conn: Conn, data: JSONBody[OrganizationCreate]) -> RegistrationOut:
+        """Register an institute, enterprise or broker; returns its owner's first API key, shown once."""
+        return await service.register(conn, data)
+
+    @get("/{org_id:uuid}", responses=problems(404), summary="Public profile")
+    async def get_org(self, conn: Conn, principal: Caller, org_id: FromPath[UUID]) -> Response[OrganizationOut]:
+        """An organization's public profile."""
+        return with_etag(await service.get_org(conn, principal, org_id))
+
+    @patch("/{org_id:uuid}", security=BEARER, responses=problems(400, 401, 403, 404, 412, 422), summary="Edit profile")
+    async def update_org(
+        self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[OrganizationUpdate], if_match: IfMatch = None
+    ) -> Response[OrganizationOut]:
+        """Edit the profile (owner); a new name or tax code needs verification again."""
+        return with_etag(await service.update_org(conn, principal, org_id, data, if_match))
+
+    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, responses=problems(401, 403, 404, 409, 422), summary="Verify")
+    async def verify(
+        self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[VerifyDecision | None] = None
+    ) -> Response[OrganizationOut]:
+        """Operators verify (default) or reject, with a reason, an organization pending verification."""
+        return with_etag(await service.verify(conn, principal, org_id, data or VerifyDecision()))
+
+    @post("/{org_id:uuid}/members", security=BEARER, responses=problems(401, 403, 409, 422), summary="Add a member")
+    async def add_member(
+        self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[MemberCreate]
+    ) -> MemberWithKeyOut:
+        """The owner adds a member; returns the member's first API key, shown once."""
+        return await service.add_member(conn, principal, org_id, data)
+
+    @get("/{org_id:uuid}/members", security=BEARER, responses=problems(400, 401, 403), summary="List members")
+    async def list_members(
+        self, conn: Conn, principal: Caller, org_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None
+    ) -> Page[MemberOut]:
+        """The organization's current members, for its members and operators."""
+        rows = await service.list_members(conn, principal, org_id, decode_cursor(cursor), limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            items=[service.member_out(r) for r in rows],
+            next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+        )
+
+
+class MemberController(Controller):
+    """Members by id, keys and the caller itself."""
+
+    tags = ["organizations"]
+    security = BEARER
+
+    @delete("/v1/members/{member_id:uuid}", responses=problems(401, 403, 404, 409), summary="Remove a member")
+    async def remove_member(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:
+        """The owner removes a member; its keys stop working at once."""
+        await service.remove_member(conn, principal, member_id)
+
+    @post("/v1/api-keys", responses=problems(401, 422), summary="Create an API key")
+    async def create_key(self, conn: Conn, principal: Caller, data: JSONBody[ApiKeyCreate]) -> NewApiKeyOut:
+        """Create another key for oneself; the secret is shown once."""
+        return await service.create_key(conn, principal, data)
+
+    @get("/v1/api-keys", responses=problems(401), summary="List own API keys")
+    async def list_keys(self, conn: Conn, principal: Caller) -> list[ApiKeyOut]:
+        """One's own current keys (never their secrets)."""
+        return await service.list_keys(conn, principal)
+
+    @delete("/v1/api-keys/{key_id:uuid}", responses=problems(401, 404), summary="Revoke an API key")
+    async def revoke_key(self, conn: Conn, principal: Caller, key_id: FromPath[UUID]) -> None:
+        """Revoke one of one's own keys; it stops working at once."""
+        await service.revoke_key(conn, principal, key_id)
+
+    @get("/v1/me", responses=problems(401), summary="The caller")
+    async def me(self, conn: Conn, principal: Caller) -> MeOut:
+        """The member behind the key, its organization and role."""
+        return await service.me(conn, principal)

@@ -1,0 +1,199 @@
+"""Rules for organizations, members and keys: who may do what, and what changes."""
+
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from exchange import auth
+from exchange.auth import Principal
+from exchange.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
+from exchange.http import check_if_match
+from exchange.organizations import repo
+from exchange.organizations.repo import KeyRow, MemberRow, OrgRow
+from exchange.organizations.schemas import (
+    ApiKeyCreate,
+    ApiKeyOut,
+    MemberCreate,
+    MemberOut,
+    MemberWithKeyOut,
+    MeOut,
+    NewApiKeyOut,
+    OrganizationCreate,
+    OrganizationOut,
+    OrganizationUpdate,
+    RegistrationOut,
+    VerifyDecision,
+)
+from listings.taxonomy import normalize_region
+
+# Changing these asks the operators to verify the organization again.
+_IDENTITY_FIELDS = frozenset({"name", "tax_code"})
+
+
+def org_out(row: OrgRow, viewer: Principal | None) -> OrganizationOut:
+    """The profile as this viewer may see it."""
+    out = msgspec.convert(msgspec.structs.asdict(row), OrganizationOut, from_attributes=True)
+    if viewer and (viewer.is_operator or viewer.org_id == row.id):
+        out.rejection_reason = row.rejection_reason
+    else:
+        out.rejection_reason = UNSET
+    return out
+
+
+def member_out(row: MemberRow) -> MemberOut:
+    """A member as the API shows it."""
+    return MemberOut(id=row.id, org_id=row.org_id, name=row.name, email=row.email, role=row.role, created_at=row.created_at)
+
+
+def key_out(row: KeyRow) -> ApiKeyOut:
+    """A key's public facts."""
+    return ApiKeyOut(id=row.id, prefix=row.prefix, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+def _province(value: str) -> str:
+    code = normalize_region(value)
+    if code is None:
+        raise field_error("province", f"{value!r} is not a province code or a current or former province name")
+    return code
+
+
+async def _issue_key(conn: asyncpg.Connection, member_id: UUID, name: str | None = None) -> tuple[KeyRow, str]:
+    key = auth.new_key()
+    row = await repo.insert_key(conn, member_id, key.key_hash, key.prefix, name)
+    return row, key.secret
+
+
+async def register(conn: asyncpg.Connection, data: OrganizationCreate) -> RegistrationOut:
+    """Register an organization with its owner and the owner's first key."""
+    values = msgspec.structs.asdict(data)
+    values["province"] = _province(data.province)
+    org = await repo.insert_org(conn, values)
+    owner = await repo.insert_member(
+        conn, org.id, data.owner_name or data.name, data.owner_email or data.contact_email, "owner"
+    )
+    _, secret = await _issue_key(conn, owner.id, "first key")
+    return RegistrationOut(organization=org_out(org, None), member=member_out(owner), api_key=secret)
+
+
+async def _org(conn: asyncpg.Connection, org_id: UUID, *, for_update: bool = False) -> OrgRow:
+    org = await repo.get_org(conn, org_id, for_update=for_update)
+    if org is None:
+        raise NotFound("no such organization")
+    return org
+
+
+async def get_org(conn: asyncpg.Connection, viewer: Principal | None, org_id: UUID) -> OrganizationOut:
+    """A public profile."""
+    return org_out(await _org(conn, org_id), viewer)
+
+
+async def update_org(
+    conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: OrganizationUpdate, if_match: str | None
+) -> OrganizationOut:
+    """Edit a profile (owner only)."""
+    auth.require_member_of(p, org_id, "owner")
+    org = await _org(conn, org_id, for_update=True)
+    check_if_match(if_match, org.version)
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
+    if "province" in changes:
+        changes["province"] = _province(changes["province"])
+    changed = {k for k, v in changes.items() if getattr(org, k) != v}
+    status = org.status
+    if changed & _IDENTITY_FIELDS or org.status == "rejected":
+        status = "pending_verification"
+    return org_out(await repo.update_org(conn, org_id, changes, status), p)
+
+
+async def verify(conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: VerifyDecision) -> OrganizationOut:
+    """An operator verifies or rejects an organization waiting for verification."""
+    auth.require_operator(p)
+    org = await _org(conn, org_id, for_update=True)
+    if org.status != "pending_verification":
+        raise InvalidTransition(f"the organization is {org.status}, not pending_verification")
+    if data.decision == "reject":
+        if not data.reason:
+            raise field_error("reason", "a reason is required to reject")
+        return org_out(await repo.set_org_verification(conn, org_id, "rejected", data.reason), p)
+    return org_out(await repo.set_org_verification(conn, org_id, "verified", None), p)
+
+
+async def add_member(conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: MemberCreate) -> MemberWithKeyOut:
+    """An owner adds a member, who gets a first key."""
+    auth.require_member_of(p, org_id, "owner")
+    await repo.lock_org_members(conn, org_id)
+    member = await repo.insert_member(conn, org_id, data.name, data.email, data.role)
+    _, secret = await _issue_key(conn, member.id, "first key")
+    return MemberWithKeyOut(member=member_out(member), api_key=secret)
+
+
+async def list_members(
+    conn: asyncpg.Connection, p: Principal | None, org_id: UUID, after: tuple | None, limit: int
+) -> list[MemberRow]:
+    """Members of an organization, for its members and operators."""
+    principal = auth.require(p)
+    if not (principal.is_operator or principal.is_member_of(org_id)):
+        raise Forbidden("only members of this organization may list its members")
+    return await repo.list_members(conn, org_id, after, limit)
+
+
+async def remove_member(conn: asyncpg.Connection, p: Principal | None, member_id: UUID) -> None:
+    """An owner removes a member; the member's keys stop working with this commit."""
+    principal = auth.require(p)
+    member = await repo.get_member(conn, member_id)
+    if member is None or member.org_id is None:
+        raise NotFound("no such member")
+    auth.require_member_of(principal, member.org_id, "owner")
+    await repo.lock_org_members(conn, member.org_id)
+    if member.role == "owner" and await repo.count_owners(conn, member.org_id) <= 1:
+        raise Conflict("an organization must keep at least one owner")
+    await repo.remove_member(conn, member_id)
+
+
+async def create_key(conn: asyncpg.Connection, p: Principal | None, data: ApiKeyCreate) -> NewApiKeyOut:
+    """Any member creates another key for itself."""
+    principal = auth.require(p)
+    row, secret = await _issue_key(conn, principal.member_id, data.name)
+    return NewApiKeyOut(**msgspec.structs.asdict(key_out(row)), api_key=secret)
+
+
+async def list_keys(conn: asyncpg.Connection, p: Principal | None) -> list[ApiKeyOut]:
+    """The caller's current keys."""
+    principal = auth.require(p)
+    return [key_out(k) for k in await repo.list_keys(conn, principal.member_id)]
+
+
+async def revoke_key(conn: asyncpg.Connection, p: Principal | None, key_id: UUID) -> None:
+    """Revoke one of one's own keys."""
+    principal = auth.require(p)
+    key = await repo.get_key(conn, key_id)
+    if key is None or key.member_id != principal.member_id or key.revoked_at is not None:
+        raise NotFound("no such key among yours")
+    await repo.revoke_key(conn, key_id)
+
+
+async def me(conn: asyncpg.Connection, p: Principal | None) -> MeOut:
+    """The caller's member, organization and role."""
+    principal = auth.require(p)
+    member = await repo.get_member(conn, principal.member_id)
+    org = await repo.get_org(conn, principal.org_id) if principal.org_id else None
+    return MeOut(member=member_out(member), organization=org_out(org, principal) if org else None, role=principal.role)
+
+
+async def create_operator(conn: asyncpg.Connection, email: str, name: str) -> tuple[MemberOut, str]:
+    """Create an operator (or reuse the one with this email) and issue it a new key."""
+    operator = await repo.find_operator(conn, email) or await repo.insert_member(conn, None, name, email, "operator")
+    _, secret = await _issue_key(conn, operator.id, "cli")
+    return member_out(operator), secret
+
+
+async def ensure_bootstrap_operator(conn: asyncpg.Connection, secret: str) -> bool:
+    """Make sure an operator holds exactly this key; True when it had to be created."""
+    key_hash = auth.hash_key(secret)
+    if await repo.key_exists(conn, key_hash):
+        return False
+    email = "bootstrap-operator@exchange.invalid"
+    operator = await repo.find_operator(conn, email) or await repo.insert_member(conn, None, "Bootstrap operator", email, "operator")
+    await repo.insert_key(conn, operator.id, key_hash, secret[:12], "bootstrap")
+    return True

@@ -1,0 +1,92 @@
+"""Demo data: organizations and listings written for this project, loaded idempotently."""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from listings import repo as listing_repo
+from listings import service as listing_service
+from listings.schemas import DemandCreate, OfferCreate
+from listings.taxonomy import normalize_region
+
+# Fixed namespace: the same demo key always becomes the same id, so loading twice changes nothing.
+NAMESPACE = uuid.UUID("5b0f3c2e-8d1a-4e57-9a43-0c6f1d2b7e90")
+CREATE_TYPES = {"offer": OfferCreate, "demand": DemandCreate}
+_ORG_KEYS = ("name", "kind", "tax_code", "province", "website", "contact_email")
+
+
+def demo_id(kind: str, key: str) -> uuid.UUID:
+    """The stable id of a demo record."""
+    return uuid.uuid5(NAMESPACE, f"{kind}:{key}")
+
+
+def _days_ago(key: str, span: int) -> int:
+    """A stable pseudo-random age in days for a listing, so demo dates look lived-in."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % span
+
+
+def load_json(name: str) -> list[dict[str, Any]]:
+    """One of the demo files shipped with the package."""
+    return json.loads((resources.files("exchange") / "demo" / name).read_text(encoding="utf-8"))
+
+
+async def _seed_org(conn: asyncpg.Connection, org: dict[str, Any]) -> tuple[uuid.UUID, bool]:
+    org_id = demo_id("organization", org["key"])
+    status = "verified" if org.get("verified", True) else "pending_verification"
+    values = {k: org.get(k) for k in _ORG_KEYS}
+    values["province"] = normalize_region(values["province"]) or values["province"]
+    await conn.execute(
+        """INSERT INTO organizations (id, name, kind, tax_code, province, website, contact_email, status, verified_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'verified' THEN now() END)
+           ON CONFLICT (id) DO NOTHING""",
+        org_id, *values.values(), status,
+    )
+    await conn.execute(
+        """INSERT INTO members (id, org_id, name, email, role) VALUES ($1, $2, $3, $4, 'owner')
+           ON CONFLICT (id) DO NOTHING""",
+        demo_id("member", org["key"]), org_id, f"Owner of {org['name']}", org["contact_email"],
+    )
+    return org_id, status == "verified"
+
+
+def _listing_values(item: dict[str, Any], verified: bool, now: datetime) -> dict[str, Any]:
+    kind = item["kind"]
+    create_type = CREATE_TYPES[kind]
+    fields = {k: v for k, v in item.items() if k in create_type.__struct_fields__ and v is not None}
+    data = msgspec.convert(fields, create_type)
+    values = listing_service.content_columns(kind, data)
+    status = item.get("status", "published")
+    if status == "published" and not verified:
+        status = "pending_review"
+    age = _days_ago(item["key"], 360)
+    created = now - timedelta(days=age + 3)
+    values.update(id=demo_id(kind, item["key"]), status=status, created_at=created)
+    if status in ("pending_review", "published"):
+        values["submitted_at"] = created + timedelta(days=1)
+    if status == "published":
+        values["published_at"] = created + timedelta(days=2)
+        values["expires_at"] = values["published_at"] + timedelta(days=365)
+    return values
+
+
+async def seed(conn: asyncpg.Connection) -> dict[str, int]:
+    """Load the demo organizations and listings; records already there are left as they are."""
+    now = datetime.now(timezone.utc)
+    orgs: dict[str, tuple[uuid.UUID, bool]] = {}
+    for org in load_json("organizations.json"):
+        orgs[org["key"]] = await _seed_org(conn, org)
+    added = 0
+    for item in load_json("listings.json"):
+        org_id, verified = orgs[item["org"]]
+        values = _listing_values(item, verified, now)
+        row = await listing_repo.insert(conn, item["kind"], org_id, None, values)
+        if row is not None:
+            await listing_service.emit_change(conn, row)
+            added += 1
+    return {"organizations": len(orgs), "listings_added": added}

@@ -1,0 +1,49 @@
+"""Service settings, read from the environment once and passed explicitly."""
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """The environment asks for something this service refuses to do."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the service reads from its environment."""
+
+    database_url: str = ""
+    meili_url: str = ""
+    meili_master_key: str = ""
+    stripe_api_base: str = ""
+    stripe_secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    operator_bootstrap_key: str = ""
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    listing_ttl_days: int = 365
+    expiring_soon_days: int = 14
+    expiry_sweep_seconds: float = 60.0
+    run_jobs: bool = True
+    log_level: str = "INFO"
+
+    def check(self) -> "Settings":
+        """Refuse settings the service must never run with."""
+        if self.stripe_secret_key.startswith(("sk_live_", "rk_live_")):
+            raise SettingsError("a live Stripe key was given: this service only talks to a Stripe sandbox")
+        if self.operator_bootstrap_key and len(self.operator_bootstrap_key) < 32:
+            raise SettingsError("OPERATOR_BOOTSTRAP_KEY must be at least 32 characters")
+        return self
+
+
+_FIELDS = {name.upper(): name for name in Settings.__struct_fields__}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from upper-case environment variables (lax conversion), then overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {field: environ[var] for var, field in _FIELDS.items() if environ.get(var)}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return msgspec.convert(values, Settings, strict=False).check()

@@ -1,0 +1,55 @@
+"""Stripe sandbox for development and tests: localstripe on loopback, state in memory only.
+
+localstripe is GPL-3.0 and a dev/test dependency: this is the only module that imports it,
+and nothing in the service imports this module; it runs as its own process:
+`python -m exchange.stripe_sandbox --port N [--host 127.0.0.1]`.
+"""
+
+import argparse
+import ipaddress
+import logging
+import sys
+
+logger = logging.getLogger("exchange.stripe_sandbox")
+
+
+def is_loopback(host: str) -> bool:
+    """True when host is a loopback IP address literal (127.0.0.0/8 or ::1)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str, port: int) -> None:
+    """Run localstripe's aiohttp app on host:port until interrupted."""
+    if not is_loopback(host):
+        raise ValueError(f"the Stripe sandbox binds loopback addresses only, not {host!r}")
+
+    from aiohttp import web
+    from localstripe import resources, server
+
+    # The stock store pickles itself to a fixed file in /tmp on every write and reloads it
+    # at start, which leaks state between runs and corrupts on restart: keep it in memory.
+    resources.store.dump_to_disk = lambda: None
+    resources.store.try_load_from_disk = lambda: None
+
+    logger.warning("stripe sandbox listening on http://%s:%d", host, port)
+    web.run_app(server.app, host=host, port=port, access_log=None, print=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(prog="python -m exchange.stripe_sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        parser.error(f"--host must be a loopback address, not {args.host!r}")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""SQL for offers and demands (one table, one lifecycle)."""
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from exchange.db import row_to, rows_to
+
+
+class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A listings row."""
+
+    id: UUID
+    kind: str
+    owner_org_id: UUID
+    created_by: UUID | None
+    status: str
+    title: str
+    summary: str | None
+    description: str
+    language: str
+    sector: str
+    keywords: list[str]
+    strategic_groups: list[str]
+    region: str
+    transfer_modes: list[str]
+    contact: dict[str, Any] | None
+    trl: int | None
+    ip_status: str | None
+    patent_numbers: list[str]
+    price_amount: int | None
+    price_currency: str | None
+    price_type: str | None
+    confidential_details: str | None
+    trl_min: int | None
+    budget_amount: int | None
+    budget_currency: str | None
+    deadline: date | None
+    quality_score: int
+    quality_hints: list[str]
+    rejection_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    published_at: datetime | None
+    expires_at: datetime | None
+    version: int
+
+
+# Content columns a create or an edit may set; everything else moves only through the lifecycle.
+CONTENT_COLUMNS = (
+    "title", "summary", "description", "language", "sector", "keywords", "strategic_groups", "region",
+    "transfer_modes", "contact", "trl", "ip_status", "patent_numbers", "price_amount", "price_currency",
+    "price_type", "confidential_details", "trl_min", "budget_amount", "budget_currency", "deadline",
+    "quality_score", "quality_hints",
+)
+
+
+# Set only when loading demo data, which arrives with fixed ids and a lifecycle already lived.
+SEED_COLUMNS = ("id", "status", "created_at", "submitted_at", "published_at", "expires_at")
+
+
+async def insert(
+    conn: asyncpg.Connection, kind: str, owner_org_id: UUID, created_by: UUID | None, values: dict[str, Any]
+) -> ListingRow | None:
+    """Insert a listing (a draft unless seeded otherwise); None when a seeded id already exists."""
+    columns = [c for c in (*CONTENT_COLUMNS, *SEED_COLUMNS) if c in values]
+    placeholders = ", ".join(f"${i}" for i in range(4, len(columns) + 4))
+    sql = (
+        f"INSERT INTO listings (kind, owner_org_id, created_by, {', '.join(columns)})"
+        f" VALUES ($1, $2, $3, {placeholders}) ON CONFLICT (id) DO NOTHING RETURNING *"
+    )
+    row = await conn.fetchrow(sql, kind, owner_org_id, created_by, *(values[c] for c in columns))
+    return row_to(row, ListingRow) if row else None
+
+
+async def get(conn: asyncpg.Connection, kind: str, listing_id: UUID, *, for_update: bool = False) -> ListingRow | None:
+    """One listing of a kind, optionally locked for the rest of the transaction."""
+    sql = "SELECT * FROM listings WHERE id = $1 AND kind = $2" + (" FOR UPDATE" if for_update else "")
+    row = await conn.fetchrow(sql, listing_id, kind)
+    return row_to(row, ListingRow) if row else None
+
+
+async def update_content(conn: asyncpg.Connection, listing_id: UUID, values: dict[str, Any], status: str) -> ListingRow:
+    """Write edited content and the status the edit leads to; bump the version."""
+    columns = [c for c in CONTENT_COLUMNS if c in values]
+    assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=3))
+    sql = (
+        f"UPDATE listings SET {assignments}status = $2,"
+        " submitted_at = CASE WHEN $2 = 'pending_review' AND status <> 'pending_review' THEN now() ELSE submitted_at END,"
+        " updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *"
+    )
+    row = await conn.fetchrow(sql, listing_id, status, *(values[c] for c in columns))
+    return row_to(row, ListingRow)
+
+
+async def move(
+    conn: asyncpg.Connection, listing_id: UUID, status: str, *, ttl_days: int, reason: str | None = None
+) -> ListingRow:
+    """Move a listing to a new status, stamping the times that status implies."""
+    row = await conn.fetchrow(
+        """UPDATE listings SET status = $2,
+             rejection_reason = CASE WHEN $2 = 'rejected' THEN $3 ELSE NULL END,
+             submitted_at = CASE WHEN $2 = 'pending_review' THEN now() ELSE submitted_at END,
+             published_at = CASE WHEN $2 = 'published' THEN coalesce(CASE WHEN status = 'published' THEN published_at END, now())
+                                 ELSE published_at END,
+             expires_at = CASE WHEN $2 = 'published' THEN now() + make_interval(days => $4) ELSE expires_at END,
+             updated_at = now(), version = version + 1
+           WHERE id = $1 RETURNING *""",
+        listing_id, status, reason, ttl_days,
+    )
+    return row_to(row, ListingRow)
+
+
+async def list_page(
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    owner_org_id: UUID | None,
+    statuses: list[str] | None,
+    public_only: bool,
+    sector: str | None,
+    region: str | None,
+    language: str | None,
+    expires_before: datetime | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[ListingRow]:
+    """Listings newest first, keyset-paginated on (created_at, id), with optional filters."""
+    rows = await conn.fetch(
+        """SELECT * FROM listings
+           WHERE kind = $1
+             AND ($2::uuid IS NULL OR owner_org_id = $2)
+             AND ($3::text[] IS NULL OR status = ANY($3))
+             AND (NOT $4 OR (status = 'published' AND expires_at > now()))
+             AND ($5::text IS NULL OR sector = $5)
+             AND ($6::text IS NULL OR region = $6)
+             AND ($7::text IS NULL OR language = $7)
+             AND ($8::timestamptz IS NULL OR (status = 'published' AND expires_at <= $8))
+             AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10))
+           ORDER BY created_at DESC, id DESC
+           LIMIT $11""",
+        kind, owner_org_id, statuses, public_only, sector, region, language, expires_before,
+        after[0] if after else None, after[1] if after else None, limit,
+    )
+    return rows_to(rows, ListingRow)
+
+
+async def expire_due(conn: asyncpg.Connection) -> list[ListingRow]:
+    """Store 'expired' on every published listing past its expiry date."""
+    rows = await conn.fetch(
+        """UPDATE listings SET status = 'expired', updated_at = now(), version = version + 1
+           WHERE id IN (SELECT id FROM listings WHERE status = 'published' AND expires_at <= now()
+                        FOR UPDATE SKIP LOCKED)
+           RETURNING *"""
+    )
+    return rows_to(rows, ListingRow)
+
+
+async def org_status(conn: asyncpg.Connection, org_id: UUID) -> str | None:
+    """The verification status of the listing owner's organization."""
+    return await conn.fetchval("SELECT status FROM organizations WHERE id = $1", org_id)

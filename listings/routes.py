@@ -1,0 +1,152 @@
+"""HTTP routes of offers, demands and the taxonomy."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import CacheControlHeader, State
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from exchange.auth import Caller, Principal
+from exchange.db import Conn
+from exchange.http import (
+    BEARER,
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    claim_idempotency_key,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    problems,
+    record_idempotent_response,
+)
+from exchange.schemas import Page
+from listings import service
+from listings.schemas import (
+    DemandCreate,
+    DemandOut,
+    DemandUpdate,
+    Language,
+    ListingStatus,
+    OfferCreate,
+    OfferOut,
+    OfferUpdate,
+    RejectIn,
+    SectorCode,
+)
+from listings.taxonomy import TAXONOMY, Taxonomy
+
+
+
+def _respond(row: Any, viewer: Principal | None, status_code: int = 200) -> Response:
+    return Response(service.to_out(row, viewer), status_code=status_code, headers={"ETag": etag(row.version)})
+
+
+def listing_controller(kind: str, create_type: type, update_type: type, out_type: type) -> type[Controller]:
+    """The eight listing routes of one kind, typed with that kind's schemas for validation and docs."""
+    plural = f"{kind}s"
+
+    class ListingController(Controller):
+        path = f"/v1/{plural}"
+        tags = [plural]
+
+        @post("/", security=BEARER, responses=problems(400, 401, 403, 409, 413, 422), summary=f"Create a draft {kind}")
+        async def create(
+            self, request: Request, conn: Conn, principal: Caller, data: JSONBody[create_type],
+            idempotency_key: IdempotencyKey = None,
+        ) -> Response[out_type]:
+            if idempotency_key and principal is not None:
+                scope = f"{principal.member_id}:POST /v1/{plural}"
+                stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
+                if stored:
+                    return Response(stored.body, status_code=stored.status, media_type="application/json",
+                                    headers={"Idempotent-Replayed": "true"})
+            row = await service.create(conn, principal, kind, data)
+            response = _respond(row, principal, 201)
+            if idempotency_key and principal is not None:
+                body = msgspec.json.encode(response.content)
+                await record_idempotent_response(conn, scope, idempotency_key, 201, body)
+            return response
+
+        @get("/", responses=problems(400, 401, 403, 422), summary=f"List {plural}")
+        async def list_(
+            self, conn: Conn, principal: Caller, mine: FromQuery[bool] = False,
+            status: FromQuery[ListingStatus | None] = None, sector: FromQuery[SectorCode | None] = None, region: FromQuery[str | None] = None,
+            language: FromQuery[Language | None] = None,
+            expires_within_days: Annotated[int | None, QueryParameter(ge=1, le=365)] = None,
+            limit: Limit = 20, cursor: Cursor = None,
+        ) -> Page[out_type]:
+            rows = await service.list_page(
+                conn, principal, kind, mine=mine, status=status, sector=sector, region=region, language=language,
+                expires_within_days=expires_within_days, after=decode_cursor(cursor), limit=limit + 1,
+            )
+            page = rows[:limit]
+            return Page(
+                items=[service.to_out(r, principal) for r in page],
+                next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+            )
+
+        @get("/{listing_id:uuid}", responses=problems(401, 404), summary=f"One {kind}")
+        async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:
+            return _respond(await service.get(conn, principal, kind, listing_id), principal)
+
+        @patch("/{listing_id:uuid}", security=BEARER, responses=problems(400, 401, 403, 404, 412, 422), summary=f"Edit a {kind}")
+        async def update(
+            self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], data: JSONBody[update_type],
+            if_match: IfMatch = None,
+        ) -> Response[out_type]:
+            return _respond(await service.update(conn, principal, kind, listing_id, data, if_match), principal)
+
+        async def _act(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                       action: str, if_match: str | None, reason: str | None = None) -> Response:
+            ttl = state.settings.listing_ttl_days
+            row = await service.act(conn, principal, kind, listing_id, action, if_match, ttl_days=ttl, reason=reason)
+            return _respond(row, principal)
+
+        @post("/{listing_id:uuid}/submit", status_code=200, security=BEARER,
+              responses=problems(400, 401, 403, 404, 409, 412), summary="Submit for review")
+        async def submit(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                         if_match: IfMatch = None) -> Response[out_type]:
+            return await self._act(state, conn, principal, listing_id, "submit", if_match)
+
+        @post("/{listing_id:uuid}/withdraw", status_code=200, security=BEARER,
+              responses=problems(400, 401, 403, 404, 409, 412), summary="Withdraw")
+        async def withdraw(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                           if_match: IfMatch = None) -> Response[out_type]:
+            return await self._act(state, conn, principal, listing_id, "withdraw", if_match)
+
+        @post("/{listing_id:uuid}/renew", status_code=200, security=BEARER,
+              responses=problems(400, 401, 403, 404, 409, 412), summary="Renew for another year")
+        async def renew(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                        if_match: IfMatch = None) -> Response[out_type]:
+            return await self._act(state, conn, principal, listing_id, "renew", if_match)
+
+        @post("/{listing_id:uuid}/approve", status_code=200, security=BEARER,
+              responses=problems(400, 401, 403, 404, 409, 412), summary="Approve (operators)")
+        async def approve(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                          if_match: IfMatch = None) -> Response[out_type]:
+            return await self._act(state, conn, principal, listing_id, "approve", if_match)
+
+        @post("/{listing_id:uuid}/reject", status_code=200, security=BEARER,
+              responses=problems(400, 401, 403, 404, 409, 412, 422), summary="Reject with a reason (operators)")
+        async def reject(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
+                         data: JSONBody[RejectIn], if_match: IfMatch = None) -> Response[out_type]:
+            return await self._act(state, conn, principal, listing_id, "reject", if_match, data.reason)
+
+    ListingController.__name__ = f"{kind.capitalize()}Controller"
+    ListingController.__qualname__ = ListingController.__name__
+    return ListingController
+
+
+OfferController = listing_controller("offer", OfferCreate, OfferUpdate, OfferOut)
+DemandController = listing_controller("demand", DemandCreate, DemandUpdate, DemandOut)
+
+
+@get("/v1/taxonomy", tags=["taxonomy"], summary="Classification lists",
+     cache_control=CacheControlHeader(max_age=3600, public=True))
+async def get_taxonomy() -> Taxonomy:
+    """S&T fields and sectors, strategic technologies, TRL, transfer modes, IP statuses and provinces, in Vietnamese and English."""
+    return TAXONOMY

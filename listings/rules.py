@@ -1,0 +1,49 @@
+"""The listing lifecycle as pure functions: which action moves which status where."""
+
+from datetime import datetime
+from typing import Literal
+
+from exchange.errors import InvalidTransition
+
+Status = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
+Action = Literal["submit", "approve", "reject", "withdraw", "renew"]
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "submit": (frozenset({"draft", "rejected", "withdrawn", "expired"}), "pending_review"),
+    "approve": (frozenset({"pending_review"}), "published"),
+    "reject": (frozenset({"pending_review"}), "rejected"),
+    "withdraw": (frozenset({"draft", "pending_review", "published", "expired"}), "withdrawn"),
+    "renew": (frozenset({"published", "expired"}), "published"),
+}
+
+# Fields an owner may change on a published listing without sending it back to review.
+FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact"})
+
+
+def next_status(current: str, action: str) -> str:
+    """The status an action leads to, or InvalidTransition naming the current status."""
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        starts = ", ".join(sorted(allowed))
+        raise InvalidTransition(f"cannot {action} a listing that is {current}; {action} applies to: {starts}")
+    return target
+
+
+def status_after_edit(current: str, changed_fields: set[str]) -> str:
+    """Editing a published listing sends it back to review unless only price or contact changed."""
+    if current == "published" and changed_fields - FREE_EDIT_FIELDS:
+        return "pending_review"
+    return current
+
+
+def effective_status(status: str, expires_at: datetime | None, now: datetime) -> str:
+    """A published listing past its expiry is expired even before the sweeper has stored it."""
+    if status == "published" and expires_at is not None and expires_at <= now:
+        return "expired"
+    return status
+
+
+def is_public(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """Only published, unexpired listings are public."""
+    return effective_status(status, expires_at, now) == "published"

@@ -1,0 +1,169 @@
+"""API schemas of offers and demands."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from exchange.schemas import ApiStruct, InputStruct, Money
+from listings.quality import Quality
+from listings.taxonomy import IP_STATUS_CODES, SECTOR_CODES, STRATEGIC_GROUP_CODES, TRANSFER_MODE_CODES
+
+SectorCode = Literal[tuple(sorted(SECTOR_CODES))]  # type: ignore[valid-type]
+StrategicGroup = Literal[tuple(sorted(STRATEGIC_GROUP_CODES))]  # type: ignore[valid-type]
+TransferMode = Literal[tuple(sorted(TRANSFER_MODE_CODES))]  # type: ignore[valid-type]
+IpStatus = Literal[tuple(sorted(IP_STATUS_CODES))]  # type: ignore[valid-type]
+Language = Literal["vi", "en"]
+PriceType = Literal["indicative", "floor", "firm"]
+ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
+
+Title = Annotated[str, Meta(min_length=5, max_length=200)]
+Summary = Annotated[str, Meta(max_length=500)]
+Description = Annotated[str, Meta(min_length=20, max_length=20000)]
+Keyword = Annotated[str, Meta(min_length=1, max_length=60)]
+Keywords = Annotated[list[Keyword], Meta(max_length=10, description="At most 10 keywords")]
+Groups = Annotated[list[StrategicGroup], Meta(max_length=10)]
+Modes = Annotated[list[TransferMode], Meta(max_length=7)]
+PatentNumbers = Annotated[list[Annotated[str, Meta(min_length=1, max_length=40)]], Meta(max_length=20)]
+Trl = Annotated[int, Meta(ge=1, le=9)]
+Region = Annotated[str, Meta(min_length=1, max_length=100, description="Province code, or a current or former province name")]
+Confidential = Annotated[str, Meta(max_length=10000)]
+
+
+class Contact(InputStruct, kw_only=True):
+    """Who to talk to; revealed only to the owner, operators and accepted parties."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    email: Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Annotated[str, Meta(max_length=40, pattern=r"^[+0-9 ().-]{6,40}$")] | None = None
+
+
+class OfferCreate(InputStruct, kw_only=True):
+    """A new technology offer (created as a draft)."""
+
+    title: Title
+    description: Description
+    language: Language
+    sector: SectorCode
+    region: Region
+    summary: Summary | None = None
+    keywords: Keywords = msgspec.field(default_factory=list)
+    strategic_groups: Groups = msgspec.field(default_factory=list)
+    trl: Trl | None = None
+    ip_status: IpStatus = "none"
+    patent_numbers: PatentNumbers = msgspec.field(default_factory=list)
+    transfer_modes: Modes = msgspec.field(default_factory=list)
+    price: Money | None = None
+    price_type: PriceType = "indicative"
+    confidential_details: Confidential | None = None
+    contact: Contact | None = None
+
+
+class OfferUpdate(InputStruct, kw_only=True):
+    """Changes to an offer; fields not given stay as they are."""
+
+    title: Title | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    language: Language | UnsetType = UNSET
+    sector: SectorCode | UnsetType = UNSET
+    region: Region | UnsetType = UNSET
+    summary: Summary | None | UnsetType = UNSET
+    keywords: Keywords | UnsetType = UNSET
+    strategic_groups: Groups | UnsetType = UNSET
+    trl: Trl | None | UnsetType = UNSET
+    ip_status: IpStatus | UnsetType = UNSET
+    patent_numbers: PatentNumbers | UnsetType = UNSET
+    transfer_modes: Modes | UnsetType = UNSET
+    price: Money | None | UnsetType = UNSET
+    price_type: PriceType | UnsetType = UNSET
+    confidential_details: Confidential | None | UnsetType = UNSET
+    contact: Contact | None | UnsetType = UNSET
+
+
+class DemandCreate(InputStruct, kw_only=True):
+    """A new technology demand (created as a draft)."""
+
+    title: Title
+    description: Description
+    language: Language
+    sector: SectorCode
+    region: Region
+    keywords: Keywords = msgspec.field(default_factory=list)
+    strategic_groups: Groups = msgspec.field(default_factory=list)
+    trl_min: Trl | None = None
+    budget_max: Money | None = None
+    preferred_transfer_modes: Modes = msgspec.field(default_factory=list)
+    deadline: date | None = None
+    contact: Contact | None = None
+
+
+class DemandUpdate(InputStruct, kw_only=True):
+    """Changes to a demand; fields not given stay as they are."""
+
+    title: Title | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    language: Language | UnsetType = UNSET
+    sector: SectorCode | UnsetType = UNSET
+    region: Region | UnsetType = UNSET
+    keywords: Keywords | UnsetType = UNSET
+    strategic_groups: Groups | UnsetType = UNSET
+    trl_min: Trl | None | UnsetType = UNSET
+    budget_max: Money | None | UnsetType = UNSET
+    preferred_transfer_modes: Modes | UnsetType = UNSET
+    deadline: date | None | UnsetType = UNSET
+    contact: Contact | None | UnsetType = UNSET
+
+
+class RejectIn(InputStruct, kw_only=True):
+    """An operator's reason for rejecting a listing."""
+
+    reason: Annotated[str, Meta(min_length=3, max_length=2000)]
+
+
+class _ListingOut(ApiStruct, kw_only=True):
+    """Fields every listing has. Private fields are left out for callers who may not see them."""
+
+    id: UUID
+    kind: Literal["offer", "demand"]
+    owner_org_id: UUID
+    status: ListingStatus
+    title: str
+    description: str
+    language: Language
+    sector: str
+    keywords: list[str]
+    strategic_groups: list[str]
+    region: str
+    quality: Quality
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    published_at: datetime | None
+    expires_at: datetime | None
+    version: int
+    contact: Contact | None | UnsetType = UNSET
+    rejection_reason: str | None | UnsetType = UNSET
+
+
+class OfferOut(_ListingOut, kw_only=True):
+    """A technology offer."""
+
+    summary: str | None
+    trl: int | None
+    ip_status: str
+    patent_numbers: list[str]
+    transfer_modes: list[str]
+    price: Money | None
+    price_type: str
+    confidential_details: str | None | UnsetType = UNSET
+
+
+class DemandOut(_ListingOut, kw_only=True):
+    """A technology demand."""
+
+    trl_min: int | None
+    budget_max: Money | None
+    preferred_transfer_modes: list[str]
+    deadline: date | None

@@ -1,0 +1,251 @@
+"""Rules for offers and demands: who may write, read and move them, and what every write records."""
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from exchange import auth, outbox
+from exchange.auth import Principal
+from exchange.errors import Conflict, Forbidden, NotFound, field_error
+from exchange.http import check_if_match
+from exchange.schemas import Money
+from listings import repo, rules
+from listings.quality import Quality, QualityInput, score
+from listings.repo import ListingRow
+from listings.schemas import Contact, DemandOut, OfferOut
+from listings.taxonomy import normalize_region
+
+OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
+# Organization kinds that may own each kind of listing.
+OWNER_KINDS = {"offer": frozenset({"institute", "enterprise", "broker"}), "demand": frozenset({"enterprise", "broker"})}
+TOPIC = "listing.changed"
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _money(amount: int | None, currency: str | None) -> Money | None:
+    return None if amount is None else Money(amount=amount, currency=currency or "VND")
+
+
+def api_values(row: ListingRow) -> dict[str, Any]:
+    """A row's editable content under its API field names."""
+    values: dict[str, Any] = {
+        "title": row.title, "description": row.description, "language": row.language, "sector": row.sector,
+        "keywords": row.keywords, "strategic_groups": row.strategic_groups, "region": row.region,
+        "contact": msgspec.convert(row.contact, Contact) if row.contact else None,
+    }
+    if row.kind == "offer":
+        values.update(
+            summary=row.summary, trl=row.trl, ip_status=row.ip_status, patent_numbers=row.patent_numbers,
+            transfer_modes=row.transfer_modes, price=_money(row.price_amount, row.price_currency),
+            price_type=row.price_type, confidential_details=row.confidential_details,
+        )
+    else:
+        values.update(
+            trl_min=row.trl_min, budget_max=_money(row.budget_amount, row.budget_currency),
+            preferred_transfer_modes=row.transfer_modes, deadline=row.deadline,
+        )
+    return values
+
+
+def to_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """API field names and values to column names and values."""
+    columns: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in ("price", "budget_max"):
+            prefix = "price" if name == "price" else "budget"
+            columns[f"{prefix}_amount"] = value.amount if value else None
+            columns[f"{prefix}_currency"] = value.currency if value else None
+        elif name == "preferred_transfer_modes":
+            columns["transfer_modes"] = value
+        elif name == "contact":
+            columns["contact"] = msgspec.to_builtins(value) if value else None
+        else:
+            columns[name] = value
+    return columns
+
+
+def quality_of(kind: str, values: dict[str, Any]) -> Quality:
+    """Score a listing's content."""
+    return score(
+        QualityInput(
+            kind=kind, title=values["title"], description=values["description"], summary=values.get("summary"),
+            keywords=values.get("keywords") or (), trl=values.get("trl"), trl_min=values.get("trl_min"),
+            ip_status=values.get("ip_status"), patent_numbers=values.get("patent_numbers") or (),
+            transfer_modes=values.get("transfer_modes") or values.get("preferred_transfer_modes") or (),
+            has_price=(values.get("price") or values.get("budget_max")) is not None,
+            has_deadline=values.get("deadline") is not None, has_contact=values.get("contact") is not None,
+        )
+    )
+
+
+def normalized(values: dict[str, Any]) -> dict[str, Any]:
+    """Map a former or named region to its current code; de-duplicate list fields, keeping order."""
+    if "region" in values:
+        code = normalize_region(values["region"])
+        if code is None:
+            raise field_error("region", f"{values['region']!r} is not a province code or a current or former province name")
+        values["region"] = code
+    for name in ("keywords", "strategic_groups", "transfer_modes", "preferred_transfer_modes", "patent_numbers"):
+        if isinstance(values.get(name), list):
+            values[name] = list(dict.fromkeys(v.strip() for v in values[name]))
+    return values
+
+
+def sees_private(viewer: Principal | None, row: ListingRow) -> bool:
+    """The owner's members and operators see contact, confidential details and moderation notes."""
+    return viewer is not None and (viewer.is_operator or viewer.org_id == row.owner_org_id)
+
+
+def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None) -> OfferOut | DemandOut:
+    """A listing as this viewer may see it."""
+    values = api_values(row)
+    private = sees_private(viewer, row)
+    if not private:
+        values["contact"] = UNSET
+        values.pop("confidential_details", None)
+    return OUT_TYPES[row.kind](
+        id=row.id, kind=row.kind, owner_org_id=row.owner_org_id,
+        status=rules.effective_status(row.status, row.expires_at, at or now()),
+        quality=Quality(score=row.quality_score, hints=row.quality_hints),
+        created_at=row.created_at, updated_at=row.updated_at, submitted_at=row.submitted_at,
+        published_at=row.published_at, expires_at=row.expires_at, version=row.version,
+        rejection_reason=row.rejection_reason if private else UNSET, **values,
+    )
+
+
+async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
+    """Record the change in the outbox, for the search index and the change feed."""
+    await outbox.emit(
+        conn, TOPIC, row.id, {"id": str(row.id), "kind": row.kind, "status": row.status, "version": row.version}
+    )
+    return row
+
+
+async def create(conn: asyncpg.Connection, p: Principal | None, kind: str, data: msgspec.Struct) -> ListingRow:
+    """An editor of an organization of the right kind creates a draft."""
+    principal = auth.require(p)
+    if principal.org_id is None or principal.org_kind not in OWNER_KINDS[kind]:
+        allowed = ", ".join(sorted(OWNER_KINDS[kind]))
+        raise Forbidden(f"only members of an organization of kind {allowed} may create {kind}s")
+    auth.require_member_of(principal, principal.org_id, "editor")
+    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, content_columns(kind, data))
+    return await emit_change(conn, row)
+
+
+def content_columns(kind: str, data: msgspec.Struct) -> dict[str, Any]:
+    """The columns of a new listing's content, normalised and scored."""
+    values = normalized(msgspec.structs.asdict(data))
+    quality = quality_of(kind, values)
+    return to_columns(values) | {"quality_score": quality.score, "quality_hints": quality.hints}
+
+
+async def get(conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, *, for_update: bool = False) -> ListingRow:
+    """A listing the caller may see: published ones for anyone, others for the owner and operators."""
+    row = await repo.get(conn, kind, listing_id, for_update=for_update)
+    if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(p, row)):
+        raise NotFound(f"no such {kind}")
+    return row
+
+
+async def _owned(conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, if_match: str | None) -> ListingRow:
+    """Lock a listing the caller may edit (an editor or owner of its organization)."""
+    principal = auth.require(p)
+    row = await get(conn, principal, kind, listing_id, for_update=True)
+    auth.require_member_of(principal, row.owner_org_id, "editor")
+    check_if_match(if_match, row.version)
+    return row
+
+
+async def update(
+    conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, data: msgspec.Struct, if_match: str | None
+) -> ListingRow:
+    """Edit content; a substantive edit of a published listing sends it back to review."""
+    row = await _owned(conn, p, kind, listing_id, if_match)
+    given = normalized({k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET})
+    current = api_values(row)
+    changed = {k for k, v in given.items() if msgspec.to_builtins(v) != msgspec.to_builtins(current[k])}
+    if not changed:
+        return row
+    status = rules.status_after_edit(rules.effective_status(row.status, row.expires_at, now()), changed)
+    merged = current | given
+    quality = quality_of(kind, merged)
+    columns = to_columns({k: given[k] for k in changed}) | {"quality_score": quality.score, "quality_hints": quality.hints}
+    return await emit_change(conn, await repo.update_content(conn, listing_id, columns, status))
+
+
+async def act(
+    conn: asyncpg.Connection,
+    p: Principal | None,
+    kind: str,
+    listing_id: UUID,
+    action: str,
+    if_match: str | None,
+    *,
+    ttl_days: int,
+    reason: str | None = None,
+) -> ListingRow:
+    """Move a listing through its lifecycle: owners submit, withdraw and renew; operators approve and reject."""
+    if action in ("approve", "reject"):
+        auth.require_operator(p)
+        row = await get(conn, p, kind, listing_id, for_update=True)
+        check_if_match(if_match, row.version)
+    else:
+        row = await _owned(conn, p, kind, listing_id, if_match)
+    current = rules.effective_status(row.status, row.expires_at, now())
+    target = rules.next_status(current, action)
+    if action == "approve" and await repo.org_status(conn, row.owner_org_id) != "verified":
+        raise Conflict("the owner's organization is not verified yet, so its listings cannot be approved")
+    moved = await repo.move(conn, listing_id, target, ttl_days=ttl_days, reason=reason)
+    return await emit_change(conn, moved)
+
+
+async def list_page(
+    conn: asyncpg.Connection,
+    p: Principal | None,
+    kind: str,
+    *,
+    mine: bool,
+    status: str | None,
+    sector: str | None,
+    region: str | None,
+    language: str | None,
+    expires_within_days: int | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[ListingRow]:
+    """Published listings for anyone; with mine, every listing of the caller's organization."""
+    owner = None
+    if mine:
+        principal = auth.require(p)
+        if principal.org_id is None:
+            raise Forbidden("mine=true lists an organization's own listings; operators belong to none")
+        owner = principal.org_id
+    elif status is not None or expires_within_days is not None:
+        raise field_error("mine", "status and expires_within_days filter one's own listings: add mine=true")
+    if region is not None:
+        code = normalize_region(region)
+        if code is None:
+            raise field_error("region", f"{region!r} is not a province code or a current or former province name")
+        region = code
+    return await repo.list_page(
+        conn, kind, owner_org_id=owner, statuses=[status] if status else None, public_only=not mine,
+        sector=sector, region=region, language=language,
+        expires_before=now() + timedelta(days=expires_within_days) if expires_within_days else None,
+        after=after, limit=limit,
+    )
+
+
+async def expire_due(conn: asyncpg.Connection) -> int:
+    """Store the expiry of every published listing past its date; return how many expired."""
+    rows = await repo.expire_due(conn)
+    for row in rows:
+        await emit_change(conn, row)
+    return len(rows)
