@@ -8,6 +8,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.di import NamedDependency
 
 from exchange.errors import Forbidden, Unauthorized
@@ -88,6 +90,12 @@ async def provide_principal(request: Request, conn: NamedDependency[asyncpg.Conn
     if principal is None:
         raise Unauthorized("the API key is not valid or has been revoked")
     return principal
+
+
+def key_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard: refuse a request without any key before its body is read (the key itself is checked later)."""
+    if not connection.headers.get("authorization"):
+        raise Unauthorized("this route needs an API key: send 'Authorization: Bearer <api key>'")
 
 
 def require(principal: Principal | None) -> Principal:

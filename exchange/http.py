@@ -18,6 +18,7 @@ from exchange.errors import BadRequest, Conflict, PreconditionFailed
 from exchange.schemas import Problem
 
 BEARER = [{"BearerAuth": []}]
+"""The OpenAPI security requirement of routes that need a key."""
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="The ETag of the version being changed")]
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page")]

@@ -42,7 +42,7 @@ PATENTED = frozenset({"patent_granted", "patent_pending", "utility_solution"})
 _MEASURE = re.compile(
     r"\d+(?:[.,]\d+)?\s*(?:%|‰|°c|kwh|mwh|kw|mw|kwp|wh|w|v|kv|mah|ah|tấn|tan|tons?|t/h|kg|g|mg|µg|ug|ppm|ppb|mm|cm|km|m2|m3|m³|m²|m|"
     r"lít|lit|litres?|liters?|l|ha|ngày|ngay|days?|giờ|gio|hours?|h|phút|minutes?|min|giây|seconds?|s|ms|lần|times?|x|"
-    r"triệu|trieu|tỷ|ty|vnd|đồng|usd|năm|years?|tháng|months?|con|cây|hz|ghz|mhz|gb|tb|mbps|gbps|fps|px|nm|µm|um)\b",
+    r"triệu|trieu|tỷ|ty|vnd|đồng|usd|năm|years?|tháng|months?|con|cây|hz|ghz|mhz|gb|tb|mbps|gbps|fps|px|nm|µm|um)(?!\w)",
     re.IGNORECASE,
 )
 

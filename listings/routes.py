@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import Caller, Principal
+from exchange.auth import Caller, key_required, Principal
 from exchange.db import Conn
 from exchange.http import (
     BEARER,
@@ -24,6 +24,8 @@ from exchange.http import (
     record_idempotent_response,
 )
 from exchange.schemas import Page
+
+KEYED = [key_required]
 from listings import service
 from listings.schemas import (
     DemandCreate,
@@ -53,7 +55,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         path = f"/v1/{plural}"
         tags = [plural]
 
-        @post("/", security=BEARER, responses=problems(400, 401, 403, 409, 413, 422), summary=f"Create a draft {kind}")
+        @post("/", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 409, 413, 422), summary=f"Create a draft {kind}")
         async def create(
             self, request: Request, conn: Conn, principal: Caller, data: JSONBody[create_type],
             idempotency_key: IdempotencyKey = None,
@@ -93,7 +95,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:
             return _respond(await service.get(conn, principal, kind, listing_id), principal)
 
-        @patch("/{listing_id:uuid}", security=BEARER, responses=problems(400, 401, 403, 404, 412, 422), summary=f"Edit a {kind}")
+        @patch("/{listing_id:uuid}", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 412, 422), summary=f"Edit a {kind}")
         async def update(
             self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], data: JSONBody[update_type],
             if_match: IfMatch = None,
@@ -106,31 +108,31 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             row = await service.act(conn, principal, kind, listing_id, action, if_match, ttl_days=ttl, reason=reason)
             return _respond(row, principal)
 
-        @post("/{listing_id:uuid}/submit", status_code=200, security=BEARER,
+        @post("/{listing_id:uuid}/submit", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Submit for review")
         async def submit(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                          if_match: IfMatch = None) -> Response[out_type]:
             return await self._act(state, conn, principal, listing_id, "submit", if_match)
 
-        @post("/{listing_id:uuid}/withdraw", status_code=200, security=BEARER,
+        @post("/{listing_id:uuid}/withdraw", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Withdraw")
         async def withdraw(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                            if_match: IfMatch = None) -> Response[out_type]:
             return await self._act(state, conn, principal, listing_id, "withdraw", if_match)
 
-        @post("/{listing_id:uuid}/renew", status_code=200, security=BEARER,
+        @post("/{listing_id:uuid}/renew", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Renew for another year")
         async def renew(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                         if_match: IfMatch = None) -> Response[out_type]:
             return await self._act(state, conn, principal, listing_id, "renew", if_match)
 
-        @post("/{listing_id:uuid}/approve", status_code=200, security=BEARER,
+        @post("/{listing_id:uuid}/approve", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Approve (operators)")
         async def approve(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                           if_match: IfMatch = None) -> Response[out_type]:
             return await self._act(state, conn, principal, listing_id, "approve", if_match)
 
-        @post("/{listing_id:uuid}/reject", status_code=200, security=BEARER,
+        @post("/{listing_id:uuid}/reject", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412, 422), summary="Reject with a reason (operators)")
         async def reject(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                          data: JSONBody[RejectIn], if_match: IfMatch = None) -> Response[out_type]:

@@ -6,7 +6,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import Caller
+from exchange.auth import Caller, key_required
 from exchange.db import Conn
 from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
 from exchange.organizations import service
@@ -25,6 +25,8 @@ from exchange.organizations.schemas import (
     VerifyDecision,
 )
 from exchange.schemas import Page
+
+KEYED = [key_required]
 
 
 
@@ -49,28 +51,28 @@ class OrganizationController(Controller):
         """An organization's public profile."""
         return with_etag(await service.get_org(conn, principal, org_id))
 
-    @patch("/{org_id:uuid}", security=BEARER, responses=problems(400, 401, 403, 404, 412, 422), summary="Edit profile")
+    @patch("/{org_id:uuid}", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 412, 422), summary="Edit profile")
     async def update_org(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[OrganizationUpdate], if_match: IfMatch = None
     ) -> Response[OrganizationOut]:
         """Edit the profile (owner); a new name or tax code needs verification again."""
         return with_etag(await service.update_org(conn, principal, org_id, data, if_match))
 
-    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, responses=problems(401, 403, 404, 409, 422), summary="Verify")
+    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, guards=KEYED, responses=problems(401, 403, 404, 409, 422), summary="Verify")
     async def verify(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[VerifyDecision | None] = None
     ) -> Response[OrganizationOut]:
         """Operators verify (default) or reject, with a reason, an organization pending verification."""
         return with_etag(await service.verify(conn, principal, org_id, data or VerifyDecision()))
 
-    @post("/{org_id:uuid}/members", security=BEARER, responses=problems(401, 403, 409, 422), summary="Add a member")
+    @post("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(401, 403, 409, 422), summary="Add a member")
     async def add_member(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[MemberCreate]
     ) -> MemberWithKeyOut:
         """The owner adds a member; returns the member's first API key, shown once."""
         return await service.add_member(conn, principal, org_id, data)
 
-    @get("/{org_id:uuid}/members", security=BEARER, responses=problems(400, 401, 403), summary="List members")
+    @get("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403), summary="List members")
     async def list_members(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None
     ) -> Page[MemberOut]:
@@ -89,6 +91,7 @@ class MemberController(Controller):
 
     tags = ["organizations"]
     security = BEARER
+    guards = KEYED
 
     @delete("/v1/members/{member_id:uuid}", responses=problems(401, 403, 404, 409), summary="Remove a member")
     async def remove_member(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of the exchange service, run by hand or with `make bench`."""
