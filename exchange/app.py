@@ -59,17 +59,19 @@ def create_app(settings: Settings) -> Litestar:
             }
         ),
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
             health.live, health.ready,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
         lifespan=[_lifespan],
         openapi_config=openapi,
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings}),
         debug=False,
     )
+    # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -24,7 +24,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 2
     db_pool_max: int = 10
     listing_ttl_days: int = 365
-    expiring_soon_days: int = 14
     expiry_sweep_seconds: float = 60.0
     run_jobs: bool = True
     log_level: str = "INFO"
