@@ -88,9 +88,12 @@ def _field_of(item: dict) -> tuple[str, str]:
         message = message[: at.start()]
         if at.group(1):
             key = at.group(1).lstrip(".")
-    if key in ("", "data") and ("unknown field" in message or "missing required field" in message):
-        named = _BACKTICK.search(message)
-        key = named.group(1) if named else "body"
+    key = "" if key == "data" else key  # Litestar's name for the whole body
+    named = _BACKTICK.search(message)
+    if named and ("unknown field" in message or "missing required field" in message):
+        key = f"{key}.{named.group(1)}" if key else named.group(1)
+    if not key and str(item.get("source", "")) == "body" and not named:
+        message = "a JSON body is required"
     return key or "body", message
 
 

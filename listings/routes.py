@@ -43,6 +43,12 @@ from listings.taxonomy import TAXONOMY, Taxonomy
 
 
 
+class _Versioned(msgspec.Struct):
+    """The version of a stored response body, to restore its ETag on replay."""
+
+    version: int
+
+
 def _respond(row: Any, viewer: Principal | None, status_code: int = 200) -> Response:
     return Response(service.to_out(row, viewer), status_code=status_code, headers={"ETag": etag(row.version)})
 
@@ -64,8 +70,9 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                 scope = f"{principal.member_id}:POST /v1/{plural}"
                 stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
                 if stored:
+                    version = msgspec.json.decode(stored.body, type=_Versioned).version
                     return Response(stored.body, status_code=stored.status, media_type="application/json",
-                                    headers={"Idempotent-Replayed": "true"})
+                                    headers={"Idempotent-Replayed": "true", "ETag": etag(version)})
             row = await service.create(conn, principal, kind, data)
             response = _respond(row, principal, 201)
             if idempotency_key and principal is not None:

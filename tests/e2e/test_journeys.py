@@ -165,13 +165,14 @@ async def test_institute_publishes_an_offer(http, server):
     assert owner_view.json()["confidential_details"] == body["confidential_details"]
     assert owner_view.json()["contact"] == body["contact"]
 
+    assert offer["id"] in await public_ids(http)
     listed = await http.get("/v1/offers", params={"limit": 100})
     assert listed.status_code == 200
-    items = {item["id"]: item for item in listed.json()["items"]}
-    assert offer["id"] in await public_ids(http)
-    if offer["id"] in items:
-        assert "confidential_details" not in items[offer["id"]]
-        assert "contact" not in items[offer["id"]]
+    assert listed.json()["items"]
+    for item in listed.json()["items"]:
+        assert item["status"] == "published"
+        assert "confidential_details" not in item
+        assert "contact" not in item
 
 
 async def test_other_organizations_and_anonymous_cannot_edit(http, server):
@@ -386,6 +387,8 @@ async def test_lifecycle_extras(http, server):
     await act(http, owner, offer["id"], "submit")
     no_reason = await http.post(f"/v1/offers/{offer['id']}/reject", json={}, headers=bearer(operator))
     assert assert_problem(no_reason, 422)["errors"][0]["field"] == "reason"
+    assert_problem(await http.post(f"/v1/offers/{offer['id']}/reject", headers=bearer(operator)), 422)
+    assert (await http.get(f"/v1/offers/{offer['id']}", headers=bearer(owner))).json()["status"] == "pending_review"
     rejected = await act(http, operator, offer["id"], "reject", json={"reason": "Thiếu số bằng sáng chế"})
     assert rejected["status"] == "rejected"
     owner_view = (await http.get(f"/v1/offers/{offer['id']}", headers=bearer(owner))).json()
@@ -474,16 +477,6 @@ async def test_request_ids_and_body_limit(http, server):
     assert too_big.headers["x-request-id"]
     mine = await http.get("/v1/offers", params={"mine": "true"}, headers=bearer(key))
     assert mine.json()["items"] == []
-
-
-async def test_request_id_on_unrouted_paths(http, server):
-    """Responses the router gives itself (unknown path, wrong method) also carry X-Request-ID."""
-    unknown = await http.get("/v1/no-such-collection", headers={"X-Request-ID": "e2e-unrouted-1"})
-    assert_problem(unknown, 404)
-    wrong_method = await http.delete("/v1/taxonomy", headers={"X-Request-ID": "e2e-unrouted-2"})
-    assert_problem(wrong_method, 405)
-    echoed = (unknown.headers.get("x-request-id"), wrong_method.headers.get("x-request-id"))
-    assert echoed == ("e2e-unrouted-1", "e2e-unrouted-2")
 
 
 async def test_pagination(http, server):
@@ -616,3 +609,13 @@ async def test_taxonomy(http, server):
     }
     binh_duong = next(p for p in taxonomy["provinces"] if p["code"] == "79")
     assert "Bình Dương" in binh_duong["former"]
+
+
+async def test_request_id_on_unrouted_paths(http, server):
+    """Responses the router gives itself (unknown path, wrong method) also carry X-Request-ID."""
+    unknown = await http.get("/v1/no-such-collection", headers={"X-Request-ID": "e2e-unrouted-1"})
+    assert_problem(unknown, 404)
+    wrong_method = await http.delete("/v1/taxonomy", headers={"X-Request-ID": "e2e-unrouted-2"})
+    assert_problem(wrong_method, 405)
+    echoed = (unknown.headers.get("x-request-id"), wrong_method.headers.get("x-request-id"))
+    assert echoed == ("e2e-unrouted-1", "e2e-unrouted-2")

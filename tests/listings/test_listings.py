@@ -115,7 +115,9 @@ async def test_idempotent_create_returns_the_first_response(client, conn):
     first = await client.post("/v1/offers", json=offer_body(), headers=headers)
     again = await client.post("/v1/offers", json=offer_body(), headers=headers)
     assert first.status_code == again.status_code == 201
-    assert again.json()["id"] == first.json()["id"]
+    assert again.json() == first.json()
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["idempotent-replayed"] == "true"
     other = await client.post("/v1/offers", json=offer_body(title="A different body altogether"), headers=headers)
     assert other.status_code == 409
     assert await conn.fetchval("SELECT count(*) FROM listings") == 1
