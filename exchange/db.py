@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import asyncpg
 import msgspec
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
@@ -16,6 +17,8 @@ T = TypeVar("T")
 
 Conn = NamedDependency[asyncpg.Connection]
 """A route parameter that receives the request's connection (inside its transaction)."""
+
+_READ_ONLY = frozenset({"GET", "HEAD"})
 
 # Any stable 64-bit number: serialises migrations started by several processes at once.
 MIGRATION_LOCK_ID = 7_341_190_553
@@ -40,11 +43,16 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
-async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """Yield one connection inside a transaction: commit on success, roll back on any exception."""
+async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
     pool: asyncpg.Pool = state.pool
-    async with pool.acquire() as conn, conn.transaction():
-        yield conn
+    async with pool.acquire() as conn:
+        if request.method in _READ_ONLY:
+            # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
+            yield conn
+            return
+        async with conn.transaction():
+            yield conn
 
 
 def row_to(row: asyncpg.Record, type_: type[T]) -> T:
