@@ -212,17 +212,17 @@ def cpu_use(before: tuple | None, after: tuple | None, elapsed: float) -> dict[s
     if before is None or after is None or elapsed <= 0:
         return {}
     client, server, busy = (100 * (a - b) / elapsed for a, b in zip(after, before))
-    return {"client": client, "server": server, "rest": busy - client - server, "total": busy}
+    rest = math.nan if math.isnan(server) else max(0.0, busy - client - server)
+    return {"client": client, "server": server, "rest": rest, "total": busy}
 
 
 async def drive(
     host: str, port: int, next_request: RequestSource, concurrency: int, duration: float, requests: int | None,
     server_pid: int | None,
 ) -> Figures:
-    """Warm up for WARMUP_SECONDS, then measure for duration seconds (or exactly `requests` requests)."""
+    """Connect and warm up for WARMUP_SECONDS, then measure for duration seconds (or exactly `requests` requests)."""
     conns = [Connection(host, port) for _ in range(concurrency)]
     try:
-        await asyncio.gather(*(c.open() for c in conns))
         warm = Phase(deadline=time.perf_counter() + WARMUP_SECONDS, budget=None)
         await asyncio.gather(*(worker(c, next_request, warm) for c in conns))
         before = cpu_snapshot(server_pid)
@@ -556,6 +556,7 @@ def print_cpu(rows: list[Row]) -> None:
         values = [s.get(k) for k in ("client", "server", "rest", "total")] + [b.get(k) for k in ("client", "server", "rest", "total")]
         print(format_cpu_line((r.endpoint, str(r.concurrency), *(percent(v) for v in values))))
     print("client = this load generator; rest = everything else on the machine: PostgreSQL, and any other work running meanwhile")
+    print("(per-process figures are sampled by the kernel, the machine total is not: columns may miss the total by ~10, rest is floored at 0)")
 
 
 def format_cpu_line(values: tuple[str, ...]) -> str:
@@ -637,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         print_cpu(rows)
         print_log_tail(workdir / "service.log")
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, httpx.HTTPError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

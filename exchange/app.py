@@ -71,6 +71,8 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings}),
         debug=False,
+        # Logging is set up once by the process (the CLI, or pytest), not reset by every app instance.
+        logging_config=None,
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
