@@ -24,10 +24,10 @@ import httpx
 import msgspec
 
 from exchange import devstack
+from tests.support import bearer, offer_body
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP_SECONDS = 1.0
-READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
 SETUP_OFFERS = 50
 PACKAGES = ("litestar", "msgspec", "uvicorn", "uvloop", "httptools", "asyncpg")
@@ -279,38 +279,6 @@ def post_offer_source(host: str, key: str, body: dict) -> RequestSource:
     return next_request
 
 
-def offer_body(title: str) -> dict:
-    """A complete offer, as an institute would write it."""
-    return {
-        "title": title,
-        "summary": "Hệ thống MBR xử lý nước thải chăn nuôi heo đạt QCVN 62:2016, công suất 50 m3/ngày.",
-        "description": (
-            "Công nghệ kết hợp bể kỵ khí UASB và màng sinh học MBR để xử lý nước thải chăn nuôi heo. "
-            "Hiệu suất khử COD đạt 95%, khử nitơ tổng 85%, chi phí vận hành 4.500 đồng/m3. "
-            "Hệ thống đã chạy thử tại 3 trang trại ở Đồng Nai với công suất 50 m3/ngày trong 18 tháng, "
-            "nước sau xử lý đạt QCVN 62-MT:2016/BTNMT cột A và có thể tái sử dụng để rửa chuồng. "
-            "Diện tích lắp đặt nhỏ hơn 40% so với công nghệ bùn hoạt tính truyền thống."
-        ),
-        "language": "vi",
-        "sector": "207",
-        "keywords": ["nước thải", "MBR", "chăn nuôi", "UASB"],
-        "trl": 7,
-        "ip_status": "patent_granted",
-        "patent_numbers": ["1-0034567"],
-        "transfer_modes": ["license", "consulting"],
-        "price": {"amount": 850_000_000, "currency": "VND"},
-        "price_type": "indicative",
-        "region": "75",
-        "confidential_details": "Tỷ lệ phối trộn vật liệu mang vi sinh 3:1:0,5 và nhà cung cấp màng.",
-        "contact": {"name": "TS. Nguyễn Văn An", "email": "an.nguyen@vien.example.vn", "phone": "+84 28 3822 1234"},
-    }
-
-
-def bearer(key: str) -> dict[str, str]:
-    """The Authorization header for a key."""
-    return {"Authorization": f"Bearer {key}"}
-
-
 def expect(response: httpx.Response, status: int) -> dict:
     """The JSON body of a response with the expected status; otherwise raise with what came back."""
     if response.status_code != status:
@@ -337,7 +305,7 @@ def prepare(url: str, operator_key: str) -> Fixture:
         expect(client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator_key)), 200)
         ids = []
         for n in range(SETUP_OFFERS):
-            body = offer_body(f"Công nghệ xử lý nước thải chăn nuôi bằng màng sinh học MBR, mẫu {n + 1}")
+            body = offer_body(title=f"Công nghệ xử lý nước thải chăn nuôi bằng màng sinh học MBR, mẫu {n + 1}")
             offer_id = expect(client.post("/v1/offers", json=body, headers=bearer(owner_key)), 201)["id"]
             expect(client.post(f"/v1/offers/{offer_id}/submit", headers=bearer(owner_key)), 200)
             expect(client.post(f"/v1/offers/{offer_id}/approve", headers=bearer(operator_key)), 200)
@@ -347,7 +315,7 @@ def prepare(url: str, operator_key: str) -> Fixture:
         page = client.get("/v1/offers")
         expect(page, 200)
     return Fixture(
-        offer_ids=ids, owner_key=owner_key, offer_body=offer_body("Công nghệ xử lý nước thải chăn nuôi bằng màng MBR"),
+        offer_ids=ids, owner_key=owner_key, offer_body=offer_body(title="Công nghệ xử lý nước thải chăn nuôi bằng màng MBR"),
         one_body=one.content, page_body=page.content,
     )
 
@@ -356,23 +324,6 @@ def demo_data_present() -> bool:
     """True when the demo JSON files `exchange serve --seed` loads are shipped."""
     folder = resources.files("exchange") / "demo"
     return all((folder / name).is_file() for name in ("organizations.json", "listings.json"))
-
-
-def wait_ready(name: str, proc: subprocess.Popen, log_path: Path, url: str) -> None:
-    """Poll url until it answers 200; raise with the log tail if the child dies or READY_TIMEOUT passes."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(timeout=1.0, trust_env=False) as client:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{devstack.log_tail(log_path)}")
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not answer {url} in {READY_TIMEOUT:.0f} s:\n{devstack.log_tail(log_path)}")
-            time.sleep(0.1)
 
 
 def start_service(stack: devstack.Stack, operator_key: str, workdir: Path, seed: bool) -> tuple[str, subprocess.Popen]:
@@ -388,7 +339,7 @@ def start_service(stack: devstack.Stack, operator_key: str, workdir: Path, seed:
     log_path = workdir / "service.log"
     proc = devstack.spawn(args, log_path, REPO, env)
     url = f"http://127.0.0.1:{port}"
-    wait_ready("the service", proc, log_path, f"{url}/health/live")
+    devstack.wait_http("the service", proc, log_path, f"{url}/health/live", {})
     return url, proc
 
 
@@ -399,7 +350,7 @@ def start_bare(sample: Path, workdir: Path) -> tuple[str, subprocess.Popen]:
     log_path = workdir / "bare.log"
     proc = devstack.spawn(args, log_path, REPO, dict(os.environ))
     url = f"http://127.0.0.1:{port}"
-    wait_ready("the bare app", proc, log_path, f"{url}/bare/live")
+    devstack.wait_http("the bare app", proc, log_path, f"{url}/bare/live", {})
     return url, proc
 
 
