@@ -1,5 +1,6 @@
 """Small helpers the tests share: registering organizations, making operators, writing listings."""
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -13,12 +14,13 @@ def bearer(key: str) -> dict[str, str]:
 
 
 async def register(client: Any, kind: str = "institute", **fields: Any) -> tuple[dict[str, Any], str]:
-    """Register an organization; return its body and the owner's key."""
+    """Register an organization (unique name and email unless given); return its body and the owner's key."""
+    tag = uuid.uuid4().hex[:8]
     body = {
-        "name": fields.pop("name", f"Test {kind} organisation"),
+        "name": fields.pop("name", f"Test {kind} organisation {tag}"),
         "kind": kind,
         "province": fields.pop("province", "79"),
-        "contact_email": fields.pop("contact_email", f"contact@{kind}.example.vn"),
+        "contact_email": fields.pop("contact_email", f"contact-{tag}@{kind}.example.vn"),
         **fields,
     }
     response = await client.post("/v1/organizations", json=body)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import bearer, demand_body, offer_body
+from tests.support import bearer, demand_body, offer_body, register, verified_org
 
 PROBLEM = "application/problem+json"
 
@@ -32,34 +32,12 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-async def register(http: httpx.AsyncClient, kind: str = "institute", **fields: Any) -> tuple[dict[str, Any], str]:
-    """Register an organization; return its registration body and the owner's key."""
-    body = {
-        "name": fields.pop("name", f"E2E {kind} {uuid.uuid4().hex[:8]}"),
-        "kind": kind,
-        "province": fields.pop("province", "79"),
-        "contact_email": fields.pop("contact_email", f"contact-{uuid.uuid4().hex[:8]}@example.vn"),
-        **fields,
-    }
-    response = await http.post("/v1/organizations", json=body)
-    assert response.status_code == 201, response.text
-    data = response.json()
-    return data, data["api_key"]
-
-
 async def verify(http: httpx.AsyncClient, operator: str, org_id: str) -> dict[str, Any]:
     """Have the operator verify an organization."""
     response = await http.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator))
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "verified"
     return response.json()
-
-
-async def verified(http: httpx.AsyncClient, operator: str, kind: str = "institute") -> tuple[dict[str, Any], str]:
-    """Register an organization and have it verified."""
-    data, key = await register(http, kind)
-    await verify(http, operator, data["organization"]["id"])
-    return data, key
 
 
 async def create(http: httpx.AsyncClient, key: str, kind: str = "offers", **overrides: Any) -> dict[str, Any]:
@@ -177,8 +155,8 @@ async def test_institute_publishes_an_offer(http, server):
 
 async def test_other_organizations_and_anonymous_cannot_edit(http, server):
     """A verified enterprise gets 403 on another's offer; no key gets 401; nothing changes."""
-    _, institute = await verified(http, server.operator_key, "institute")
-    _, enterprise = await verified(http, server.operator_key, "enterprise")
+    _, institute = await verified_org(http, server.operator_key, "institute")
+    _, enterprise = await verified_org(http, server.operator_key, "enterprise")
     offer = await published(http, institute, server.operator_key)
 
     patched = await http.patch(f"/v1/offers/{offer['id']}", json={"title": "Hijacked title here"}, headers=bearer(enterprise))
@@ -215,7 +193,7 @@ async def test_unverified_organization_cannot_be_approved(http, server):
 
 async def test_if_match(http, server):
     """A stale If-Match gets 412 and changes nothing; the current ETag succeeds and bumps it."""
-    _, key = await verified(http, server.operator_key)
+    _, key = await verified_org(http, server.operator_key)
     offer = await create(http, key)
     fetched = await http.get(f"/v1/offers/{offer['id']}", headers=bearer(key))
     current_etag = fetched.headers["etag"]
@@ -250,7 +228,7 @@ async def test_if_match(http, server):
 
 async def test_validation_errors(http, server):
     """Unknown fields and bad codes get 422 naming the field; a former province name is mapped."""
-    _, key = await verified(http, server.operator_key)
+    _, key = await verified_org(http, server.operator_key)
 
     unknown = await http.post("/v1/offers", json=offer_body(colour="blue"), headers=bearer(key))
     problem = assert_problem(unknown, 422)
@@ -282,7 +260,7 @@ async def test_missing_and_bad_keys(http, server):
 
 async def test_member_roles(http, server):
     """A viewer reads its own listings but cannot write them; an editor creates."""
-    registration, owner = await verified(http, server.operator_key)
+    registration, owner = await verified_org(http, server.operator_key)
     org_id = registration["organization"]["id"]
     draft = await create(http, owner)
 
@@ -325,7 +303,7 @@ async def test_member_roles(http, server):
 
 async def test_revoked_keys_and_removed_members_stop_at_once(http, server):
     """A revoked key and a removed member's key get 401 on the very next request."""
-    registration, owner = await verified(http, server.operator_key)
+    registration, owner = await verified_org(http, server.operator_key)
     org_id = registration["organization"]["id"]
 
     created = await http.post("/v1/api-keys", json={"name": "second"}, headers=bearer(owner))
@@ -356,8 +334,8 @@ async def test_revoked_keys_and_removed_members_stop_at_once(http, server):
 
 async def test_drafts_never_leak(http, server):
     """Another organization's draft and pending listings are 404 and absent from the public list."""
-    _, owner = await verified(http, server.operator_key)
-    _, other = await verified(http, server.operator_key, "enterprise")
+    _, owner = await verified_org(http, server.operator_key)
+    _, other = await verified_org(http, server.operator_key, "enterprise")
     draft = await create(http, owner)
     pending = await create(http, owner)
     await act(http, owner, pending["id"], "submit")
@@ -377,8 +355,8 @@ async def test_drafts_never_leak(http, server):
 async def test_lifecycle_extras(http, server):
     """Reject with a reason, resubmit, withdraw, free and substantive edits, renew, invalid moves."""
     operator = server.operator_key
-    _, owner = await verified(http, operator)
-    _, other = await verified(http, operator, "enterprise")
+    _, owner = await verified_org(http, operator)
+    _, other = await verified_org(http, operator, "enterprise")
 
     offer = await create(http, owner)
     refused = await http.post(f"/v1/offers/{offer['id']}/approve", headers=bearer(operator))
@@ -438,7 +416,7 @@ async def test_lifecycle_extras(http, server):
 
 async def test_demands(http, server):
     """An enterprise publishes a demand; an institute may not create one."""
-    _, enterprise = await verified(http, server.operator_key, "enterprise")
+    _, enterprise = await verified_org(http, server.operator_key, "enterprise")
     demand = await create(http, enterprise, "demands")
     assert demand["region"] == "92"
     assert demand["budget_max"] == {"amount": 2_000_000_000, "currency": "VND"}
@@ -452,7 +430,7 @@ async def test_demands(http, server):
     assert "contact" not in public.json()
     assert demand["id"] in await public_ids(http, "demands")
 
-    _, institute = await verified(http, server.operator_key, "institute")
+    _, institute = await verified_org(http, server.operator_key, "institute")
     refused = await http.post("/v1/demands", json=demand_body(), headers=bearer(institute))
     assert_problem(refused, 403)
 
@@ -470,7 +448,7 @@ async def test_request_ids_and_body_limit(http, server):
     assert echoed.status_code == 401
     assert echoed.headers["x-request-id"] == "e2e-trace-42"
 
-    _, key = await verified(http, server.operator_key)
+    _, key = await verified_org(http, server.operator_key)
     huge = offer_body(description="x" * (1024 * 1024 + 10))
     too_big = await http.post("/v1/offers", json=huge, headers=bearer(key))
     assert_problem(too_big, 413)
@@ -481,7 +459,7 @@ async def test_request_ids_and_body_limit(http, server):
 
 async def test_pagination(http, server):
     """limit=2 walks three published offers with next_cursor; bad limits and cursors get 400."""
-    _, key = await verified(http, server.operator_key)
+    _, key = await verified_org(http, server.operator_key)
     made = {(await published(http, key, server.operator_key, region="04"))["id"] for _ in range(3)}
 
     seen: list[str] = []
@@ -510,7 +488,7 @@ async def test_pagination(http, server):
 
 async def test_idempotency_key(http, server):
     """The same key and body give the first response; the same key with another body gets 409."""
-    _, key = await verified(http, server.operator_key)
+    _, key = await verified_org(http, server.operator_key)
     headers = bearer(key) | {"Idempotency-Key": f"e2e-{uuid.uuid4()}"}
     first = await http.post("/v1/offers", json=offer_body(), headers=headers)
     assert first.status_code == 201, first.text
