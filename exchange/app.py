@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> Litestar:
         version="1.0.0",
         description="Technology offers and demands, matching, deals and fees of a national technology exchange.",
         path="/schema",
+        use_handler_docstrings=True,
         render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
         components=Components(
             security_schemes={

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from exchange.schemas import FieldError, Problem
+from exchange.schemas import PLAIN_TEXT, FieldError, Problem
 
 log = logging.getLogger("exchange.errors")
 
@@ -88,6 +88,8 @@ def _field_of(item: dict) -> tuple[str, str]:
         message = message[: at.start()]
         if at.group(1):
             key = at.group(1).lstrip(".")
+    if PLAIN_TEXT in message.replace("\\\\", "\\"):
+        message = "must not contain control characters"
     key = "" if key == "data" else key  # Litestar's name for the whole body
     named = _BACKTICK.search(message)
     if named and ("unknown field" in message or "missing required field" in message):

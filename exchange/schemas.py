@@ -1,6 +1,6 @@
 """Base Structs shared by every API schema: one naming rule, keyword-only fields."""
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -21,6 +21,22 @@ class Money(InputStruct, kw_only=True):
 
 
 T = TypeVar("T")
+
+# No control characters but tab and line breaks: PostgreSQL refuses NUL in text, and the others
+# have no place in a listing.
+PLAIN_TEXT = r"\A[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"
+_ADDRESS_PART = r"[^@\s\x00-\x1f\x7f]+"
+EMAIL_PATTERN = rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$"
+URL_PATTERN = r"^https?://[^\s\x00-\x1f\x7f]+$"
+
+
+def text(min_length: int = 0, max_length: int = 5000, description: str | None = None) -> Any:
+    """A string input without control characters, within length bounds."""
+    return Annotated[str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT, description=description)]
+
+
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+Url = Annotated[str, msgspec.Meta(max_length=300, pattern=URL_PATTERN)]
 
 
 class Page(ApiStruct, Generic[T], kw_only=True):

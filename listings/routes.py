@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -63,9 +63,10 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
 
         @post("/", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 409, 413, 422), summary=f"Create a draft {kind}")
         async def create(
-            self, request: Request, conn: Conn, principal: Caller, data: JSONBody[create_type],
+            self, conn: Conn, principal: Caller, data: JSONBody[create_type],
             idempotency_key: IdempotencyKey = None,
         ) -> Response[out_type]:
+            """Create a draft (editors of an organization that may own this kind). Honours Idempotency-Key."""
             if idempotency_key and principal is not None:
                 scope = f"{principal.member_id}:POST /v1/{plural}"
                 stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
@@ -88,6 +89,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             expires_within_days: Annotated[int | None, QueryParameter(ge=1, le=365)] = None,
             limit: Limit = 20, cursor: Cursor = None,
         ) -> Page[out_type]:
+            """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
             rows = await service.list_page(
                 conn, principal, kind, mine=mine, status=status, sector=sector, region=region, language=language,
                 expires_within_days=expires_within_days, after=decode_cursor(cursor), limit=limit + 1,
@@ -98,8 +100,9 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                 next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
             )
 
-        @get("/{listing_id:uuid}", responses=problems(401, 404), summary=f"One {kind}")
+        @get("/{listing_id:uuid}", responses=problems(400, 401, 404), summary=f"One {kind}")
         async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:
+            """A published listing, for anyone; others only for the owner's members and operators."""
             return _respond(await service.get(conn, principal, kind, listing_id), principal)
 
         @patch("/{listing_id:uuid}", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 412, 422), summary=f"Edit a {kind}")
@@ -107,6 +110,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], data: JSONBody[update_type],
             if_match: IfMatch = None,
         ) -> Response[out_type]:
+            """Edit (editors of the owner); a published listing goes back to review unless only price or contact changed."""
             return _respond(await service.update(conn, principal, kind, listing_id, data, if_match), principal)
 
         async def _act(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
@@ -119,30 +123,35 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
               responses=problems(400, 401, 403, 404, 409, 412), summary="Submit for review")
         async def submit(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                          if_match: IfMatch = None) -> Response[out_type]:
+            """Send a draft, rejected, withdrawn or expired listing to review (owner)."""
             return await self._act(state, conn, principal, listing_id, "submit", if_match)
 
         @post("/{listing_id:uuid}/withdraw", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Withdraw")
         async def withdraw(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                            if_match: IfMatch = None) -> Response[out_type]:
+            """Take a listing off the exchange (owner)."""
             return await self._act(state, conn, principal, listing_id, "withdraw", if_match)
 
         @post("/{listing_id:uuid}/renew", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Renew for another year")
         async def renew(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                         if_match: IfMatch = None) -> Response[out_type]:
+            """Publish for another year from now (owner)."""
             return await self._act(state, conn, principal, listing_id, "renew", if_match)
 
         @post("/{listing_id:uuid}/approve", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412), summary="Approve (operators)")
         async def approve(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                           if_match: IfMatch = None) -> Response[out_type]:
+            """Publish a listing pending review; its organization must be verified (operators)."""
             return await self._act(state, conn, principal, listing_id, "approve", if_match)
 
         @post("/{listing_id:uuid}/reject", status_code=200, security=BEARER, guards=KEYED,
               responses=problems(400, 401, 403, 404, 409, 412, 422), summary="Reject with a reason (operators)")
         async def reject(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
                          data: JSONBody[RejectIn], if_match: IfMatch = None) -> Response[out_type]:
+            """Reject a listing pending review with a reason the owner sees (operators)."""
             return await self._act(state, conn, principal, listing_id, "reject", if_match, data.reason)
 
     ListingController.__name__ = f"{kind.capitalize()}Controller"

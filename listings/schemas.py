@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from exchange.schemas import ApiStruct, InputStruct, Money
+from exchange.schemas import ApiStruct, Email, InputStruct, Money, text
 from listings.quality import Quality
 from listings.taxonomy import IP_STATUS_CODES, SECTOR_CODES, STRATEGIC_GROUP_CODES, TRANSFER_MODE_CODES
 
@@ -19,24 +19,24 @@ Language = Literal["vi", "en"]
 PriceType = Literal["indicative", "floor", "firm"]
 ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
 
-Title = Annotated[str, Meta(min_length=5, max_length=200)]
-Summary = Annotated[str, Meta(max_length=500)]
-Description = Annotated[str, Meta(min_length=20, max_length=20000)]
-Keyword = Annotated[str, Meta(min_length=1, max_length=60)]
+Title = text(5, 200)
+Summary = text(0, 500)
+Description = text(20, 20000)
+Keyword = text(1, 60)
 Keywords = Annotated[list[Keyword], Meta(max_length=10, description="At most 10 keywords")]
 Groups = Annotated[list[StrategicGroup], Meta(max_length=10)]
 Modes = Annotated[list[TransferMode], Meta(max_length=7)]
-PatentNumbers = Annotated[list[Annotated[str, Meta(min_length=1, max_length=40)]], Meta(max_length=20)]
+PatentNumbers = Annotated[list[text(1, 40)], Meta(max_length=20)]
 Trl = Annotated[int, Meta(ge=1, le=9)]
-Region = Annotated[str, Meta(min_length=1, max_length=100, description="Province code, or a current or former province name")]
-Confidential = Annotated[str, Meta(max_length=10000)]
+Region = text(1, 100, "Province code, or a current or former province name")
+Confidential = text(0, 10000)
 
 
 class Contact(InputStruct, kw_only=True):
     """Who to talk to; revealed only to the owner, operators and accepted parties."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
-    email: Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    name: text(1, 200)
+    email: Email | None = None
     phone: Annotated[str, Meta(max_length=40, pattern=r"^[+0-9 ().-]{6,40}$")] | None = None
 
 
@@ -119,7 +119,7 @@ class DemandUpdate(InputStruct, kw_only=True):
 class RejectIn(InputStruct, kw_only=True):
     """An operator's reason for rejecting a listing."""
 
-    reason: Annotated[str, Meta(min_length=3, max_length=2000)]
+    reason: text(3, 2000)
 
 
 class _ListingOut(ApiStruct, kw_only=True):

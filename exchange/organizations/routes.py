@@ -41,12 +41,12 @@ class OrganizationController(Controller):
     path = "/v1/organizations"
     tags = ["organizations"]
 
-    @post("/", responses=problems(409, 413, 422), summary="Register an organization")
+    @post("/", responses=problems(400, 409, 413, 422), summary="Register an organization")
     async def register(self, conn: Conn, data: JSONBody[OrganizationCreate]) -> RegistrationOut:
         """Register an institute, enterprise or broker; returns its owner's first API key, shown once."""
         return await service.register(conn, data)
 
-    @get("/{org_id:uuid}", responses=problems(404), summary="Public profile")
+    @get("/{org_id:uuid}", responses=problems(400, 404), summary="Public profile")
     async def get_org(self, conn: Conn, principal: Caller, org_id: FromPath[UUID]) -> Response[OrganizationOut]:
         """An organization's public profile."""
         return with_etag(await service.get_org(conn, principal, org_id))
@@ -58,21 +58,21 @@ class OrganizationController(Controller):
         """Edit the profile (owner); a new name or tax code needs verification again."""
         return with_etag(await service.update_org(conn, principal, org_id, data, if_match))
 
-    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, guards=KEYED, responses=problems(401, 403, 404, 409, 422), summary="Verify")
+    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 409, 422), summary="Verify")
     async def verify(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[VerifyDecision | None] = None
     ) -> Response[OrganizationOut]:
         """Operators verify (default) or reject, with a reason, an organization pending verification."""
         return with_etag(await service.verify(conn, principal, org_id, data or VerifyDecision()))
 
-    @post("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(401, 403, 409, 422), summary="Add a member")
+    @post("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 409, 422), summary="Add a member")
     async def add_member(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[MemberCreate]
     ) -> MemberWithKeyOut:
         """The owner adds a member; returns the member's first API key, shown once."""
         return await service.add_member(conn, principal, org_id, data)
 
-    @get("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403), summary="List members")
+    @get("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404), summary="List members")
     async def list_members(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None
     ) -> Page[MemberOut]:
@@ -93,12 +93,12 @@ class MemberController(Controller):
     security = BEARER
     guards = KEYED
 
-    @delete("/v1/members/{member_id:uuid}", responses=problems(401, 403, 404, 409), summary="Remove a member")
+    @delete("/v1/members/{member_id:uuid}", responses=problems(400, 401, 403, 404, 409), summary="Remove a member")
     async def remove_member(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:
         """The owner removes a member; its keys stop working at once."""
         await service.remove_member(conn, principal, member_id)
 
-    @post("/v1/api-keys", responses=problems(401, 422), summary="Create an API key")
+    @post("/v1/api-keys", responses=problems(400, 401, 422), summary="Create an API key")
     async def create_key(self, conn: Conn, principal: Caller, data: JSONBody[ApiKeyCreate]) -> NewApiKeyOut:
         """Create another key for oneself; the secret is shown once."""
         return await service.create_key(conn, principal, data)
@@ -108,7 +108,7 @@ class MemberController(Controller):
         """One's own current keys (never their secrets)."""
         return await service.list_keys(conn, principal)
 
-    @delete("/v1/api-keys/{key_id:uuid}", responses=problems(401, 404), summary="Revoke an API key")
+    @delete("/v1/api-keys/{key_id:uuid}", responses=problems(400, 401, 404), summary="Revoke an API key")
     async def revoke_key(self, conn: Conn, principal: Caller, key_id: FromPath[UUID]) -> None:
         """Revoke one of one's own keys; it stops working at once."""
         await service.revoke_key(conn, principal, key_id)

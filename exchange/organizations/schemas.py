@@ -7,18 +7,16 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from exchange.schemas import ApiStruct, InputStruct
+from exchange.schemas import ApiStruct, Email, InputStruct, Url, text
 
 OrgKind = Literal["institute", "enterprise", "broker"]
 OrgStatus = Literal["pending_verification", "verified", "rejected"]
 MemberRole = Literal["owner", "editor", "viewer"]
 
-Name = Annotated[str, Meta(min_length=2, max_length=200)]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Url = Annotated[str, Meta(max_length=300, pattern=r"^https?://[^\s]+$")]
+Name = text(2, 200)
 TaxCode = Annotated[str, Meta(pattern=r"^\d{10}(-\d{3})?$", description="Vietnamese tax code: 10 digits, or 13 for a branch")]
-Province = Annotated[str, Meta(min_length=1, max_length=100, description="Province code, or a current or former province name")]
-Text = Annotated[str, Meta(max_length=5000)]
+Province = text(1, 100, "Province code, or a current or former province name")
+Text = text(0, 5000)
 
 
 class OrganizationCreate(InputStruct, kw_only=True):
@@ -50,7 +48,7 @@ class VerifyDecision(InputStruct, kw_only=True):
     """An operator's verification decision."""
 
     decision: Literal["approve", "reject"] = "approve"
-    reason: Annotated[str, Meta(min_length=3, max_length=2000)] | None = None
+    reason: text(3, 2000) | None = None
 
 
 class OrganizationOut(ApiStruct, kw_only=True):
@@ -94,7 +92,7 @@ class MemberOut(ApiStruct, kw_only=True):
 class ApiKeyCreate(InputStruct, kw_only=True):
     """Create another key for oneself."""
 
-    name: Annotated[str, Meta(max_length=100)] | None = None
+    name: text(0, 100) | None = None
 
 
 class ApiKeyOut(ApiStruct, kw_only=True):

@@ -87,3 +87,35 @@ async def test_bad_ids_and_headers_never_500(client):
     long_key = await client.get("/v1/me", headers=bearer("tmx_" + "a" * 5000))
     await _problem(long_key, 401)
     await _problem(await client.get("/v1/me", headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/offers", offer_body(title="Xử lý\u0000 nước thải"), "title"),
+        ("/v1/offers", offer_body(keywords=["ok", "bad\u0007"]), "keywords[1]"),
+        ("/v1/offers", offer_body(contact={"name": "An\u0000"}), "contact.name"),
+        ("/v1/offers", offer_body(contact={"name": "An", "email": "a\u0000@b.vn"}), "contact.email"),
+    ],
+)
+async def test_control_characters_are_422_naming_the_field(client, path, body, field):
+    _, key = await register(client)
+    problem = await _problem(await client.post(path, json=body, headers=bearer(key)), 422)
+    assert problem["errors"][0]["field"] == field
+    assert problem["errors"][0]["message"] == "must not contain control characters" or field.endswith("email")
+
+
+async def test_control_characters_in_registration_are_422(client, conn):
+    response = await client.post(
+        "/v1/organizations",
+        json={"name": "Nul\u0000 Org", "kind": "institute", "province": "01", "contact_email": "n@x.example.vn"},
+    )
+    problem = await _problem(response, 422)
+    assert problem["errors"][0]["field"] == "name"
+    assert await conn.fetchval("SELECT count(*) FROM organizations") == 0
+
+
+async def test_multiline_descriptions_are_plain_text(client):
+    _, key = await register(client)
+    body = offer_body(description="Dòng một: hiệu suất 95%.\nDòng hai:\tcông suất 50 m3/ngày.\r\n" + "x" * 40)
+    assert (await client.post("/v1/offers", json=body, headers=bearer(key))).status_code == 201
