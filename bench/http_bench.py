@@ -187,9 +187,12 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def proc_cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds a process has used so far (Linux /proc)."""
+    """User plus system CPU seconds a process and its live children (uvicorn workers) have used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(proc_cpu_seconds(int(kid)) for kid in kids)
 
 
 def machine_busy_seconds() -> float:
@@ -326,14 +329,16 @@ def demo_data_present() -> bool:
     return all((folder / name).is_file() for name in ("organizations.json", "listings.json"))
 
 
-def start_service(stack: devstack.Stack, operator_key: str, workdir: Path, seed: bool) -> tuple[str, subprocess.Popen]:
+def start_service(
+    stack: devstack.Stack, operator_key: str, workdir: Path, seed: bool, workers: int
+) -> tuple[str, subprocess.Popen]:
     """Start `exchange serve` on the stack, on a free loopback port, and wait until it is live."""
     port = devstack.free_port()
     env = {
         **os.environ, **stack.env(),
         "OPERATOR_BOOTSTRAP_KEY": operator_key, "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1", "DATA_DIR": str(workdir),
     }
-    args = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)]
+    args = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port), "--workers", str(workers)]
     if seed:
         args.append("--seed")
     log_path = workdir / "service.log"
@@ -538,6 +543,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=concurrency_list, default=[1, 8, 32], help="clients per run, e.g. 1,8,32")
     p.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
     p.add_argument("--requests", type=int, default=None, help="measure exactly this many requests per run instead")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of the service it starts (default 1)")
     args = p.parse_args(argv)
     if args.url and not args.operator_key:
         p.error("--url needs --operator-key")
@@ -569,12 +575,14 @@ def main(argv: list[str] | None = None) -> int:
             stack = devstack.Stack(workdir / "stack", fresh=True).start()
             operator_key = secrets.token_urlsafe(32)
             seed = demo_data_present()
-            service_url, proc = start_service(stack, operator_key, workdir, seed)
+            service_url, proc = start_service(stack, operator_key, workdir, seed, args.workers)
             children.append(proc)
             service_pid = proc.pid
             pg = str(run_async(postgres_version(stack.database_url)))
             seeded = "demo data seeded" if seed else "no demo data (exchange/demo has no JSON files), not seeded"
-            service_desc = f"`exchange serve` on the embedded stack (PostgreSQL on a unix socket), {seeded}"
+            service_desc = (
+                f"`exchange serve --workers {args.workers}` on the embedded stack (PostgreSQL on a unix socket), {seeded}"
+            )
         print(f"creating {SETUP_OFFERS} published offers ...", file=sys.stderr, flush=True)
         fixture = prepare(service_url, operator_key)
         sample = workdir / "offer.json"

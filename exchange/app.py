@@ -18,7 +18,7 @@ from exchange.errors import EXCEPTION_HANDLERS
 from exchange.http import request_id_middleware
 from exchange.organizations import service as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
-from exchange.settings import Settings
+from exchange.settings import Settings, settings_from_env
 from listings.routes import DemandController, OfferController, get_taxonomy
 
 log = logging.getLogger("exchange")
@@ -78,3 +78,8 @@ def create_app(settings: Settings) -> Litestar:
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app
+
+
+def create_app_from_env() -> Litestar:
+    """The factory each uvicorn worker process calls: settings from its environment."""
+    return create_app(settings_from_env())

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import msgspec
+
 from exchange import db
 from exchange.settings import Settings, SettingsError, settings_from_env
 
@@ -83,15 +85,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings_from_env({**stack.env(), **{k: v for k, v in os.environ.items() if v}}, **overrides)
     try:
         asyncio.run(_prepare(settings, seed=args.seed))
-        log.info("serving on http://%s:%d (docs at /schema)", settings.host, settings.port)
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-            access_log=args.access_log, server_header=False,
-        )
+        log.info("serving on http://%s:%d (docs at /schema), %d worker(s)", settings.host, settings.port, args.workers)
+        options = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                       access_log=args.access_log, server_header=False)
+        if args.workers > 1:
+            # Worker processes build their app from the environment, so hand them the effective settings.
+            os.environ.update(_settings_env(settings))
+            uvicorn.run("exchange.app:create_app_from_env", factory=True, workers=args.workers, **options)
+        else:
+            uvicorn.run(create_app(settings), **options)
     finally:
         if stack is not None:
             stack.stop()
     return 0
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """Settings as the environment variables settings_from_env reads back."""
+    values = msgspec.to_builtins(settings)
+    return {name.upper(): str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()}
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
@@ -144,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default PORT or 8000)")
     serve.add_argument("--seed", action="store_true", help="load the demo data before serving")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+                       help="worker processes (default WEB_CONCURRENCY or 1)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the background jobs on their own").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)

@@ -28,6 +28,8 @@ from exchange.organizations.schemas import (
 )
 from listings.taxonomy import normalize_region
 
+BOOTSTRAP_LOCK_ID = 7_341_190_554
+
 # Changing these asks the operators to verify the organization again.
 _IDENTITY_FIELDS = frozenset({"name", "tax_code"})
 
@@ -191,6 +193,8 @@ async def create_operator(conn: asyncpg.Connection, email: str, name: str) -> tu
 async def ensure_bootstrap_operator(conn: asyncpg.Connection, secret: str) -> bool:
     """Make sure an operator holds exactly this key; True when it had to be created."""
     key_hash = auth.hash_key(secret)
+    # Several worker processes start at once: one creates, the others then find it.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", BOOTSTRAP_LOCK_ID)
     if await repo.key_exists(conn, key_hash):
         return False
     email = "bootstrap-operator@exchange.invalid"

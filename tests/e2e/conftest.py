@@ -92,7 +92,7 @@ async def server(stack, template_database, tmp_path_factory: pytest.TempPathFact
         LOG_LEVEL="WARNING",
     )
     log_path = tmp_path_factory.mktemp("e2e") / "server.log"
-    args = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)]
+    args = [sys.executable, "-m", "exchange.cli", "serve", "--workers", "2", "--port", str(port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
