@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncGenerator
 
@@ -30,11 +31,14 @@ MAX_BODY_BYTES = 1024 * 1024
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state.settings
     app.state.pool = await db.create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
     if settings.operator_bootstrap_key:
         async with app.state.pool.acquire() as conn, conn.transaction():
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
                 log.info("created the bootstrap operator")
     sweeper = asyncio.create_task(jobs.run_forever(app.state.pool, settings)) if settings.run_jobs else None
+    # Objects alive after start-up live as long as the process: keep them out of every collection.
+    gc.freeze()
     try:
         yield
     finally:

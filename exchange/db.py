@@ -55,7 +55,9 @@ async def connect(dsn: str) -> asyncpg.Connection:
 async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
     pool: asyncpg.Pool = state.pool
-    async with pool.acquire() as conn:
+    # asyncpg hands a released connection to whichever task asks next, so under load a request that
+    # just finished can barge ahead of older waiters; the semaphore serves them in arrival order.
+    async with state.db_gate, pool.acquire() as conn:
         if request.method in _READ_ONLY:
             # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
             yield conn

@@ -22,7 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     operator_bootstrap_key: str = ""
     db_pool_min: int = 2
-    db_pool_max: int = 10
+    # Per process. A few connections per core keep PostgreSQL busy without making it thrash.
+    db_pool_max: int = 4
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
     run_jobs: bool = True
