@@ -1,6 +1,6 @@
 """The listing lifecycle as pure functions: which action moves which status where."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from exchange.errors import InvalidTransition
@@ -16,6 +16,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "withdraw": (frozenset({"draft", "pending_review", "published", "expired"}), "withdrawn"),
     "renew": (frozenset({"published", "expired"}), "published"),
 }
+
+# Owners are told this long before a published listing expires.
+EXPIRING_SOON = timedelta(days=14)
 
 # Fields an owner may change on a published listing without sending it back to review.
 FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact"})
@@ -47,3 +50,8 @@ def effective_status(status: str, expires_at: datetime | None, now: datetime) ->
 def is_public(status: str, expires_at: datetime | None, now: datetime) -> bool:
     """Only published, unexpired listings are public."""
     return effective_status(status, expires_at, now) == "published"
+
+
+def is_expiring_soon(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """A published listing within EXPIRING_SOON of its expiry: time for its owner to renew it."""
+    return is_public(status, expires_at, now) and expires_at is not None and expires_at - now <= EXPIRING_SOON

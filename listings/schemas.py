@@ -142,6 +142,7 @@ class _ListingOut(ApiStruct, kw_only=True):
     submitted_at: datetime | None
     published_at: datetime | None
     expires_at: datetime | None
+    expiring_soon: bool
     version: int
     contact: Contact | None | UnsetType = UNSET
     rejection_reason: str | None | UnsetType = UNSET

@@ -107,13 +107,15 @@ def sees_private(viewer: Principal | None, row: ListingRow) -> bool:
 def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None) -> OfferOut | DemandOut:
     """A listing as this viewer may see it."""
     values = api_values(row)
+    at = at or now()
     private = sees_private(viewer, row)
     if not private:
         values["contact"] = UNSET
         values.pop("confidential_details", None)
     return OUT_TYPES[row.kind](
         id=row.id, kind=row.kind, owner_org_id=row.owner_org_id,
-        status=rules.effective_status(row.status, row.expires_at, at or now()),
+        status=rules.effective_status(row.status, row.expires_at, at),
+        expiring_soon=rules.is_expiring_soon(row.status, row.expires_at, at),
         quality=Quality(score=row.quality_score, hints=row.quality_hints),
         created_at=row.created_at, updated_at=row.updated_at, submitted_at=row.submitted_at,
         published_at=row.published_at, expires_at=row.expires_at, version=row.version,

@@ -73,6 +73,8 @@ async def test_owner_sees_what_expires_within_14_days(client, conn):
     assert response.status_code == 200
     ids = [o["id"] for o in response.json()["items"]]
     assert ids == [soon["id"]] and later["id"] not in ids
+    assert response.json()["items"][0]["expiring_soon"] is True
+    assert (await client.get(f"/v1/offers/{later['id']}")).json()["expiring_soon"] is False
     anonymous = await client.get("/v1/offers?expires_within_days=14")
     assert anonymous.status_code == 422
 

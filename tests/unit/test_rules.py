@@ -80,3 +80,11 @@ def test_published_listing_past_its_date_is_expired():
     assert rules.is_public("published", NOW + timedelta(days=1), NOW)
     assert not rules.is_public("published", NOW, NOW)
     assert not rules.is_public("pending_review", NOW + timedelta(days=1), NOW)
+
+
+def test_expiring_soon_is_the_last_14_days_of_a_published_listing():
+    assert rules.is_expiring_soon("published", NOW + timedelta(days=14), NOW)
+    assert rules.is_expiring_soon("published", NOW + timedelta(hours=1), NOW)
+    assert not rules.is_expiring_soon("published", NOW + timedelta(days=15), NOW)
+    assert not rules.is_expiring_soon("published", NOW - timedelta(hours=1), NOW)
+    assert not rules.is_expiring_soon("withdrawn", NOW + timedelta(days=3), NOW)
