@@ -89,4 +89,7 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
         if row is not None:
             await listing_service.emit_change(conn, row)
             added += 1
+    if added:
+        # A bulk load leaves the planner without statistics until autovacuum comes by.
+        await conn.execute("ANALYZE organizations, listings")
     return {"organizations": len(orgs), "listings_added": added}
