@@ -98,6 +98,10 @@ def key_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise Unauthorized("this route needs an API key: send 'Authorization: Bearer <api key>'")
 
 
+KEYED = [key_required]
+"""The guards of every route that needs a key (pair with exchange.http.BEARER in the docs)."""
+
+
 def require(principal: Principal | None) -> Principal:
     """A valid key is needed."""
     if principal is None:

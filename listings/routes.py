@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import Caller, key_required, Principal
+from exchange.auth import KEYED, Caller, Principal
 from exchange.db import Conn
 from exchange.http import (
     BEARER,
@@ -24,8 +24,6 @@ from exchange.http import (
     record_idempotent_response,
 )
 from exchange.schemas import Page
-
-KEYED = [key_required]
 from listings import service
 from listings.schemas import (
     DemandCreate,
@@ -40,7 +38,6 @@ from listings.schemas import (
     SectorCode,
 )
 from listings.taxonomy import TAXONOMY, Taxonomy
-
 
 
 class _Versioned(msgspec.Struct):

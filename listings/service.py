@@ -87,7 +87,7 @@ def quality_of(kind: str, values: dict[str, Any]) -> Quality:
 
 
 def normalized(values: dict[str, Any]) -> dict[str, Any]:
-    """Map a former or named region to its current code; de-duplicate list fields, keeping order."""
+    """Map a former or named region to its current code; trim list items, dropping blanks and repeats, keeping order."""
     if "region" in values:
         code = normalize_region(values["region"])
         if code is None:
@@ -95,7 +95,7 @@ def normalized(values: dict[str, Any]) -> dict[str, Any]:
         values["region"] = code
     for name in ("keywords", "strategic_groups", "transfer_modes", "preferred_transfer_modes", "patent_numbers"):
         if isinstance(values.get(name), list):
-            values[name] = list(dict.fromkeys(v.strip() for v in values[name]))
+            values[name] = list(dict.fromkeys(v for v in (item.strip() for item in values[name]) if v))
     return values
 
 

@@ -6,7 +6,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import Caller, key_required
+from exchange.auth import KEYED, Caller
 from exchange.db import Conn
 from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
 from exchange.organizations import service
@@ -25,8 +25,6 @@ from exchange.organizations.schemas import (
     VerifyDecision,
 )
 from exchange.schemas import Page
-
-KEYED = [key_required]
 
 
 

@@ -196,3 +196,12 @@ async def test_seed_is_idempotent(conn):
         second = await seed(conn)
     assert second["listings_added"] == 0
     assert await conn.fetchval("SELECT count(*) FROM listings") == count
+
+
+async def test_list_fields_are_trimmed_and_deduplicated(client):
+    _, owner = await register(client)
+    body = offer_body(keywords=[" MBR ", "MBR", "   ", "nước thải"], transfer_modes=["license", "license"])
+    created = await client.post("/v1/offers", json=body, headers=bearer(owner))
+    assert created.status_code == 201
+    assert created.json()["keywords"] == ["MBR", "nước thải"]
+    assert created.json()["transfer_modes"] == ["license"]
