@@ -61,8 +61,13 @@ class Unprocessable(DomainError):
 
 
 def field_error(field: str, message: str) -> Unprocessable:
-    """A 422 about one field."""
+    """A 422 about one field of the body."""
     return Unprocessable(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+def param_error(field: str, message: str) -> BadRequest:
+    """A 400 about one query parameter."""
+    return BadRequest(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, errors: list[FieldError] | None = None) -> Response:

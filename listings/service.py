@@ -10,14 +10,14 @@ from msgspec import UNSET
 
 from exchange import auth, outbox
 from exchange.auth import Principal
-from exchange.errors import Conflict, Forbidden, NotFound, field_error
+from exchange.errors import Conflict, Forbidden, NotFound, param_error
 from exchange.http import check_if_match
 from exchange.schemas import Money
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
 from listings.schemas import Contact, DemandOut, OfferOut
-from listings.taxonomy import normalize_region
+from listings.taxonomy import region_code
 
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
@@ -89,10 +89,7 @@ def quality_of(kind: str, values: dict[str, Any]) -> Quality:
 def normalized(values: dict[str, Any]) -> dict[str, Any]:
     """Map a former or named region to its current code; trim list items, dropping blanks and repeats, keeping order."""
     if "region" in values:
-        code = normalize_region(values["region"])
-        if code is None:
-            raise field_error("region", f"{values['region']!r} is not a province code or a current or former province name")
-        values["region"] = code
+        values["region"] = region_code(values["region"], "region")
     for name in ("keywords", "strategic_groups", "transfer_modes", "preferred_transfer_modes", "patent_numbers"):
         if isinstance(values.get(name), list):
             values[name] = list(dict.fromkeys(v for v in (item.strip() for item in values[name]) if v))
@@ -231,15 +228,10 @@ async def list_page(
             raise Forbidden("mine=true lists an organization's own listings; operators belong to none")
         owner = principal.org_id
     elif status is not None or expires_within_days is not None:
-        raise field_error("mine", "status and expires_within_days filter one's own listings: add mine=true")
-    if region is not None:
-        code = normalize_region(region)
-        if code is None:
-            raise field_error("region", f"{region!r} is not a province code or a current or former province name")
-        region = code
+        raise param_error("mine", "status and expires_within_days filter one's own listings: add mine=true")
     return await repo.list_page(
         conn, kind, owner_org_id=owner, statuses=[status] if status else None, public_only=not mine,
-        sector=sector, region=region, language=language,
+        sector=sector, region=region_code(region, "region", param_error) if region is not None else None, language=language,
         expires_before=now() + timedelta(days=expires_within_days) if expires_within_days else None,
         after=after, limit=limit,
     )

@@ -2,8 +2,10 @@
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Literal
 
+from exchange.errors import field_error
 from exchange.schemas import ApiStruct
 
 
@@ -449,3 +451,11 @@ TAXONOMY = Taxonomy(
     provinces=provinces,
     province_source=PROVINCE_SOURCE,
 )
+
+
+def region_code(value: str, field: str, error: Callable[[str, str], Exception] = field_error) -> str:
+    """The current province code for value, or the error (a 422 by default) naming the field it came from."""
+    code = normalize_region(value)
+    if code is None:
+        raise error(field, f"{value!r} is not a province code or a current or former province name")
+    return code

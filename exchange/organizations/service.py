@@ -26,7 +26,7 @@ from exchange.organizations.schemas import (
     RegistrationOut,
     VerifyDecision,
 )
-from listings.taxonomy import normalize_region
+from listings.taxonomy import region_code
 
 BOOTSTRAP_LOCK_ID = 7_341_190_554
 
@@ -54,13 +54,6 @@ def key_out(row: KeyRow) -> ApiKeyOut:
     return ApiKeyOut(id=row.id, prefix=row.prefix, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
 
 
-def _province(value: str) -> str:
-    code = normalize_region(value)
-    if code is None:
-        raise field_error("province", f"{value!r} is not a province code or a current or former province name")
-    return code
-
-
 async def _issue_key(conn: asyncpg.Connection, member_id: UUID, name: str | None = None) -> tuple[KeyRow, str]:
     key = auth.new_key()
     row = await repo.insert_key(conn, member_id, key.key_hash, key.prefix, name)
@@ -70,7 +63,7 @@ async def _issue_key(conn: asyncpg.Connection, member_id: UUID, name: str | None
 async def register(conn: asyncpg.Connection, data: OrganizationCreate) -> RegistrationOut:
     """Register an organization with its owner and the owner's first key."""
     values = msgspec.structs.asdict(data)
-    values["province"] = _province(data.province)
+    values["province"] = region_code(data.province, "province")
     org = await repo.insert_org(conn, values)
     owner = await repo.insert_member(
         conn, org.id, data.owner_name or data.name, data.owner_email or data.contact_email, "owner"
@@ -100,7 +93,7 @@ async def update_org(
     check_if_match(if_match, org.version)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
     if "province" in changes:
-        changes["province"] = _province(changes["province"])
+        changes["province"] = region_code(changes["province"], "province")
     changed = {k for k, v in changes.items() if getattr(org, k) != v}
     status = org.status
     if changed & _IDENTITY_FIELDS or org.status == "rejected":

@@ -76,7 +76,8 @@ async def test_owner_sees_what_expires_within_14_days(client, conn):
     assert response.json()["items"][0]["expiring_soon"] is True
     assert (await client.get(f"/v1/offers/{later['id']}")).json()["expiring_soon"] is False
     anonymous = await client.get("/v1/offers?expires_within_days=14")
-    assert anonymous.status_code == 422
+    assert anonymous.status_code == 400
+    assert anonymous.json()["errors"][0]["field"] == "mine"
 
 
 async def test_mine_lists_every_status_of_own_org_only(client, conn):
@@ -109,6 +110,8 @@ async def test_public_list_filters(client, conn):
     assert [o["id"] for o in by_region] == [water["id"]]
     assert software["region"] == "01"
     assert (await client.get("/v1/offers?sector=999")).status_code == 400
+    unknown = await client.get("/v1/offers?region=Atlantis")
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "region"
 
 
 async def test_idempotent_create_returns_the_first_response(client, conn):
