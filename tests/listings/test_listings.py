@@ -208,3 +208,30 @@ async def test_list_fields_are_trimmed_and_deduplicated(client):
     assert created.status_code == 201
     assert created.json()["keywords"] == ["MBR", "nước thải"]
     assert created.json()["transfer_modes"] == ["license"]
+
+
+async def test_racing_edits_with_one_etag_let_exactly_one_through(client, conn):
+    _, owner = await register(client)
+    created = await client.post("/v1/offers", json=offer_body(), headers=bearer(owner))
+    offer_id, tag = created.json()["id"], created.headers["etag"]
+    responses = await asyncio.gather(*(
+        client.patch(f"/v1/offers/{offer_id}", json={"title": f"Concurrent title number {n}"},
+                     headers={**bearer(owner), "If-Match": tag})
+        for n in range(6)
+    ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 412, 412, 412, 412, 412]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    row = await conn.fetchrow("SELECT title, version FROM listings WHERE id = $1::uuid", offer_id)
+    assert (row["title"], row["version"]) == (winner["title"], 2)
+
+
+async def test_operators_moderate_but_do_not_author(client, conn):
+    operator = await operator_key(conn)
+    assert (await client.post("/v1/offers", json=offer_body(), headers=bearer(operator))).status_code == 403
+    _, owner = await verified_org(client, operator)
+    offer = await published_offer(client, owner, operator)
+    edit = await client.patch(f"/v1/offers/{offer['id']}", json={"title": "Operator rewrites it"}, headers=bearer(operator))
+    assert edit.status_code == 403
+    assert (await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(operator))).status_code == 403
+    assert (await client.post(f"/v1/offers/{offer['id']}/approve", headers=bearer(owner))).status_code == 403
