@@ -36,7 +36,7 @@ def load_json(name: str) -> list[dict[str, Any]]:
     return json.loads((resources.files("exchange") / "demo" / name).read_text(encoding="utf-8"))
 
 
-async def _seed_org(conn: asyncpg.Connection, org: dict[str, Any]) -> tuple[uuid.UUID, bool]:
+async def _seed_org(conn: asyncpg.Connection, org: dict[str, Any]) -> tuple[uuid.UUID, bool, str]:
     org_id = demo_id("organization", org["key"])
     status = "verified" if org.get("verified", True) else "pending_verification"
     values = {k: org.get(k) for k in _ORG_KEYS}
@@ -52,15 +52,15 @@ async def _seed_org(conn: asyncpg.Connection, org: dict[str, Any]) -> tuple[uuid
            ON CONFLICT (id) DO NOTHING""",
         demo_id("member", org["key"]), org_id, f"Owner of {org['name']}", org["contact_email"],
     )
-    return org_id, status == "verified"
+    return org_id, status == "verified", values["province"]
 
 
-def _listing_values(item: dict[str, Any], verified: bool, now: datetime) -> dict[str, Any]:
+def _listing_values(item: dict[str, Any], verified: bool, province: str, now: datetime) -> dict[str, Any]:
     kind = item["kind"]
     create_type = CREATE_TYPES[kind]
     fields = {k: v for k, v in item.items() if k in create_type.__struct_fields__ and v is not None}
     data = msgspec.convert(fields, create_type)
-    values = listing_service.content_columns(kind, data)
+    values = listing_service.content_columns(kind, data, default_region=province)
     status = item.get("status", "published")
     if status == "published" and not verified:
         status = "pending_review"
@@ -78,13 +78,13 @@ def _listing_values(item: dict[str, Any], verified: bool, now: datetime) -> dict
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
     """Load the demo organizations and listings; records already there are left as they are."""
     now = datetime.now(timezone.utc)
-    orgs: dict[str, tuple[uuid.UUID, bool]] = {}
+    orgs: dict[str, tuple[uuid.UUID, bool, str]] = {}
     for org in load_json("organizations.json"):
         orgs[org["key"]] = await _seed_org(conn, org)
     added = 0
     for item in load_json("listings.json"):
-        org_id, verified = orgs[item["org"]]
-        values = _listing_values(item, verified, now)
+        org_id, verified, province = orgs[item["org"]]
+        values = _listing_values(item, verified, province, now)
         row = await listing_repo.insert(conn, item["kind"], org_id, None, values)
         if row is not None:
             await listing_service.emit_change(conn, row)

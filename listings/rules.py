@@ -1,5 +1,6 @@
 """The listing lifecycle as pure functions: which action moves which status where."""
 
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -55,3 +56,9 @@ def is_public(status: str, expires_at: datetime | None, now: datetime) -> bool:
 def is_expiring_soon(status: str, expires_at: datetime | None, now: datetime) -> bool:
     """A published listing within EXPIRING_SOON of its expiry: time for its owner to renew it."""
     return is_public(status, expires_at, now) and expires_at is not None and expires_at - now <= EXPIRING_SOON
+
+
+def guess_language(text: str) -> str:
+    """'vi' when the text carries Vietnamese letters or tone marks, else 'en'."""
+    folded = unicodedata.normalize("NFD", text)
+    return "vi" if "đ" in text.lower() or any(unicodedata.combining(c) for c in folded) else "en"

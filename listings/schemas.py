@@ -19,9 +19,9 @@ Language = Literal["vi", "en"]
 PriceType = Literal["indicative", "floor", "firm"]
 ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
 
-Title = text(5, 200)
+Title = text(3, 200)
 Summary = text(0, 500)
-Description = text(20, 20000)
+Description = text(1, 20000)
 Keyword = text(1, 60)
 Keywords = Annotated[list[Keyword], Meta(max_length=10, description="At most 10 keywords")]
 Groups = Annotated[list[StrategicGroup], Meta(max_length=10)]
@@ -41,13 +41,14 @@ class Contact(InputStruct, kw_only=True):
 
 
 class OfferCreate(InputStruct, kw_only=True):
-    """A new technology offer (created as a draft)."""
+    """A new technology offer, created as a draft. Without `language` it is detected from the text; without
+    `region` it is the organization's province."""
 
     title: Title
     description: Description
-    language: Language
     sector: SectorCode
-    region: Region
+    language: Language | None = None
+    region: Region | None = None
     summary: Summary | None = None
     keywords: Keywords = msgspec.field(default_factory=list)
     strategic_groups: Groups = msgspec.field(default_factory=list)
@@ -83,13 +84,14 @@ class OfferUpdate(InputStruct, kw_only=True):
 
 
 class DemandCreate(InputStruct, kw_only=True):
-    """A new technology demand (created as a draft)."""
+    """A new technology demand, created as a draft. Without `language` it is detected from the text; without
+    `region` it is the organization's province."""
 
     title: Title
     description: Description
-    language: Language
     sector: SectorCode
-    region: Region
+    language: Language | None = None
+    region: Region | None = None
     keywords: Keywords = msgspec.field(default_factory=list)
     strategic_groups: Groups = msgspec.field(default_factory=list)
     trl_min: Trl | None = None

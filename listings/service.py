@@ -135,13 +135,17 @@ async def create(conn: asyncpg.Connection, p: Principal | None, kind: str, data:
         allowed = ", ".join(sorted(OWNER_KINDS[kind]))
         raise Forbidden(f"only members of an organization of kind {allowed} may create {kind}s")
     auth.require_member_of(principal, principal.org_id, "editor")
-    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, content_columns(kind, data))
+    province = await repo.org_province(conn, principal.org_id)
+    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, content_columns(kind, data, province))
     return await emit_change(conn, row)
 
 
-def content_columns(kind: str, data: msgspec.Struct) -> dict[str, Any]:
-    """The columns of a new listing's content, normalised and scored."""
-    values = normalized(msgspec.structs.asdict(data))
+def content_columns(kind: str, data: msgspec.Struct, default_region: str) -> dict[str, Any]:
+    """The columns of a new listing's content, completed, normalised and scored."""
+    values = msgspec.structs.asdict(data)
+    values["language"] = values["language"] or rules.guess_language(f"{data.title} {data.description}")
+    values["region"] = values["region"] or default_region
+    values = normalized(values)
     quality = quality_of(kind, values)
     return to_columns(values) | {"quality_score": quality.score, "quality_hints": quality.hints}
 

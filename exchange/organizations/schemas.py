@@ -45,9 +45,9 @@ class OrganizationUpdate(InputStruct, kw_only=True):
 
 
 class VerifyDecision(InputStruct, kw_only=True):
-    """An operator's verification decision."""
+    """An operator's verification decision: approve (or its synonym verify), or reject with a reason."""
 
-    decision: Literal["approve", "reject"] = "approve"
+    decision: Literal["approve", "verify", "reject"] = "approve"
     reason: text(3, 2000) | None = None
 
 
@@ -117,6 +117,7 @@ class RegistrationOut(ApiStruct, kw_only=True):
     organization: OrganizationOut
     member: MemberOut
     api_key: str
+    api_key_id: UUID
 
 
 class MemberWithKeyOut(ApiStruct, kw_only=True):
@@ -124,6 +125,7 @@ class MemberWithKeyOut(ApiStruct, kw_only=True):
 
     member: MemberOut
     api_key: str
+    api_key_id: UUID
 
 
 class MeOut(ApiStruct, kw_only=True):

@@ -68,8 +68,8 @@ async def register(conn: asyncpg.Connection, data: OrganizationCreate) -> Regist
     owner = await repo.insert_member(
         conn, org.id, data.owner_name or data.name, data.owner_email or data.contact_email, "owner"
     )
-    _, secret = await _issue_key(conn, owner.id, "first key")
-    return RegistrationOut(organization=org_out(org, None), member=member_out(owner), api_key=secret)
+    key, secret = await _issue_key(conn, owner.id, "first key")
+    return RegistrationOut(organization=org_out(org, None), member=member_out(owner), api_key=secret, api_key_id=key.id)
 
 
 async def _org(conn: asyncpg.Connection, org_id: UUID, *, for_update: bool = False) -> OrgRow:
@@ -119,8 +119,8 @@ async def add_member(conn: asyncpg.Connection, p: Principal | None, org_id: UUID
     auth.require_member_of(p, org_id, "owner")
     await repo.lock_org_members(conn, org_id)
     member = await repo.insert_member(conn, org_id, data.name, data.email, data.role)
-    _, secret = await _issue_key(conn, member.id, "first key")
-    return MemberWithKeyOut(member=member_out(member), api_key=secret)
+    key, secret = await _issue_key(conn, member.id, "first key")
+    return MemberWithKeyOut(member=member_out(member), api_key=secret, api_key_id=key.id)
 
 
 async def list_members(

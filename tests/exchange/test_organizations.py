@@ -54,7 +54,7 @@ async def test_verification_by_operator_only_and_once(client, conn):
     rejected = await client.post(f"/v1/organizations/{org_id}/verify", json={"decision": "reject"}, headers=bearer(operator))
     assert rejected.status_code == 422
     assert rejected.json()["errors"][0]["field"] == "reason"
-    ok = await client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator))
+    ok = await client.post(f"/v1/organizations/{org_id}/verify", json={"decision": "verify"}, headers=bearer(operator))
     assert ok.status_code == 200
     assert ok.json()["status"] == "verified" and ok.json()["verified_at"]
     again = await client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator))
@@ -159,6 +159,10 @@ async def test_removed_member_key_and_revoked_key_fail_at_once(client):
     assert (await client.delete(f"/v1/api-keys/{new['id']}", headers=bearer(new["api_key"]))).status_code == 204
     assert (await client.get("/v1/me", headers=bearer(new["api_key"]))).status_code == 401
     assert (await client.get("/v1/me", headers=bearer(owner))).status_code == 200
+    first_key_id = data["api_key_id"]
+    assert first_key_id in {k["id"] for k in listed}
+    assert (await client.delete(f"/v1/api-keys/{first_key_id}", headers=bearer(owner))).status_code == 204
+    assert (await client.get("/v1/me", headers=bearer(owner))).status_code == 401
 
 
 async def test_a_member_cannot_revoke_someone_elses_key(client):

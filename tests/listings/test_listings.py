@@ -235,3 +235,16 @@ async def test_operators_moderate_but_do_not_author(client, conn):
     assert edit.status_code == 403
     assert (await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(operator))).status_code == 403
     assert (await client.post(f"/v1/offers/{offer['id']}/approve", headers=bearer(owner))).status_code == 403
+
+
+async def test_a_minimal_draft_gets_language_and_region_filled_in(client):
+    _, owner = await register(client, province="Hải Dương")
+    vi = await client.post("/v1/offers", json={"title": "Máy bóc vỏ lạc", "description": "Năng suất 300 kg/giờ.", "sector": "203"},
+                           headers=bearer(owner))
+    assert vi.status_code == 201, vi.text
+    assert (vi.json()["language"], vi.json()["region"]) == ("vi", "31")
+    assert vi.json()["quality"]["score"] < 40
+    en = await client.post("/v1/offers", json={"title": "Peanut sheller", "description": "300 kg per hour.", "sector": "203"},
+                           headers=bearer(owner))
+    assert en.json()["language"] == "en"
+    assert (await client.post("/v1/offers", json={"title": "No sector", "description": "x"}, headers=bearer(owner))).status_code == 422

@@ -88,3 +88,10 @@ def test_expiring_soon_is_the_last_14_days_of_a_published_listing():
     assert not rules.is_expiring_soon("published", NOW + timedelta(days=15), NOW)
     assert not rules.is_expiring_soon("published", NOW - timedelta(hours=1), NOW)
     assert not rules.is_expiring_soon("withdrawn", NOW + timedelta(days=3), NOW)
+
+
+def test_language_is_guessed_from_vietnamese_letters_and_tones():
+    assert rules.guess_language("Công nghệ xử lý nước thải") == "vi"
+    assert rules.guess_language("Đo đạc") == "vi"
+    assert rules.guess_language("dong co dien") == "en"
+    assert rules.guess_language("Wastewater treatment for seafood plants") == "en"
