@@ -22,7 +22,6 @@ from listings.taxonomy import region_code
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
 OWNER_KINDS = {"offer": frozenset({"institute", "enterprise", "broker"}), "demand": frozenset({"enterprise", "broker"})}
-TOPIC = "listing.changed"
 
 
 def now() -> datetime:
@@ -120,11 +119,19 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     )
 
 
+class ListingChanged(outbox.Event, frozen=True, kw_only=True, tag="listing.changed"):
+    """A listing was created, edited or moved; consumers read it back for the rest."""
+
+    id: UUID
+    kind: str
+    status: str
+    version: int
+
+
 async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
     """Record the change in the outbox, for the search index and the change feed."""
-    await outbox.emit(
-        conn, TOPIC, row.id, {"id": str(row.id), "kind": row.kind, "status": row.status, "version": row.version}
-    )
+    event = ListingChanged(id=row.id, kind=row.kind, status=row.status, version=row.version)
+    await outbox.emit(conn, row.id, event)
     return row
 
 

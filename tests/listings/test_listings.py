@@ -3,8 +3,10 @@
 import asyncio
 import uuid
 
+import msgspec
+
 from exchange.seed import seed
-from listings.service import expire_due
+from listings.service import ListingChanged, expire_due
 from tests.support import bearer, demand_body, offer_body, operator_key, published_offer, register, verified_org
 
 
@@ -18,6 +20,10 @@ async def test_every_lifecycle_step_writes_one_outbox_event(client, conn):
     _, owner = await verified_org(client, operator)
     offer = await published_offer(client, owner, operator)
     assert await _outbox(conn, uuid.UUID(offer["id"])) == ["draft", "pending_review", "published"]
+    stored = await conn.fetchrow("SELECT topic, payload FROM outbox WHERE aggregate_id = $1::uuid ORDER BY id DESC LIMIT 1", offer["id"])
+    event = msgspec.convert(stored["payload"], ListingChanged)
+    assert stored["topic"] == "listing.changed"
+    assert (str(event.id), event.kind, event.status, event.version) == (offer["id"], "offer", "published", offer["version"])
     withdrawn = await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(owner))
     assert withdrawn.json()["status"] == "withdrawn"
     assert (await _outbox(conn, uuid.UUID(offer["id"])))[-1] == "withdrawn"
