@@ -28,6 +28,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     org_id: UUID | None
     org_kind: str | None
     org_status: str | None
+    org_province: str | None
 
     @property
     def is_operator(self) -> bool:
@@ -63,7 +64,8 @@ def new_key() -> NewKey:
 
 
 _PRINCIPAL_SQL = """
-SELECT k.id AS key_id, m.id AS member_id, m.role, m.org_id, o.kind AS org_kind, o.status AS org_status
+SELECT k.id AS key_id, m.id AS member_id, m.role, m.org_id,
+       o.kind AS org_kind, o.status AS org_status, o.province AS org_province
 FROM api_keys k
 JOIN members m ON m.id = k.member_id AND m.removed_at IS NULL
 LEFT JOIN organizations o ON o.id = m.org_id

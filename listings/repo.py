@@ -163,8 +163,3 @@ async def expire_due(conn: asyncpg.Connection) -> list[ListingRow]:
 async def org_status(conn: asyncpg.Connection, org_id: UUID) -> str | None:
     """The verification status of the listing owner's organization."""
     return await conn.fetchval("SELECT status FROM organizations WHERE id = $1", org_id)
-
-
-async def org_province(conn: asyncpg.Connection, org_id: UUID) -> str:
-    """The province code of the listing owner's organization."""
-    return await conn.fetchval("SELECT province FROM organizations WHERE id = $1", org_id)

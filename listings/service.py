@@ -142,8 +142,8 @@ async def create(conn: asyncpg.Connection, p: Principal | None, kind: str, data:
         allowed = ", ".join(sorted(OWNER_KINDS[kind]))
         raise Forbidden(f"only members of an organization of kind {allowed} may create {kind}s")
     auth.require_member_of(principal, principal.org_id, "editor")
-    province = await repo.org_province(conn, principal.org_id)
-    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, content_columns(kind, data, province))
+    columns = content_columns(kind, data, principal.org_province)
+    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, columns)
     return await emit_change(conn, row)
 
 
