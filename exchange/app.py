@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncGenerator
 
@@ -37,8 +36,6 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
                 log.info("created the bootstrap operator")
     sweeper = asyncio.create_task(jobs.run_forever(app.state.pool, settings)) if settings.run_jobs else None
-    # Objects alive after start-up live as long as the process: keep them out of every collection.
-    gc.freeze()
     try:
         yield
     finally:
