@@ -35,14 +35,13 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         async with app.state.pool.acquire() as conn, conn.transaction():
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
                 log.info("created the bootstrap operator")
-    sweeper = asyncio.create_task(jobs.run_forever(app.state.pool, settings)) if settings.run_jobs else None
     try:
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            # Each package's clients for request handlers go on app.state here.
+            if settings.run_jobs:
+                await stack.enter_async_context(jobs.running(settings))
+            yield
     finally:
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
         await app.state.pool.close()
 
 

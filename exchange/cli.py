@@ -110,16 +110,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
     """Run the background jobs alone, for deployments that serve with RUN_JOBS=false."""
     from exchange.jobs import run_forever
 
-    settings = _database_settings()
-
-    async def work() -> None:
-        pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
-        try:
-            await run_forever(pool, settings)
-        finally:
-            await pool.close()
-
-    asyncio.run(work())
+    asyncio.run(run_forever(_database_settings()))
     return 0
 
 

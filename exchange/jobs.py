@@ -1,14 +1,25 @@
 """Background jobs: run inside the service by default, or alone as `exchange worker`."""
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
+from exchange import db, outbox
 from exchange.settings import Settings
 from listings import service as listings
 
 log = logging.getLogger("exchange.jobs")
+
+ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
+
+# Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
+CONSUMER_SOURCES: list[ConsumerSource] = []
+
+JOBS_POOL_SIZE = 3
 
 
 async def sweep_expired(pool: asyncpg.Pool) -> int:
@@ -17,8 +28,8 @@ async def sweep_expired(pool: asyncpg.Pool) -> int:
         return await listings.expire_due(conn)
 
 
-async def run_forever(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Run every periodic job until cancelled; a failed run is retried on the next tick."""
+async def sweep_forever(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Run the expiry sweep until cancelled; a failed run is retried on the next tick."""
     while True:
         try:
             count = await sweep_expired(pool)
@@ -27,3 +38,35 @@ async def run_forever(pool: asyncpg.Pool, settings: Settings) -> None:
         except Exception:  # noqa: BLE001 - the next tick retries
             log.exception("expiry sweep failed")
         await asyncio.sleep(settings.expiry_sweep_seconds)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[None]:
+    """Run every job (the sweep and the outbox consumers) on their own small pool while inside."""
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=JOBS_POOL_SIZE)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            consumers: list[outbox.Consumer] = []
+            for source in CONSUMER_SOURCES:
+                consumers.extend(await stack.enter_async_context(source(settings)))
+            tasks = [asyncio.create_task(sweep_forever(pool, settings), name="expiry-sweep")]
+            if consumers:
+                tasks.append(
+                    asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox")
+                )
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+    finally:
+        await pool.close()
+
+
+async def run_forever(settings: Settings) -> None:
+    """Run every job until cancelled (`exchange worker`)."""
+    async with running(settings):
+        await asyncio.Event().wait()
