@@ -20,6 +20,8 @@ from exchange.organizations import service as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.settings import Settings, settings_from_env
 from listings.routes import DemandController, OfferController, get_taxonomy
+from matching import engine as search_engine
+from matching.routes import DemandMatchController, DemandSearchController, OfferMatchController, OfferSearchController
 
 log = logging.getLogger("exchange")
 
@@ -38,6 +40,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Each package's clients for request handlers go on app.state here.
+            app.state.meili = await stack.enter_async_context(search_engine.request_client(settings))
             if settings.run_jobs:
                 await stack.enter_async_context(jobs.running(settings))
             yield
@@ -64,6 +67,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
             health.live, health.ready,
+            OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -60,6 +60,10 @@ class Unprocessable(DomainError):
     status, type, title = 422, "validation-error", "Invalid request"
 
 
+class Unavailable(DomainError):
+    status, type, title = 503, "unavailable", "Temporarily unavailable"
+
+
 def field_error(field: str, message: str) -> Unprocessable:
     """A 422 about one field of the body."""
     return Unprocessable(f"{field}: {message}", errors=[FieldError(field=field, message=message)])

@@ -137,6 +137,7 @@ _DESCRIPTIONS = {
     412: "If-Match names a stale version; nothing was changed",
     413: "Request body larger than 1 MiB",
     422: "The body is not valid; `errors` names each field",
+    503: "A service this route depends on is temporarily away; retry later",
 }
 
 

@@ -11,13 +11,14 @@ import asyncpg
 from exchange import db, outbox
 from exchange.settings import Settings
 from listings import service as listings
+from matching import indexer
 
 log = logging.getLogger("exchange.jobs")
 
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = []
+CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers]
 
 JOBS_POOL_SIZE = 3
 

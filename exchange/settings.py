@@ -16,6 +16,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = ""
     meili_url: str = ""
     meili_master_key: str = ""
+    # Prepended to index names, so several deployments (or test runs) can share one Meilisearch.
+    meili_index_prefix: str = ""
+    # Off turns the vector half of hybrid search off (keyword search and synonyms only).
+    embeddings: bool = True
     stripe_api_base: str = ""
     stripe_secret_key: str = ""
     host: str = "127.0.0.1"

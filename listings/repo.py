@@ -48,6 +48,8 @@ class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
     published_at: datetime | None
     expires_at: datetime | None
     version: int
+    # Set only by get() for the viewer it was read for: an accepted interest disclosed contact and confidential details.
+    disclosed: bool = False
 
 
 # Content columns a create or an edit may set; everything else moves only through the lifecycle.
@@ -77,10 +79,15 @@ async def insert(
     return row_to(row, ListingRow) if row else None
 
 
-async def get(conn: asyncpg.Connection, kind: str, listing_id: UUID, *, for_update: bool = False) -> ListingRow | None:
-    """One listing of a kind, optionally locked for the rest of the transaction."""
-    sql = "SELECT * FROM listings WHERE id = $1 AND kind = $2" + (" FOR UPDATE" if for_update else "")
-    row = await conn.fetchrow(sql, listing_id, kind)
+async def get(
+    conn: asyncpg.Connection, kind: str, listing_id: UUID, *, for_update: bool = False, viewer_org_id: UUID | None = None
+) -> ListingRow | None:
+    """One listing of a kind, optionally locked for the rest of the transaction, with whether it is disclosed to the viewer."""
+    sql = (
+        "SELECT l.*, EXISTS (SELECT 1 FROM listing_disclosures d WHERE d.listing_id = l.id AND d.org_id = $3) AS disclosed"
+        " FROM listings l WHERE l.id = $1 AND l.kind = $2" + (" FOR UPDATE OF l" if for_update else "")
+    )
+    row = await conn.fetchrow(sql, listing_id, kind, viewer_org_id)
     return row_to(row, ListingRow) if row else None
 
 
@@ -163,3 +170,19 @@ async def expire_due(conn: asyncpg.Connection) -> list[ListingRow]:
 async def org_status(conn: asyncpg.Connection, org_id: UUID) -> str | None:
     """The verification status of the listing owner's organization."""
     return await conn.fetchval("SELECT status FROM organizations WHERE id = $1", org_id)
+
+
+async def get_many(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow]:
+    """The listings with these ids, of any kind and status (missing ids are left out)."""
+    rows = await conn.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
+    return rows_to(rows, ListingRow)
+
+
+async def public_ids_page(conn: asyncpg.Connection, kind: str, after: UUID | None, limit: int) -> list[ListingRow]:
+    """Published, unexpired listings of a kind in id order, for rebuilding an index page by page."""
+    rows = await conn.fetch(
+        "SELECT * FROM listings WHERE kind = $1 AND status = 'published' AND (expires_at IS NULL OR expires_at > now())"
+        " AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        kind, after, limit,
+    )
+    return rows_to(rows, ListingRow)

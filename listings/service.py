@@ -96,7 +96,10 @@ def normalized(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def sees_private(viewer: Principal | None, row: ListingRow) -> bool:
-    """The owner's members and operators see contact, confidential details and moderation notes."""
+    """The owner's members and operators see contact, confidential details and moderation notes.
+
+    A party whose interest the owner accepted sees contact and confidential details too (row.disclosed).
+    """
     return viewer is not None and (viewer.is_operator or viewer.org_id == row.owner_org_id)
 
 
@@ -105,7 +108,7 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     values = api_values(row)
     at = at or now()
     private = sees_private(viewer, row)
-    if not private:
+    if not (private or row.disclosed):
         values["contact"] = UNSET
         values.pop("confidential_details", None)
     return OUT_TYPES[row.kind](
@@ -159,7 +162,7 @@ def content_columns(kind: str, data: msgspec.Struct, default_region: str) -> dic
 
 async def get(conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, *, for_update: bool = False) -> ListingRow:
     """A listing the caller may see: published ones for anyone, others for the owner and operators."""
-    row = await repo.get(conn, kind, listing_id, for_update=for_update)
+    row = await repo.get(conn, kind, listing_id, for_update=for_update, viewer_org_id=p.org_id if p else None)
     if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(p, row)):
         raise NotFound(f"no such {kind}")
     return row
@@ -254,3 +257,18 @@ async def expire_due(conn: asyncpg.Connection) -> int:
     for row in rows:
         await emit_change(conn, row)
     return len(rows)
+
+
+async def rows_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow]:
+    """Current rows of these listings, whatever their status (for downstream consumers of listing events)."""
+    return await repo.get_many(conn, ids)
+
+
+async def public_rows_after(conn: asyncpg.Connection, kind: str, after: UUID | None, limit: int) -> list[ListingRow]:
+    """One page of public listings in id order (for rebuilding a search index)."""
+    return await repo.public_ids_page(conn, kind, after, limit)
+
+
+def public_view(row: ListingRow) -> dict[str, Any]:
+    """A listing as anyone may see it, as plain JSON values (for search documents and matching)."""
+    return msgspec.to_builtins(to_out(row, None))

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -76,18 +77,31 @@ async def database_url(stack: Stack, template_database: str) -> AsyncIterator[st
 
 
 @pytest.fixture
-def settings(stack: Stack, database_url: str) -> Settings:
-    """Settings pointing at this test's database and the session's servers."""
-    return Settings(
+def settings(stack: Stack, database_url: str) -> Iterator[Settings]:
+    """Settings pointing at this test's database, its own search indexes and the session's servers."""
+    prefix = f"t{uuid.uuid4().hex[:12]}_"
+    yield Settings(
         database_url=database_url,
         meili_url=stack.meili_url,
         meili_master_key=stack.meili_master_key,
+        meili_index_prefix=prefix,
         stripe_api_base=stack.stripe_api_base,
         stripe_secret_key=stack.stripe_secret_key,
         db_pool_min=1,
         db_pool_max=4,
         expiry_sweep_seconds=3600,
     )
+    delete_indexes(stack, prefix)
+
+
+def delete_indexes(stack: Stack, prefix: str) -> None:
+    """Drop a test's search indexes (their deletion is queued; nothing waits for it)."""
+    headers = {"Authorization": f"Bearer {stack.meili_master_key}"}
+    with httpx.Client(base_url=stack.meili_url, headers=headers, timeout=10) as meili:
+        if meili.get("/health").status_code != 200:
+            return
+        for uid in (f"{prefix}offers", f"{prefix}demands"):
+            meili.delete(f"/indexes/{uid}")
 
 
 @pytest.fixture

@@ -1,0 +1,181 @@
+"""Meilisearch: the shared client, index names, index settings and task checks."""
+
+import asyncio
+import contextlib
+import logging
+import unicodedata
+from collections.abc import AsyncIterator
+
+import httpx
+
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
+from meilisearch_python_sdk.models.settings import (
+    Distribution,
+    Faceting,
+    Filter,
+    FilterableAttributeFeatures,
+    FilterableAttributes,
+    MeilisearchSettings,
+    MinWordSizeForTypos,
+    Pagination,
+    TypoTolerance,
+    UserProvidedEmbedder,
+)
+from meilisearch_python_sdk.models.task import TaskInfo
+
+from exchange.errors import Unavailable
+from exchange.settings import Settings
+from matching.glossary import GLOSSARY
+
+log = logging.getLogger("matching.engine")
+
+KINDS = ("offer", "demand")
+EMBEDDER = "e5"
+DIMENSIONS = 384
+# multilingual-e5 cosine similarities crowd between about 0.75 and 0.95; Meilisearch spreads them out with this.
+EMBEDDING_DISTRIBUTION = Distribution(mean=0.83, sigma=0.04)
+TASK_TIMEOUT_SECONDS = 60.0
+STARTUP_WAIT_SECONDS = 15.0
+
+
+class IndexingError(RuntimeError):
+    """Meilisearch accepted a task and then did not carry it out."""
+
+
+def index_uid(settings: Settings, kind: str) -> str:
+    """The index of offers or of demands for this deployment."""
+    return f"{settings.meili_index_prefix}{kind}s"
+
+
+def open_client(settings: Settings) -> AsyncClient:
+    """One client per process: keep-alive connections, uncompressed answers (compression cost ~40 ms a search)."""
+    return AsyncClient(
+        settings.meili_url, settings.meili_master_key or None, timeout=30,
+        custom_headers={"Accept-Encoding": "identity"},
+    )
+
+
+def fold(text: str) -> str:
+    """Lower-case without diacritics (đ → d): how Meilisearch compares words."""
+    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def synonyms() -> dict[str, list[str]]:
+    """Two-way synonyms from the glossary, under both the written and the unaccented spelling."""
+    mapping: dict[str, list[str]] = {}
+    for group in GLOSSARY:
+        spellings = list(dict.fromkeys([*group, *(fold(t) for t in group)]))
+        for term in spellings:
+            others = [t for t in spellings if fold(t) != fold(term)]
+            mapping.setdefault(term, [])
+            mapping[term].extend(t for t in others if t not in mapping[term])
+    return mapping
+
+
+def _filter(*, comparison: bool = False, facet_search: bool = False, patterns: list[str]) -> FilterableAttributes:
+    return FilterableAttributes(
+        attribute_patterns=patterns,
+        features=FilterableAttributeFeatures(facet_search=facet_search, filter=Filter(equality=True, comparison=comparison)),
+    )
+
+
+COMMON_FACETS = ["sector", "sector_field", "region", "language", "strategic_groups"]
+OFFER_FACETS = [*COMMON_FACETS, "trl", "ip_status", "transfer_modes", "price_type"]
+DEMAND_FACETS = [*COMMON_FACETS, "trl_min", "transfer_modes"]
+FACETS = {"offer": OFFER_FACETS, "demand": DEMAND_FACETS}
+
+
+def index_settings(kind: str) -> MeilisearchSettings:
+    """Settings chosen for listings: what is searched, filtered, sorted and faceted, and how words match."""
+    # Equality-only filters are cheaper to index; numbers and dates also need ranges.
+    equality = ["id", "owner_org_id", "sector", "sector_field", "region", "language", "strategic_groups",
+                "transfer_modes", "ip_status", "price_type"]
+    ranges = ["trl", "trl_min", "price_amount", "budget_amount", "published_at", "expires_at", "deadline"]
+    return MeilisearchSettings(
+        searchable_attributes=["title", "keywords", "summary", "terms", "description"],
+        displayed_attributes=["id", "title", "summary", "description", "keywords", "listing"],
+        filterable_attributes=[_filter(patterns=equality), _filter(patterns=ranges, comparison=True)],
+        sortable_attributes=["published_at", "price_amount", "budget_amount", "quality_score"],
+        ranking_rules=["words", "typo", "proximity", "attribute", "sort", "exactness", "quality_score:desc"],
+        # Vietnamese syllables are short: let 4-letter words take one typo, long compounds two.
+        typo_tolerance=TypoTolerance(
+            enabled=True, disable_on_numbers=True, min_word_size_for_typos=MinWordSizeForTypos(one_typo=4, two_typos=8)
+        ),
+        # A trailing stop word becomes a prefix query that can drop every hit: none at all.
+        stop_words=[],
+        synonyms=synonyms(),
+        faceting=Faceting(max_values_per_facet=100, sort_facet_values_by={"*": "count"}),
+        pagination=Pagination(max_total_hits=1000),
+        embedders={EMBEDDER: UserProvidedEmbedder(dimensions=DIMENSIONS, distribution=EMBEDDING_DISTRIBUTION)},
+    )
+
+
+async def wait_for(client: AsyncClient, tasks: list[TaskInfo], timeout: float = TASK_TIMEOUT_SECONDS) -> None:
+    """Wait until every task is done and raise unless each one succeeded (an accepted task can still fail)."""
+    for info in tasks:
+        task = await client.wait_for_task(info.task_uid, timeout_in_ms=int(timeout * 1000), interval_in_ms=5)
+        if task.status != "succeeded":
+            raise IndexingError(f"task {task.uid} ({task.task_type}) {task.status}: {task.error}")
+
+
+async def ensure_indexes(client: AsyncClient, settings: Settings, *, wait: bool = True) -> None:
+    """Create both indexes if missing and apply their settings (a no-op for Meilisearch when unchanged)."""
+    for kind in KINDS:
+        await ensure_index(client, index_uid(settings, kind), kind, wait=wait)
+
+
+async def ensure_index(client: AsyncClient, uid: str, kind: str, *, wait: bool = True) -> None:
+    """Create one index if missing and apply the settings for its kind."""
+    try:
+        await client.get_index(uid)
+    except MeilisearchApiError as exc:
+        if exc.code != "index_not_found":
+            raise
+        await client.create_index(uid, primary_key="id", wait=True, timeout_in_ms=int(TASK_TIMEOUT_SECONDS * 1000))
+    task = await client.index(uid).update_settings(index_settings(kind))
+    if wait:
+        await wait_for(client, [task])
+
+
+async def ensure_indexes_until_ready(client: AsyncClient, settings: Settings) -> None:
+    """Keep trying to set the indexes up while Meilisearch is away (start-up must not depend on it)."""
+    delay = 0.5
+    while True:
+        try:
+            await ensure_indexes(client, settings)
+            return
+        except Exception as exc:  # noqa: BLE001 - retried with backoff until Meilisearch answers
+            log.warning("search indexes not ready (%r); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+@contextlib.asynccontextmanager
+async def request_client(settings: Settings) -> AsyncIterator[AsyncClient]:
+    """The client request handlers share; the indexes are set up now, or in the background while Meilisearch is away."""
+    client = open_client(settings)
+    setup = asyncio.create_task(ensure_indexes_until_ready(client, settings))
+    try:
+        # Usually done in well under a second; start serving anyway if Meilisearch is slow or away.
+        await asyncio.wait([setup], timeout=STARTUP_WAIT_SECONDS)
+        yield client
+    finally:
+        setup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await setup
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def unavailable_as_503() -> AsyncIterator[None]:
+    """Turn Meilisearch being away (or an index not there yet) into a 503 problem instead of a 500."""
+    try:
+        yield
+    except (httpx.TransportError, MeilisearchCommunicationError, MeilisearchTimeoutError) as exc:
+        raise Unavailable("the search engine is not reachable; retry shortly") from exc
+    except MeilisearchApiError as exc:
+        if exc.code == "index_not_found":
+            raise Unavailable("the search indexes are being set up; retry shortly") from exc
+        raise

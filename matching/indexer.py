@@ -1,0 +1,147 @@
+"""The indexer: drains listing events from the outbox into Meilisearch, and rebuilds the indexes."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from meilisearch_python_sdk import AsyncClient
+
+from exchange import outbox
+from exchange.outbox import OutboxRow
+from exchange.settings import Settings
+from listings import rules
+from listings import service as listings
+from listings.repo import ListingRow
+from matching import documents, embeddings, engine, repo
+
+log = logging.getLogger("matching.indexer")
+
+BATCH_SIZE = 100
+LISTING_CHANGED = "listing.changed"
+
+
+class ListingIndexed(outbox.Event, frozen=True, kw_only=True, tag="listing.indexed"):
+    """A listing's change is now visible to search (subscriptions react to it)."""
+
+    id: UUID
+    kind: str
+    status: str
+    version: int
+    searchable: bool
+
+
+async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled: bool) -> list[list[float] | None]:
+    """The vector of each listing: from the cache when its text is unchanged, else computed now."""
+    if not enabled:
+        return [None] * len(rows)
+    texts = [documents.embedding_text(r) for r in rows]
+    hashes = [embeddings.text_hash(t) for t in texts]
+    known = await repo.cached_vectors(conn, hashes)
+    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
+    await repo.cache_vectors(conn, fresh)
+    known.update(fresh)
+    return [known[h] for h in hashes]
+
+
+async def push(
+    client: AsyncClient, settings: Settings, conn: asyncpg.Connection, rows: list[ListingRow], removed: dict[str, list[UUID]]
+) -> None:
+    """Upsert these public listings and delete the removed ids; return once Meilisearch has applied all of it."""
+    tasks = []
+    vectors = await vectors_for(conn, rows, settings.embeddings)
+    for kind in engine.KINDS:
+        index = client.index(engine.index_uid(settings, kind))
+        docs = [documents.document(r, v) for r, v in zip(rows, vectors, strict=True) if r.kind == kind]
+        if docs:
+            tasks.append(await index.add_documents(docs, primary_key="id"))
+        if removed.get(kind):
+            tasks.append(await index.delete_documents([str(i) for i in removed[kind]]))
+    await engine.wait_for(client, tasks)
+
+
+async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+    """Bring the indexes in line with the current state of the listings these events are about."""
+    kinds = {e.aggregate_id: e.payload["kind"] for e in events}
+    ids = sorted(kinds)
+    # Two indexers must not push an older state of a listing after a newer one.
+    await repo.lock_listings(conn, ids)
+    current = {r.id: r for r in await listings.rows_by_id(conn, ids)}
+    now = datetime.now(UTC)
+    public = [r for r in current.values() if rules.is_public(r.status, r.expires_at, now)]
+    public_ids = {r.id for r in public}
+    removed: dict[str, list[UUID]] = {}
+    for listing_id in ids:
+        if listing_id not in public_ids:
+            removed.setdefault(kinds[listing_id], []).append(listing_id)
+    await push(client, settings, conn, public, removed)
+    for listing_id in ids:
+        row = current.get(listing_id)
+        if row is not None:
+            event = ListingIndexed(
+                id=row.id, kind=row.kind, status=row.status, version=row.version, searchable=row.id in public_ids
+            )
+            await outbox.emit(conn, row.id, event)
+
+
+@contextlib.asynccontextmanager
+async def consumers(settings: Settings) -> AsyncIterator[list[outbox.Consumer]]:
+    """The indexer as an outbox consumer, holding its own Meilisearch client."""
+    client = engine.open_client(settings)
+    ready = False
+
+    async def handle(conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+        nonlocal ready
+        if not ready:
+            await engine.ensure_indexes(client, settings)
+            ready = True
+        await index_events(client, settings, conn, events)
+
+    try:
+        yield [outbox.Consumer("search-indexer", (LISTING_CHANGED,), handle, BATCH_SIZE)]
+    finally:
+        await client.aclose()
+
+
+async def reindex(
+    pool: asyncpg.Pool, client: AsyncClient, settings: Settings, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
+    """Rebuild both indexes from PostgreSQL into fresh ones and swap them in; searches are answered throughout."""
+    counts = {}
+    async with pool.acquire() as conn:
+        start = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    for kind in engine.KINDS:
+        live = engine.index_uid(settings, kind)
+        fresh = f"{live}_rebuild_{int(datetime.now(UTC).timestamp())}"
+        await engine.ensure_indexes(client, settings)
+        await engine.ensure_index(client, fresh, kind)
+        counts[kind] = 0
+        after: UUID | None = None
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                rows = await listings.public_rows_after(conn, kind, after, BATCH_SIZE)
+                if not rows:
+                    break
+                vectors = await vectors_for(conn, rows, settings.embeddings)
+            docs = [documents.document(r, v) for r, v in zip(rows, vectors, strict=True)]
+            await engine.wait_for(client, [await client.index(fresh).add_documents(docs, primary_key="id")])
+            after = rows[-1].id
+            counts[kind] += len(rows)
+            if progress:
+                progress(kind, len(rows))
+        await engine.wait_for(client, [await client.swap_indexes([(live, fresh)])])
+        await engine.wait_for(client, [await client.index(fresh).delete()])
+    # Listings that changed while the copy was being built: push their current state into the swapped-in index.
+    async with pool.acquire() as conn, conn.transaction():
+        changed = await conn.fetch(
+            "SELECT DISTINCT ON (aggregate_id) id, topic, aggregate_id, payload, attempts, created_at FROM outbox"
+            " WHERE id > $1 AND topic = $2 ORDER BY aggregate_id, id DESC",
+            start, LISTING_CHANGED,
+        )
+        if changed:
+            await index_events(client, settings, conn, [msgspec.convert(dict(r), OutboxRow) for r in changed])
+    return counts

@@ -1,0 +1,185 @@
+"""Matching a demand to offers (and an offer to demands): key terms, synonyms and vectors, then hard constraints."""
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.models.search import Hybrid, SearchParams
+
+from exchange import auth
+from exchange.auth import Principal
+from exchange.errors import Forbidden
+from exchange.settings import Settings
+from listings import service as listings
+from listings.repo import ListingRow
+from matching import constraints, embeddings, engine, terms
+from matching.documents import embedding_text
+from matching.schemas import Explanation, MatchItem, MatchResults
+
+CANDIDATES = 50
+MAX_GROUPS = 8
+MAX_KEYWORDS = 6
+BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
+# How much each kind of evidence counts towards relevance (they sum to 1).
+WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.45, 0.35, 0.20
+# Candidates below this relevance are left out: they share too little with the listing.
+MIN_RELEVANCE = 0.30
+# Each broken hard constraint scales the score down, so breakers rank below keepers of similar relevance.
+PENALTY = {"sector": 0.85, "trl": 0.75, "transfer_mode": 0.8, "budget": 0.75, "region": 0.95}
+
+
+@dataclass
+class Probe:
+    """One short query derived from the listing, and the terms it stands for."""
+
+    label: str
+    query: str
+    weight: float
+
+
+@dataclass
+class Candidate:
+    """What the probes found about one counterpart."""
+
+    listing: dict[str, Any]
+    terms: list[str] = field(default_factory=list)
+    term_weight: float = 0.0
+    bag: float = 0.0
+    semantic: float = 0.0
+
+
+def probes(row: ListingRow) -> list[Probe]:
+    """Short queries for a long listing: its glossary terms (title and keywords first), keywords and salient words."""
+    head = f"{row.title}\n{' '.join(row.keywords)}"
+    body = f"{row.summary or ''}\n{row.description}"
+    found: list[Probe] = []
+    seen_groups: set[int] = set()
+    for text, weight in ((head, 2.0), (body, 1.0)):
+        for group in terms.glossary_groups(text):
+            if group not in seen_groups and len(seen_groups) < MAX_GROUPS:
+                seen_groups.add(group)
+                found.append(Probe(label=terms.group_label(group), query=terms.group_terms(group)[0], weight=weight))
+    covered = {t for g in seen_groups for t in terms.group_terms(g)}
+    for keyword in row.keywords[:MAX_KEYWORDS]:
+        folded = engine.fold(keyword)
+        if folded not in covered:
+            found.append(Probe(label=keyword.lower(), query=keyword, weight=1.5))
+    return found
+
+
+def bag_query(row: ListingRow) -> str:
+    """The listing's most telling words, as one query of at most ten words."""
+    return " ".join(terms.salient_words(f"{row.title} {row.title} {' '.join(row.keywords)} {row.description}", BAG_WORDS))
+
+
+def exclusions(row: ListingRow, only: UUID | None = None) -> list[str]:
+    """Only public counterparts of other organizations (or just one of them)."""
+    clauses = [f"expires_at > {int(datetime.now(UTC).timestamp())}", f'owner_org_id != "{row.owner_org_id}"']
+    if only is not None:
+        clauses.append(f'id = "{only}"')
+    return clauses
+
+
+async def gather(
+    client: AsyncClient, settings: Settings, row: ListingRow, only: UUID | None = None
+) -> tuple[dict[str, Candidate], list[Probe]]:
+    """Run every probe, the word bag and the vector query in one multi-search; collect candidates."""
+    other = "offer" if row.kind == "demand" else "demand"
+    uid = engine.index_uid(settings, other)
+    where = exclusions(row, only)
+    found = probes(row)
+    queries = [
+        SearchParams(index_uid=uid, query=p.query, filter=where, limit=CANDIDATES, matching_strategy="all",
+                     attributes_to_retrieve=["listing"], show_ranking_score=True)
+        for p in found
+    ]
+    queries.append(SearchParams(index_uid=uid, query=bag_query(row), filter=where, limit=CANDIDATES,
+                                matching_strategy="frequency", attributes_to_retrieve=["listing"], show_ranking_score=True))
+    if settings.embeddings:
+        vector = await embeddings.query(embedding_text(row))
+        queries.append(SearchParams(index_uid=uid, query="", vector=vector, filter=where, limit=CANDIDATES,
+                                    hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
+                                    attributes_to_retrieve=["listing"], show_ranking_score=True))
+    async with engine.unavailable_as_503():
+        results = await client.multi_search(queries)
+    candidates: dict[str, Candidate] = {}
+
+    def candidate(hit: dict[str, Any]) -> Candidate:
+        listing = hit["listing"]
+        return candidates.setdefault(listing["id"], Candidate(listing=listing))
+
+    for probe, result in zip(found, results, strict=False):
+        for hit in result.hits:
+            c = candidate(hit)
+            c.terms.append(probe.label)
+            c.term_weight += probe.weight
+    for hit in results[len(found)].hits:
+        candidate(hit).bag = hit.get("_rankingScore", 0.0)
+    if settings.embeddings:
+        for hit in results[len(found) + 1].hits:
+            candidate(hit).semantic = hit.get("_rankingScore", 0.0)
+    return candidates, found
+
+
+def relevance(c: Candidate, total_weight: float, semantic: bool) -> float:
+    """How much a candidate has in common with the listing, from 0 to 1, before constraints."""
+    term_share = min(1.0, c.term_weight / total_weight) if total_weight else 0.0
+    if not semantic:
+        return (WEIGHT_TERMS * term_share + WEIGHT_BAG * c.bag) / (WEIGHT_TERMS + WEIGHT_BAG)
+    return WEIGHT_SEMANTIC * c.semantic + WEIGHT_TERMS * term_share + WEIGHT_BAG * c.bag
+
+
+def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list[Probe], semantic: bool) -> list[MatchItem]:
+    """Score, explain and order candidates: constraint keepers before breakers of the same relevance."""
+    total_weight = sum(p.weight for p in found)
+    items = []
+    for c in candidates.values():
+        base = relevance(c, total_weight, semantic)
+        if base < MIN_RELEVANCE:
+            continue
+        demand, offer = (row_view, c.listing) if row_view["kind"] == "demand" else (c.listing, row_view)
+        checks = constraints.check_all(demand, offer)
+        broken = [name for name, check in checks.items() if not check.holds]
+        score = base
+        for name in broken:
+            score *= PENALTY[name]
+        items.append(MatchItem(
+            listing=c.listing, score=round(min(1.0, score), 4),
+            explanation=Explanation(matched_terms=c.terms, semantic_similarity=round(c.semantic, 4),
+                                    constraints=checks, broken_constraints=broken),
+        ))
+    items.sort(key=lambda m: m.score, reverse=True)
+    return items
+
+
+async def match_one(client: AsyncClient, settings: Settings, row: ListingRow, candidate_id: UUID) -> MatchItem | None:
+    """How one counterpart matches a listing, or None when it is not relevant enough to be a match."""
+    candidates, found = await gather(client, settings, row, only=candidate_id)
+    items = rank(listings.public_view(row), candidates, found, settings.embeddings)
+    return items[0] if items else None
+
+
+async def ranked(client: AsyncClient, settings: Settings, row: ListingRow, limit: int) -> MatchResults:
+    """Counterparts of a listing, best first."""
+    started = time.perf_counter()
+    candidates, found = await gather(client, settings, row)
+    view = listings.public_view(row)
+    items = rank(view, candidates, found, settings.embeddings)[:limit]
+    return MatchResults(items=items, query_terms=[p.label for p in found],
+                        processing_ms=round((time.perf_counter() - started) * 1000))
+
+
+async def for_listing(
+    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, p: Principal | None, kind: str,
+    listing_id: UUID, limit: int,
+) -> MatchResults:
+    """Matches of one listing, for its owner's members, brokers and operators."""
+    principal = auth.require(p)
+    row = await listings.get(conn, principal, kind, listing_id)
+    if not (principal.is_operator or principal.org_id == row.owner_org_id or principal.org_kind == "broker"):
+        raise Forbidden(f"only the {kind}'s owner, brokers and operators may see its matches")
+    return await ranked(client, settings, row, limit)
