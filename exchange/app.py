@@ -14,8 +14,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from exchange import db, health, jobs
 from exchange.auth import provide_principal
+from exchange.deals.routes import DealController
 from exchange.errors import EXCEPTION_HANDLERS
 from exchange.http import request_id_middleware
+from exchange.interests.routes import InterestController
 from exchange.organizations import service as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.settings import Settings, settings_from_env
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> Litestar:
             OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
             health.live, health.ready,
             OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController,
+            InterestController, DealController,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,

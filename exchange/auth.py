@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from exchange.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "tmx_"
-Role = Literal["owner", "editor", "viewer", "operator"]
+Role = Literal["owner", "editor", "viewer", "operator", "partner"]
 _RANK = {"viewer": 1, "editor": 2, "owner": 3}
 
 

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import asyncpg
 
 from exchange import db, outbox
+from exchange.deals import events as deal_events
 from exchange.settings import Settings
 from listings import service as listings
 from matching import indexer
@@ -18,7 +19,7 @@ log = logging.getLogger("exchange.jobs")
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers]
+CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers, deal_events.consumers]
 
 JOBS_POOL_SIZE = 3
 

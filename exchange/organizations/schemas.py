@@ -85,7 +85,7 @@ class MemberOut(ApiStruct, kw_only=True):
     org_id: UUID | None
     name: str
     email: str
-    role: Literal["owner", "editor", "viewer", "operator"]
+    role: Literal["owner", "editor", "viewer", "operator", "partner"]
     created_at: datetime
 
 

@@ -1,0 +1,1 @@
+"""Deals: terms, confirmations, the stage machine and its trail."""

@@ -1,0 +1,135 @@
+"""HTTP routes of deals."""
+
+import base64
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from exchange.auth import KEYED, Caller
+from exchange.db import Conn
+from exchange.deals import service
+from exchange.deals.rules import Stage
+from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealEventOut, DealOut, TermsIn
+from exchange.errors import BadRequest
+from exchange.http import (
+    BEARER,
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    claim_idempotency_key,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    problems,
+    record_idempotent_response,
+)
+from exchange.schemas import Page
+
+
+class _Versioned(msgspec.Struct):
+    """The version of a stored response body, to restore its ETag on replay."""
+
+    version: int
+
+
+def _respond(row: service.DealRow, status_code: int = 200) -> Response[DealOut]:
+    return Response(service.to_out(row), status_code=status_code, headers={"ETag": etag(row.version)})
+
+
+def _seq_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(["e", seq])).decode().rstrip("=")
+
+
+def _read_seq_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        tag, seq = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[str, int])
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise BadRequest("cursor: not a cursor returned by this API") from None
+    if tag != "e":
+        raise BadRequest("cursor: not a cursor returned by this API")
+    return seq
+
+
+class DealController(Controller):
+    """Deals: open, propose terms, confirm, cancel, and the trail."""
+
+    path = "/v1/deals"
+    tags = ["deals"]
+    security = BEARER
+    guards = KEYED
+
+    @post("/", responses=problems(400, 401, 403, 409, 413, 422), summary="Open a deal")
+    async def create(
+        self, conn: Conn, principal: Caller, data: JSONBody[DealCreate], idempotency_key: IdempotencyKey = None
+    ) -> Response[DealOut]:
+        """A broker (who becomes its broker), or the buyer or seller of an accepted interest linking the offer, opens a deal. Honours Idempotency-Key."""
+        scope = f"{principal.member_id}:POST /v1/deals" if principal is not None else ""
+        if idempotency_key and principal is not None:
+            stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
+            if stored:
+                version = msgspec.json.decode(stored.body, type=_Versioned).version
+                return Response(stored.body, status_code=stored.status, media_type="application/json",
+                                headers={"Idempotent-Replayed": "true", "ETag": etag(version)})
+        response = _respond(await service.create(conn, principal, data), 201)
+        if idempotency_key and principal is not None:
+            await record_idempotent_response(conn, scope, idempotency_key, 201, msgspec.json.encode(response.content))
+        return response
+
+    @get("/", responses=problems(400, 401, 403), summary="List deals")
+    async def list_(
+        self, conn: Conn, principal: Caller, stage: FromQuery[Stage | None] = None, limit: Limit = 20, cursor: Cursor = None
+    ) -> Page[DealOut]:
+        """Deals of one's organization as buyer, seller or broker, newest first; operators see every deal."""
+        rows = await service.list_page(conn, principal, stage, decode_cursor(cursor), limit + 1)
+        page = rows[:limit]
+        return Page(
+            items=[service.to_out(r) for r in page],
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+        )
+
+    @get("/{deal_id:uuid}", responses=problems(400, 401, 404), summary="One deal")
+    async def get_one(self, conn: Conn, principal: Caller, deal_id: FromPath[UUID]) -> Response[DealOut]:
+        """A deal, for its buyer, seller, broker and operators."""
+        return _respond(await service.get(conn, principal, deal_id))
+
+    @post("/{deal_id:uuid}/terms", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
+          summary="Propose terms")
+    async def terms(
+        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[TermsIn], if_match: IfMatch = None
+    ) -> Response[DealOut]:
+        """Any party or the broker proposes terms: terms_version goes up and both confirmations are cleared."""
+        return _respond(await service.propose(conn, principal, deal_id, data, if_match))
+
+    @post("/{deal_id:uuid}/confirm", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
+          summary="Confirm the current terms")
+    async def confirm(
+        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[ConfirmIn], if_match: IfMatch = None
+    ) -> Response[DealOut]:
+        """The buyer or seller confirms the current terms_version (a stale one is 409); both confirmed means agreed."""
+        return _respond(await service.confirm(conn, principal, deal_id, data, if_match))
+
+    @post("/{deal_id:uuid}/cancel", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
+          summary="Cancel a deal")
+    async def cancel(
+        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[CancelIn], if_match: IfMatch = None
+    ) -> Response[DealOut]:
+        """Any party, the broker or an operator cancels a deal that has not closed; payments refunds what was paid."""
+        return _respond(await service.cancel(conn, principal, deal_id, data, if_match))
+
+    @get("/{deal_id:uuid}/events", responses=problems(400, 401, 404), summary="The deal's trail")
+    async def events(
+        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], limit: Limit = 100, cursor: Cursor = None
+    ) -> Page[DealEventOut]:
+        """Append-only audit trail, oldest first: who did what, when (actor ids are null for the system)."""
+        rows = await service.events(conn, principal, deal_id, _read_seq_cursor(cursor), limit + 1)
+        page = rows[:limit]
+        return Page(
+            items=[DealEventOut(id=r.id, at=r.at, actor_member_id=r.actor_member_id, actor_org_id=r.actor_org_id,
+                                action=r.action, details=r.details) for r in page],
+            next_cursor=_seq_cursor(page[-1].seq) if len(rows) > limit else None,
+        )

@@ -1,0 +1,1 @@
+"""Interests: the introduction step between a listing owner and an interested organization."""

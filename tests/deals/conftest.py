@@ -1,0 +1,12 @@
+"""Deals tests run without the background jobs, so only the test itself drains the outbox."""
+
+import msgspec
+import pytest
+
+from exchange.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The session's settings with the in-process jobs off."""
+    return msgspec.structs.replace(settings, run_jobs=False)
