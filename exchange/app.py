@@ -21,7 +21,10 @@ from exchange.interests.routes import InterestController
 from exchange.organizations import service as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.settings import Settings, settings_from_env
+from exchange.stats.routes import ChangeFeedController, get_stats
 from listings.routes import DemandController, OfferController, get_taxonomy
+from payments import gateway as payments_gateway
+from payments.routes import FeeController, InvoiceController, stripe_webhook
 from matching import engine as search_engine
 from matching.routes import DemandMatchController, DemandSearchController, OfferMatchController, OfferSearchController
 
@@ -42,6 +45,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Each package's clients for request handlers go on app.state here.
+            app.state.stripe = await stack.enter_async_context(payments_gateway.open_gateway(settings))
             app.state.meili = await stack.enter_async_context(search_engine.request_client(settings))
             if settings.run_jobs:
                 await stack.enter_async_context(jobs.running(settings))
@@ -68,9 +72,10 @@ def create_app(settings: Settings) -> Litestar:
     app = Litestar(
         route_handlers=[
             OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
+            FeeController, InvoiceController, stripe_webhook,
             health.live, health.ready,
             OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController,
-            InterestController, DealController,
+            InterestController, DealController, ChangeFeedController, get_stats,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     embeddings: bool = True
     stripe_api_base: str = ""
     stripe_secret_key: str = ""
+    # Signs the events Stripe POSTs to /v1/webhooks/stripe (whsec_...); the embedded stack makes one.
+    stripe_webhook_secret: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     operator_bootstrap_key: str = ""

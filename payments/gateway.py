@@ -1,0 +1,102 @@
+"""The Stripe client: the official SDK's async calls, one shared HTTP client, closed at shutdown."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import stripe
+
+from exchange.settings import Settings
+
+TIMEOUT_SECONDS = 20.0
+WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe's own retries use the idempotency keys below, so a retried create never makes a second intent.
+NETWORK_RETRIES = 2
+
+StripeError = stripe.StripeError
+CardError = stripe.CardError
+SignatureError = stripe.SignatureVerificationError
+
+
+class Gateway:
+    """What payments asks of Stripe."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._http = stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
+        base = {"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else None
+        self.client = stripe.StripeClient(
+            settings.stripe_secret_key or "sk_test_unset", base_addresses=base, http_client=self._http,
+            max_network_retries=NETWORK_RETRIES,
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._http.close_async()
+
+    async def create_intent(self, *, amount: int, metadata: dict[str, str], payment_method: str | None,
+                            idempotency_key: str) -> stripe.PaymentIntent:
+        """A card PaymentIntent in VND, not confirmed yet (so its id is known before any charge)."""
+        params: dict[str, Any] = {
+            "amount": amount, "currency": "vnd", "payment_method_types": ["card"], "metadata": metadata,
+        }
+        if payment_method:
+            params["payment_method"] = payment_method
+        return await self.client.v1.payment_intents.create_async(params, {"idempotency_key": idempotency_key})
+
+    async def retrieve_intent(self, intent_id: str) -> stripe.PaymentIntent:
+        """Read a PaymentIntent back."""
+        return await self.client.v1.payment_intents.retrieve_async(intent_id)
+
+    async def set_payment_method(self, intent_id: str, payment_method: str) -> stripe.PaymentIntent:
+        """Attach a PaymentMethod to an unconfirmed intent."""
+        return await self.client.v1.payment_intents.update_async(intent_id, {"payment_method": payment_method})
+
+    async def confirm_intent(self, intent_id: str, idempotency_key: str) -> stripe.PaymentIntent:
+        """Confirm on the server; a decline raises CardError."""
+        return await self.client.v1.payment_intents.confirm_async(intent_id, options={"idempotency_key": idempotency_key})
+
+    async def cancel_intent(self, intent_id: str) -> stripe.PaymentIntent:
+        """Cancel an intent that has not succeeded."""
+        return await self.client.v1.payment_intents.cancel_async(intent_id)
+
+    async def refunded_amount(self, intent_id: str) -> int:
+        """How much of an intent has been refunded, read back from Stripe's refunds."""
+        total = 0
+        params: dict[str, Any] = {"payment_intent": intent_id, "limit": 100}
+        while True:
+            page = await self.client.v1.refunds.list_async(params)
+            total += sum(r.amount for r in page.data if r.status in ("succeeded", "pending"))
+            if not page.has_more or not page.data:
+                return total
+            params["starting_after"] = page.data[-1].id
+
+    async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> stripe.Refund:
+        """Refund an amount of a succeeded intent."""
+        params = {"payment_intent": intent_id, "amount": amount, "metadata": {"reason": "exchange refund"}}
+        return await self.client.v1.refunds.create_async(params, {"idempotency_key": idempotency_key})
+
+    async def all_intents(self) -> AsyncIterator[stripe.PaymentIntent]:
+        """Every PaymentIntent of the account, page by page."""
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            page = await self.client.v1.payment_intents.list_async(params)
+            for intent in page.data:
+                yield intent
+            if not page.has_more or not page.data:
+                return
+            params["starting_after"] = page.data[-1].id
+
+
+def verify_event(payload: bytes, signature: str | None, secret: str) -> stripe.Event:
+    """Check Stripe-Signature over the raw body (and its age) and parse the event; raises on any mismatch."""
+    return stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """A gateway for as long as the block runs."""
+    gateway = Gateway(settings)
+    try:
+        yield gateway
+    finally:
+        await gateway.close()

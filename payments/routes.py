@@ -1,0 +1,170 @@
+"""HTTP routes of fee schedules, quotes, invoices, payments, refunds and the Stripe webhook."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from exchange.auth import KEYED, Caller, Principal, require_operator
+from exchange.db import Conn
+from exchange.errors import PROBLEM_MEDIA_TYPE, BadRequest
+from exchange.http import (
+    BEARER,
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    check_if_match,
+    claim_idempotency_key,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    problems,
+    record_idempotent_response,
+)
+from exchange.schemas import Page, Problem
+from payments import gateway as stripe_gateway
+from payments import repo, service
+from payments.schemas import InvoiceOut, InvoiceStatus, PayIn, PaymentOut, Quote, ScheduleIn, ScheduleOut, WebhookAck
+
+DECLINED = {402: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
+                              description="The card was declined: the invoice is `failed` and can be paid again")}
+GATEWAY = {502: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
+                             description="Stripe refused or did not answer; nothing was recorded as paid or refunded")}
+Amount = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="The deal value in VND")]
+
+
+def _invoice_response(row: repo.InvoiceRow, status_code: int = 200) -> Response[InvoiceOut]:
+    return Response(service.invoice_out(row), status_code=status_code, headers={"ETag": etag(row.version)})
+
+
+async def _replayed(conn: Conn, principal: Principal | None, scope: str, key: str | None, body: Any) -> Response | None:
+    """The stored response when this Idempotency-Key was already used for the same request."""
+    if not key or principal is None:
+        return None
+    stored = await claim_idempotency_key(conn, f"{principal.member_id}:{scope}", key, body)
+    if stored is None:
+        return None
+    media_type = PROBLEM_MEDIA_TYPE if stored.status >= 400 else "application/json"
+    return Response(stored.body, status_code=stored.status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
+
+
+async def _remember(conn: Conn, principal: Principal | None, scope: str, key: str | None, response: Response) -> Response:
+    if key and principal is not None:
+        body = msgspec.json.encode(response.content)
+        await record_idempotent_response(conn, f"{principal.member_id}:{scope}", key, response.status_code, body)
+    return response
+
+
+class FeeController(Controller):
+    """The fee schedule and quotes."""
+
+    path = "/v1/fees"
+    tags = ["fees"]
+
+    @get("/schedule", responses=problems(401), summary="The fee schedule in force")
+    async def get_schedule(self, conn: Conn) -> Response[ScheduleOut]:
+        """The schedule in force now: marginal tiers on the deal value, minimum and maximum fee, buyer/seller split."""
+        row = await service.current_schedule(conn)
+        return Response(service.schedule_out(row), headers={"ETag": etag(row.version)})
+
+    @put("/schedule", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 412, 422), summary="Set a new fee schedule (operators)")
+    async def put_schedule(self, conn: Conn, principal: Caller, data: JSONBody[ScheduleIn], if_match: IfMatch = None) -> Response[ScheduleOut]:
+        """A new version effective from now; deals keep the version in force when they were agreed."""
+        require_operator(principal)
+        check_if_match(if_match, await repo.latest_schedule_version(conn))
+        row = await service.put_schedule(conn, principal, data)
+        return Response(service.schedule_out(row), status_code=200, headers={"ETag": etag(row.version)})
+
+    @get("/quote", responses=problems(400, 401), summary="Quote the fee of a deal value")
+    async def get_quote(self, conn: Conn, amount: Amount = None, currency: FromQuery[str] = "VND") -> Quote:
+        """The fee breakdown a deal of this value would pay under the schedule in force."""
+        return await service.quote(conn, amount, currency)
+
+
+class InvoiceController(Controller):
+    """Fee invoices, their payment and their refund."""
+
+    path = "/v1/invoices"
+    tags = ["invoices"]
+    security = BEARER
+    guards = KEYED
+
+    @get("/", responses=problems(400, 401, 403), summary="List invoices")
+    async def list_(
+        self, conn: Conn, principal: Caller, deal_id: FromQuery[UUID | None] = None,
+        status: FromQuery[InvoiceStatus | None] = None, limit: Limit = 20, cursor: Cursor = None,
+    ) -> Page[InvoiceOut]:
+        """The caller's organization's invoices (every invoice for operators), newest first; filter by deal_id."""
+        rows = await service.list_invoices(conn, principal, deal_id=deal_id, status=status, after=decode_cursor(cursor), limit=limit + 1)
+        page = rows[:limit]
+        return Page(
+            items=[service.invoice_out(r) for r in page],
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+        )
+
+    @get("/{invoice_id:uuid}", responses=problems(400, 401, 404), summary="One invoice")
+    async def get_one(self, conn: Conn, principal: Caller, invoice_id: FromPath[UUID]) -> Response[InvoiceOut]:
+        """An invoice, for the invoiced organization's members and operators."""
+        return _invoice_response(await service.get_invoice(conn, principal, invoice_id))
+
+    @post("/{invoice_id:uuid}/pay", status_code=200, responses={**problems(400, 401, 403, 404, 409, 422), **DECLINED, **GATEWAY},
+          summary="Pay an invoice through Stripe")
+    async def pay(
+        self, state: State, conn: Conn, principal: Caller, invoice_id: FromPath[UUID],
+        data: JSONBody[PayIn | None] = None, idempotency_key: IdempotencyKey = None,
+    ) -> Response[PaymentOut]:
+        """Create or reuse the invoice's PaymentIntent (editors of the invoiced organization). With `payment_method` the
+        server confirms it; without, confirm with `client_secret`. Honours Idempotency-Key."""
+        data = data or PayIn()
+        scope = f"POST /v1/invoices/{invoice_id}/pay"
+        if replay := await _replayed(conn, principal, scope, idempotency_key, data):
+            return replay
+        result = await service.pay(conn, state.stripe, principal, invoice_id, data.payment_method)
+        invoice = service.invoice_out(result.invoice)
+        if result.declined is not None:
+            message = result.declined.get("message") or "the card was declined"
+            body = {
+                "type": "/problems/card-declined", "title": "Card declined", "status": 402,
+                "detail": f"{message}; the invoice can be paid again with another payment method",
+                "payment_intent_id": result.intent.id, "decline": result.declined,
+                "invoice": msgspec.to_builtins(invoice),
+            }
+            response = Response(body, status_code=402, media_type=PROBLEM_MEDIA_TYPE)
+        else:
+            response = Response(service.payment_out(result, invoice), status_code=200)
+        return await _remember(conn, principal, scope, idempotency_key, response)
+
+    @post("/{invoice_id:uuid}/refund", status_code=200, responses={**problems(400, 401, 403, 404, 409), **GATEWAY},
+          summary="Refund an invoice in full (operators)")
+    async def refund(
+        self, state: State, conn: Conn, principal: Caller, invoice_id: FromPath[UUID], idempotency_key: IdempotencyKey = None,
+    ) -> Response[InvoiceOut]:
+        """Refund a paid invoice in full through Stripe; it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
+        scope = f"POST /v1/invoices/{invoice_id}/refund"
+        if replay := await _replayed(conn, principal, scope, idempotency_key, None):
+            return replay
+        row = await service.refund_invoice(conn, state.stripe, principal, invoice_id)
+        return await _remember(conn, principal, scope, idempotency_key, _invoice_response(row))
+
+
+@post("/v1/webhooks/stripe", tags=["webhooks"], status_code=200, responses=problems(400), summary="Stripe events")
+async def stripe_webhook(request: Request, state: State, conn: Conn) -> WebhookAck:
+    """Stripe's events: Stripe-Signature verified on the raw body; each event id stored once, then acted on by
+    reading its PaymentIntent back from Stripe."""
+    secret = state.settings.stripe_webhook_secret
+    if not secret:
+        raise BadRequest("webhooks are not configured on this service (STRIPE_WEBHOOK_SECRET)")
+    payload = await request.body()
+    try:
+        event = stripe_gateway.verify_event(payload, request.headers.get("stripe-signature"), secret)
+    except stripe_gateway.SignatureError:
+        raise BadRequest("Stripe-Signature does not verify this body, or its timestamp is outside the tolerance") from None
+    except ValueError:
+        raise BadRequest("the body is not a Stripe event") from None
+    recorded = await service.record_stripe_event(conn, event)
+    return WebhookAck(received=True, duplicate=not recorded)
