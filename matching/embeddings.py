@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,7 +14,7 @@ MAX_CHARS = 1500
 _model = None
 _model_lock = threading.Lock()
 # The engine is one native model; calls from several threads would contend for the same cores anyway.
-_run_lock = asyncio.Lock()
+_run_lock = threading.Lock()
 
 
 def _load():  # type: ignore[no-untyped-def]
@@ -35,16 +36,19 @@ def _rows(matrix: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 6) for x in row] for row in np.atleast_2d(matrix)]
 
 
+def _locked(compute: Callable[[], np.ndarray]) -> list[list[float]]:
+    with _run_lock:
+        return _rows(compute())
+
+
 async def passages(texts: list[str]) -> list[list[float]]:
     """Vectors of documents (listings), one per text."""
     if not texts:
         return []
     clipped = [t[:MAX_CHARS] for t in texts]
-    async with _run_lock:
-        return await asyncio.to_thread(lambda: _rows(_load().passage(clipped)))
+    return await asyncio.to_thread(_locked, lambda: _load().passage(clipped))
 
 
 async def query(text: str) -> list[float]:
     """The vector of a query (a search, or a listing looking for its counterpart)."""
-    async with _run_lock:
-        return await asyncio.to_thread(lambda: _rows(_load().query([text[:MAX_CHARS]]))[0])
+    return (await asyncio.to_thread(_locked, lambda: _load().query([text[:MAX_CHARS]])))[0]

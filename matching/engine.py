@@ -6,12 +6,11 @@ import logging
 import unicodedata
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
 from meilisearch_python_sdk.models.settings import (
-    Distribution,
     Faceting,
     Filter,
     FilterableAttributeFeatures,
@@ -33,8 +32,6 @@ log = logging.getLogger("matching.engine")
 KINDS = ("offer", "demand")
 EMBEDDER = "e5"
 DIMENSIONS = 384
-# multilingual-e5 cosine similarities crowd between about 0.75 and 0.95; Meilisearch spreads them out with this.
-EMBEDDING_DISTRIBUTION = Distribution(mean=0.83, sigma=0.04)
 TASK_TIMEOUT_SECONDS = 60.0
 STARTUP_WAIT_SECONDS = 15.0
 
@@ -108,7 +105,7 @@ def index_settings(kind: str) -> MeilisearchSettings:
         synonyms=synonyms(),
         faceting=Faceting(max_values_per_facet=100, sort_facet_values_by={"*": "count"}),
         pagination=Pagination(max_total_hits=1000),
-        embedders={EMBEDDER: UserProvidedEmbedder(dimensions=DIMENSIONS, distribution=EMBEDDING_DISTRIBUTION)},
+        embedders={EMBEDDER: UserProvidedEmbedder(dimensions=DIMENSIONS)},
     )
 
 
@@ -173,7 +170,7 @@ async def unavailable_as_503() -> AsyncIterator[None]:
     """Turn Meilisearch being away (or an index not there yet) into a 503 problem instead of a 500."""
     try:
         yield
-    except (httpx.TransportError, MeilisearchCommunicationError, MeilisearchTimeoutError) as exc:
+    except (httpx2.TransportError, MeilisearchCommunicationError, MeilisearchTimeoutError) as exc:
         raise Unavailable("the search engine is not reachable; retry shortly") from exc
     except MeilisearchApiError as exc:
         if exc.code == "index_not_found":

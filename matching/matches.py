@@ -26,6 +26,9 @@ MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
 # How much each kind of evidence counts towards relevance (they sum to 1).
 WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.45, 0.35, 0.20
+# Meilisearch reports a vector match as (1 + cosine) / 2. multilingual-e5 puts unrelated texts at about 0.88
+# and close paraphrases at 0.95 and above: this band is stretched to 0–1.
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.89, 0.955
 # Candidates below this relevance are left out: they share too little with the listing.
 MIN_RELEVANCE = 0.30
 # Each broken hard constraint scales the score down, so breakers rank below keepers of similar relevance.
@@ -121,8 +124,13 @@ async def gather(
         candidate(hit).bag = hit.get("_rankingScore", 0.0)
     if settings.embeddings:
         for hit in results[len(found) + 1].hits:
-            candidate(hit).semantic = hit.get("_rankingScore", 0.0)
+            candidate(hit).semantic = semantic_score(hit.get("_rankingScore", 0.0))
     return candidates, found
+
+
+def semantic_score(similarity: float) -> float:
+    """A vector similarity stretched over the band where relatedness is decided, clipped to 0–1."""
+    return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
 def relevance(c: Candidate, total_weight: float, semantic: bool) -> float:

@@ -1,0 +1,92 @@
+"""Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
+
+from tests.matching.waiting import published, visible
+from tests.support import bearer, demand_body, offer_body, operator_key, verified_org
+
+SEAFOOD_OFFER = offer_body(
+    title="Hệ thống xử lý nước thải chế biến thủy sản dạng module",
+    summary="Module xử lý nước thải thủy sản 100–200 m3/ngày, đạt QCVN 11:2015 cột A.",
+    description=(
+        "Hệ thống xử lý nước thải chế biến thủy sản kết hợp tuyển nổi, bể kỵ khí UASB và bể hiếu khí giá thể di động. "
+        "Khử COD trên 95%, diện tích 150 m2 cho công suất 150 m3/ngày, chi phí vận hành 5.200 đồng/m3."
+    ),
+    keywords=["nước thải thủy sản", "UASB", "MBBR"],
+    sector="207", trl=7, transfer_modes=["equipment_sale", "license"],
+    price={"amount": 1_500_000_000, "currency": "VND"}, region="Cần Thơ",
+)
+UNRELATED_OFFER = offer_body(
+    title="Phần mềm quản lý hồ sơ bệnh án điện tử",
+    summary="Bệnh án điện tử chuẩn HL7 FHIR cho bệnh viện tuyến tỉnh.",
+    description="Phần mềm bệnh án điện tử tích hợp PACS và LIS, triển khai tại 12 bệnh viện, chuẩn HL7 FHIR.",
+    keywords=["bệnh án điện tử", "HL7", "FHIR"], sector="102", trl=9, transfer_modes=["license"],
+    price={"amount": 900_000_000, "currency": "VND"}, region="79", ip_status="none", patent_numbers=[],
+)
+
+
+async def parties(client, conn):
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    _, enterprise = await verified_org(client, operator, "enterprise", province="92")
+    return operator, institute, enterprise
+
+
+async def test_an_english_demand_finds_vietnamese_offers_with_an_explanation(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    keeper = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
+    # As relevant, but below the demand's minimum TRL and over its budget.
+    breaker = await published(client, "offer", institute, operator, {
+        **SEAFOOD_OFFER, "title": "Mô hình thử nghiệm xử lý nước thải chế biến thủy sản", "trl": 4,
+        "price": {"amount": 5_000_000_000, "currency": "VND"},
+    })
+    unrelated = await published(client, "offer", institute, operator, UNRELATED_OFFER)
+    demand = await published(client, "demand", enterprise, operator, demand_body())
+    for offer in (keeper, breaker, unrelated):
+        await visible(client, "offer", offer["id"])
+
+    response = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    found = [item["listing"]["id"] for item in items]
+    assert found[:2] == [keeper["id"], breaker["id"]]
+    assert unrelated["id"] not in found
+    best = items[0]
+    assert 0 < best["score"] <= 1 and items[1]["score"] < best["score"]
+    explanation = best["explanation"]
+    assert any("nước thải" in term or "wastewater" in term for term in explanation["matched_terms"])
+    assert set(explanation["constraints"]) == {"sector", "trl", "transfer_mode", "budget", "region"}
+    assert explanation["constraints"]["trl"]["holds"] is True
+    assert explanation["constraints"]["transfer_mode"]["holds"] is True
+    broken = items[1]["explanation"]["broken_constraints"]
+    assert "trl" in broken and "budget" in broken
+    assert items[1]["explanation"]["constraints"]["budget"]["holds"] is False
+    assert "contact" not in best["listing"] and "confidential_details" not in best["listing"]
+
+
+async def test_an_offer_finds_demands_and_never_its_own_organizations_listings(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    offer = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
+    demand = await published(client, "demand", enterprise, operator, demand_body())
+    await visible(client, "demand", demand["id"])
+    response = await client.get(f"/v1/offers/{offer['id']}/matches", headers=bearer(institute))
+    assert response.status_code == 200, response.text
+    assert [i["listing"]["id"] for i in response.json()["items"]] == [demand["id"]]
+    # The institute's own second offer is never offered to it as a match for the demand side either.
+    own = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
+    assert offer["id"] in [i["listing"]["id"] for i in own.json()["items"]]
+
+
+async def test_who_may_see_matches(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    _, broker = await verified_org(client, operator, "broker")
+    _, stranger = await verified_org(client, operator, "enterprise")
+    demand = await published(client, "demand", enterprise, operator, demand_body())
+    draft = (await client.post("/v1/demands", json=demand_body(), headers=bearer(enterprise))).json()
+    path = f"/v1/demands/{demand['id']}/matches"
+    assert (await client.get(path)).status_code == 401
+    assert (await client.get(path, headers=bearer(stranger))).status_code == 403
+    assert (await client.get(path, headers=bearer(institute))).status_code == 403
+    assert (await client.get(path, headers=bearer(broker))).status_code == 200
+    assert (await client.get(path, headers=bearer(operator))).status_code == 200
+    # A draft is the owner's business: others do not learn it exists.
+    assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(broker))).status_code == 404
+    assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(enterprise))).status_code == 200

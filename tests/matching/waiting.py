@@ -1,0 +1,47 @@
+"""Waiting for the indexer: poll a search until it shows what a test expects, within a deadline."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.support import bearer
+
+DEADLINE_SECONDS = 20.0
+
+
+async def search_until(
+    client: Any, kind: str, params: dict[str, Any], done: Callable[[dict[str, Any]], bool], deadline: float = DEADLINE_SECONDS
+) -> dict[str, Any]:
+    """Search until `done(body)` holds; fail with the last answer if it never does."""
+    stop = time.monotonic() + deadline
+    while True:
+        response = await client.get(f"/v1/search/{kind}s", params=params)
+        body = response.json()
+        if response.status_code == 200 and done(body):
+            return body
+        if time.monotonic() > stop:
+            raise AssertionError(f"search {params} never satisfied the test: {response.status_code} {body}")
+        await asyncio.sleep(0.05)
+
+
+def ids(body: dict[str, Any]) -> list[str]:
+    """The listing ids of a search answer, in order."""
+    return [hit["listing"]["id"] for hit in body["hits"]]
+
+
+async def visible(client: Any, kind: str, listing_id: str, deadline: float = DEADLINE_SECONDS) -> dict[str, Any]:
+    """Wait until a listing can be found by a search filtered to nothing but public listings."""
+    return await search_until(client, kind, {"limit": 100}, lambda b: listing_id in ids(b), deadline)
+
+
+async def published(client: Any, kind: str, owner: str, operator: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create, submit and approve a listing of either kind; return it as published."""
+    created = await client.post(f"/v1/{kind}s", json=body, headers=bearer(owner))
+    assert created.status_code == 201, created.text
+    listing_id = created.json()["id"]
+    submitted = await client.post(f"/v1/{kind}s/{listing_id}/submit", headers=bearer(owner))
+    assert submitted.status_code == 200, submitted.text
+    approved = await client.post(f"/v1/{kind}s/{listing_id}/approve", headers=bearer(operator))
+    assert approved.status_code == 200, approved.text
+    return approved.json()
