@@ -1,4 +1,4 @@
-"""The `exchange` command: serve, worker, migrate, seed and create-operator."""
+"""The `exchange` command: serve, worker, migrate, seed, create-operator and reconcile."""
 
 import argparse
 import asyncio
@@ -83,6 +83,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stack = Stack(data_dir()).start()
         # Anything given in the environment wins over the embedded service.
         settings = settings_from_env({**stack.env(), **{k: v for k, v in os.environ.items() if v}}, **overrides)
+    if stack is not None and settings.stripe_api_base == stack.stripe_api_base:
+        from exchange.devstack import register_stripe_webhook
+
+        # The sandbox posts its events straight to this service, so `make run` shows the whole payment path.
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        register_stripe_webhook(settings.stripe_api_base, settings.stripe_secret_key,
+                                f"http://{host}:{settings.port}/v1/webhooks/stripe", settings.stripe_webhook_secret)
     try:
         asyncio.run(_prepare(settings, seed=args.seed))
         log.info("serving on http://%s:%d (docs at /schema), %d worker(s)", settings.host, settings.port, args.workers)
@@ -112,6 +119,25 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
     asyncio.run(run_forever(_database_settings()))
     return 0
+
+
+def cmd_reconcile(_: argparse.Namespace) -> int:
+    """Compare every invoice with its PaymentIntent in Stripe; exit 1 when any disagrees."""
+    from payments.reconcile import main as reconcile
+
+    settings = _database_settings()
+    if not settings.stripe_api_base:
+        # Without STRIPE_API_BASE, the sandbox of a running `make run` (its address is under the data dir).
+        from exchange import devstack
+
+        address = data_dir() / devstack.STRIPE_ADDRESS_FILE
+        if address.is_file():
+            settings = msgspec.structs.replace(settings, stripe_api_base=address.read_text().strip(),
+                                               stripe_secret_key=settings.stripe_secret_key or devstack.STRIPE_SECRET_KEY)
+    if not settings.stripe_secret_key:
+        print("exchange: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a sandbox) to reconcile", file=sys.stderr)
+        return 2
+    return asyncio.run(reconcile(settings))
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -153,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the background jobs on their own").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the demo data (idempotent)").set_defaults(func=cmd_seed)
+    sub.add_parser("reconcile", help="compare every invoice with Stripe; exit 1 on any disagreement").set_defaults(func=cmd_reconcile)
     op = sub.add_parser("create-operator", help="create an operator and print its API key")
     op.add_argument("--email", required=True)
     op.add_argument("--name", default="Operator")

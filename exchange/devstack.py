@@ -22,6 +22,7 @@ import httpx
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 STRIPE_SECRET_KEY = "sk_test_devstack"
+STRIPE_ADDRESS_FILE = "stripe.url"
 MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
 PR_SET_PDEATHSIG = 1
 
@@ -165,6 +166,7 @@ class Stack:
         self.meili_master_key = ""
         self.stripe_api_base = ""
         self.stripe_secret_key = STRIPE_SECRET_KEY
+        self.stripe_webhook_secret = "whsec_" + secrets.token_hex(24)
         self._meili_port = 0
         self._pg: Any = None
         self._pg_guard: subprocess.Popen[bytes] | None = None
@@ -218,6 +220,7 @@ class Stack:
             "MEILI_MASTER_KEY": self.meili_master_key,
             "STRIPE_API_BASE": self.stripe_api_base,
             "STRIPE_SECRET_KEY": self.stripe_secret_key,
+            "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
         }
 
     def start_meilisearch(self) -> None:
@@ -319,9 +322,22 @@ class Stack:
         args = [sys.executable, "-m", "exchange.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
         # Run from the directory that holds the exchange package so that -m finds it installed or not.
         self._stripe = spawn(args, self.stripe_log, Path(__file__).resolve().parent.parent, dict(os.environ))
+        # Lets `exchange reconcile` find the sandbox of a running `make run`.
+        (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe_api_base + "\n")
 
     def _wait_stripe(self) -> None:
         assert self._stripe is not None
         url = f"{self.stripe_api_base}/v1/customers"
         headers = {"Authorization": f"Bearer {self.stripe_secret_key}"}
         wait_http("Stripe sandbox", self._stripe, self.stripe_log, url, headers)
+
+
+def register_stripe_webhook(api_base: str, secret_key: str, url: str, webhook_secret: str, webhook_id: str = "exchange") -> None:
+    """Have the Stripe sandbox deliver its events to url, signed with webhook_secret (kept in its memory only)."""
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        answer = client.post(
+            f"{api_base.rstrip('/')}/_config/webhooks/{webhook_id}",
+            data={"url": url, "secret": webhook_secret},
+            headers={"Authorization": f"Bearer {secret_key}"},
+        )
+        answer.raise_for_status()
