@@ -140,6 +140,32 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
     return asyncio.run(reconcile(settings))
 
 
+def _search_settings() -> Settings:
+    """Database settings plus Meilisearch: MEILI_URL, or the embedded one of a running `make run`."""
+    settings = _database_settings()
+    if not settings.meili_url:
+        from exchange import devstack
+
+        folder = data_dir()
+        address, key = folder / devstack.MEILI_ADDRESS_FILE, folder / "meili.key"
+        if address.is_file() and key.is_file():
+            settings = msgspec.structs.replace(
+                settings, meili_url=address.read_text().strip(), meili_master_key=key.read_text().strip()
+            )
+    return settings
+
+
+def cmd_reindex(_: argparse.Namespace) -> int:
+    """Rebuild both search indexes from PostgreSQL into fresh ones and swap them in."""
+    from matching.reindex import main as reindex
+
+    settings = _search_settings()
+    if not settings.meili_url:
+        print("exchange: set MEILI_URL (and MEILI_MASTER_KEY), or run it beside a running `make run`", file=sys.stderr)
+        return 2
+    return asyncio.run(reindex(settings))
+
+
 def cmd_migrate(_: argparse.Namespace) -> int:
     """Apply pending migrations."""
     asyncio.run(_prepare(_database_settings(), seed=False))
@@ -179,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the background jobs on their own").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the demo data (idempotent)").set_defaults(func=cmd_seed)
+    sub.add_parser("reindex", help="rebuild the search indexes from the database, swapping them in live").set_defaults(func=cmd_reindex)
     sub.add_parser("reconcile", help="compare every invoice with Stripe; exit 1 on any disagreement").set_defaults(func=cmd_reconcile)
     op = sub.add_parser("create-operator", help="create an operator and print its API key")
     op.add_argument("--email", required=True)

@@ -23,6 +23,7 @@ READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 STRIPE_SECRET_KEY = "sk_test_devstack"
 STRIPE_ADDRESS_FILE = "stripe.url"
+MEILI_ADDRESS_FILE = "meili.url"
 MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
 PR_SET_PDEATHSIG = 1
 
@@ -311,6 +312,8 @@ class Stack:
         ]  # fmt: skip
         # cwd is the data dir so that the default dumps/ and snapshots/ land there.
         self._meili = spawn(args, self.meili_log, self.data_dir, env)
+        # Lets `exchange reindex` find the Meilisearch of a running `make run`.
+        (self.data_dir / MEILI_ADDRESS_FILE).write_text(self.meili_url + "\n")
 
     def _wait_meilisearch(self) -> None:
         assert self._meili is not None

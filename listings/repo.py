@@ -186,3 +186,11 @@ async def public_ids_page(conn: asyncpg.Connection, kind: str, after: UUID | Non
         kind, after, limit,
     )
     return rows_to(rows, ListingRow)
+
+
+async def count_public(conn: asyncpg.Connection, kind: str) -> int:
+    """How many listings of a kind are public now."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM listings WHERE kind = $1 AND status = 'published' AND (expires_at IS NULL OR expires_at > now())",
+        kind,
+    )

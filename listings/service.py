@@ -272,3 +272,8 @@ async def public_rows_after(conn: asyncpg.Connection, kind: str, after: UUID | N
 def public_view(row: ListingRow) -> dict[str, Any]:
     """A listing as anyone may see it, as plain JSON values (for search documents and matching)."""
     return msgspec.to_builtins(to_out(row, None))
+
+
+async def count_public(conn: asyncpg.Connection, kind: str) -> int:
+    """How many listings of a kind are public now."""
+    return await repo.count_public(conn, kind)
