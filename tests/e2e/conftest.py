@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exchange.devstack import register_stripe_webhook
 from tests.conftest import clone_database, drop_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ class Server:
 
     base_url: str
     operator_key: str
+    database_url: str = ""
 
 
 def free_port() -> int:
@@ -87,6 +89,7 @@ async def server(stack, template_database, tmp_path_factory: pytest.TempPathFact
         MEILI_MASTER_KEY=stack.meili_master_key,
         STRIPE_API_BASE=stack.stripe_api_base,
         STRIPE_SECRET_KEY=stack.stripe_secret_key,
+        STRIPE_WEBHOOK_SECRET=stack.stripe_webhook_secret,
         OPERATOR_BOOTSTRAP_KEY=operator_key,
         HOST="127.0.0.1",
         LOG_LEVEL="WARNING",
@@ -98,7 +101,10 @@ async def server(stack, template_database, tmp_path_factory: pytest.TempPathFact
     base_url = f"http://127.0.0.1:{port}"
     try:
         await wait_live(proc, base_url, log_path)
-        yield Server(base_url=base_url, operator_key=operator_key)
+        # The sandbox delivers its events to this server, signed as Stripe would.
+        register_stripe_webhook(stack.stripe_api_base, stack.stripe_secret_key, f"{base_url}/v1/webhooks/stripe",
+                                stack.stripe_webhook_secret, webhook_id=f"e2e-{port}")
+        yield Server(base_url=base_url, operator_key=operator_key, database_url=database_url)
     finally:
         stop(proc)
         await drop_database(stack, database_url)
