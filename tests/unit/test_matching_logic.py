@@ -1,0 +1,115 @@
+"""Pure matching logic: constraints, filters, glossary terms, synonyms and score calibration."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from exchange.errors import BadRequest
+from matching import constraints, engine, matches, search, terms
+from matching.schemas import SearchFilters
+
+pytestmark = pytest.mark.unit
+
+DEMAND = {
+    "kind": "demand", "sector": "207", "trl_min": 6, "preferred_transfer_modes": ["license"],
+    "budget_max": {"amount": 1_000_000_000, "currency": "VND"}, "region": "92",
+}
+OFFER = {
+    "kind": "offer", "sector": "207", "trl": 7, "transfer_modes": ["license", "consulting"],
+    "price": {"amount": 800_000_000, "currency": "VND"}, "region": "92",
+}
+
+
+def test_every_constraint_holds_for_a_fitting_offer():
+    checks = constraints.check_all(DEMAND, OFFER)
+    assert set(checks) == set(constraints.CONSTRAINTS)
+    assert all(c.holds for c in checks.values())
+
+
+@pytest.mark.parametrize(
+    ("change", "broken"),
+    [
+        ({"sector": "401"}, "sector"),
+        ({"trl": 4}, "trl"),
+        ({"trl": None}, "trl"),
+        ({"transfer_modes": ["assignment"]}, "transfer_mode"),
+        ({"price": {"amount": 1_000_000_001, "currency": "VND"}}, "budget"),
+        ({"region": "79"}, "region"),
+    ],
+)
+def test_each_constraint_breaks_alone_and_says_why(change, broken):
+    checks = constraints.check_all(DEMAND, {**OFFER, **change})
+    assert [name for name, c in checks.items() if not c.holds] == [broken]
+    assert checks[broken].detail
+
+
+def test_unstated_sides_do_not_break_constraints():
+    open_demand = {**DEMAND, "trl_min": None, "preferred_transfer_modes": [], "budget_max": None}
+    negotiable = {**OFFER, "price": None, "transfer_modes": []}
+    checks = constraints.check_all(open_demand, negotiable)
+    assert all(checks[name].holds for name in ("trl", "transfer_mode", "budget"))
+    assert constraints.budget(DEMAND, negotiable).holds  # a negotiable price fits any budget
+
+
+def test_filter_clauses_map_parameters_onto_each_kind():
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    filters = SearchFilters(sector="207", trl_min=3, trl_max=8, transfer_mode=["license", "consulting"],
+                            region="Sóc Trăng", price_max=10, language="vi")
+    offer = search.filter_clauses("offer", filters, now)
+    assert offer == [
+        f"expires_at > {int(now.timestamp())}", 'sector = "207"', "trl >= 3", "trl <= 8",
+        'transfer_modes IN ["license", "consulting"]', 'region = "92"', "price_amount <= 10", 'language = "vi"',
+    ]
+    demand = search.filter_clauses("demand", filters, now)
+    assert "trl_min >= 3" in demand and "budget_amount <= 10" in demand
+
+
+def test_bad_filters_name_the_parameter():
+    with pytest.raises(BadRequest, match="trl_min"):
+        search.filter_clauses("offer", SearchFilters(trl_min=8, trl_max=2))
+    with pytest.raises(BadRequest, match="region"):
+        search.filter_clauses("offer", SearchFilters(region="Atlantis"))
+    with pytest.raises(BadRequest, match="ip_status"):
+        search.filter_clauses("demand", SearchFilters(ip_status="know_how"))
+    with pytest.raises(BadRequest, match="facets"):
+        search.facet_list("offer", "sector,owner_org_id")
+
+
+def test_quoted_filter_values_cannot_break_out():
+    assert search.quoted('a" OR sector = "1') == '"a\\" OR sector = \\"1"'
+
+
+def test_fold_removes_diacritics_and_d_stroke():
+    assert engine.fold("Xử lý NƯỚC thải Đồng Nai") == "xu ly nuoc thai dong nai"
+
+
+def test_glossary_terms_are_found_with_or_without_diacritics_and_expand_to_both_languages():
+    assert terms.glossary_groups("He thong xu ly nuoc thai") == terms.glossary_groups("Hệ thống xử lý nước thải")
+    expanded = terms.expansions("Công nghệ xử lý nước thải bằng màng MBR")
+    assert "wastewater treatment" in expanded and "membrane bioreactor" in expanded
+
+
+def test_synonyms_are_two_way_and_include_unaccented_spellings():
+    mapping = engine.synonyms()
+    assert "wastewater treatment" in mapping["xử lý nước thải"]
+    assert "xử lý nước thải" in mapping["wastewater treatment"]
+    assert "wastewater treatment" in mapping["xu ly nuoc thai"]
+    assert all(term not in others for term, others in mapping.items())
+
+
+def test_semantic_scores_are_stretched_and_clipped():
+    assert matches.semantic_score(0.5) == 0.0
+    assert matches.semantic_score(1.0) == 1.0
+    middle = (matches.SEMANTIC_FLOOR + matches.SEMANTIC_CEILING) / 2
+    assert matches.semantic_score(middle) == pytest.approx(0.5)
+
+
+def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
+    keeper = matches.Candidate(listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8)
+    breaker = matches.Candidate(listing=OFFER | {"id": "breaker", "trl": 3}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8)
+    stranger = matches.Candidate(listing=OFFER | {"id": "stranger"}, bag=0.1, semantic=0.1)
+    probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
+    items = matches.rank(DEMAND, {"b": breaker, "k": keeper, "s": stranger}, probes, semantic=True)
+    assert [i.listing["id"] for i in items] == ["keeper", "breaker"]
+    assert items[1].explanation.broken_constraints == ["trl"]
+    assert items[0].score > items[1].score
