@@ -26,7 +26,13 @@ from listings.routes import DemandController, OfferController, get_taxonomy
 from payments import gateway as payments_gateway
 from payments.routes import FeeController, InvoiceController, stripe_webhook
 from matching import engine as search_engine
-from matching.routes import DemandMatchController, DemandSearchController, OfferMatchController, OfferSearchController
+from matching.routes import (
+    DemandMatchController,
+    DemandSearchController,
+    OfferMatchController,
+    OfferSearchController,
+    SubscriptionController,
+)
 
 log = logging.getLogger("exchange")
 
@@ -74,7 +80,7 @@ def create_app(settings: Settings) -> Litestar:
             OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
             FeeController, InvoiceController, stripe_webhook,
             health.live, health.ready,
-            OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController,
+            OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController, SubscriptionController,
             InterestController, DealController, ChangeFeedController, get_stats,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},

@@ -12,7 +12,7 @@ from exchange import db, outbox
 from exchange.deals import events as deal_events
 from exchange.settings import Settings
 from listings import service as listings
-from matching import indexer
+from matching import indexer, notify
 from payments import events as payment_events
 
 log = logging.getLogger("exchange.jobs")
@@ -20,7 +20,7 @@ log = logging.getLogger("exchange.jobs")
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers, deal_events.consumers, payment_events.consumer_source]
+CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers, notify.consumers, deal_events.consumers, payment_events.consumer_source]
 
 JOBS_POOL_SIZE = 3
 

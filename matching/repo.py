@@ -1,5 +1,6 @@
 """SQL of the matching package: cached embeddings, subscriptions and notifications."""
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,4 +31,205 @@ async def lock_listings(conn: asyncpg.Connection, ids: list[UUID]) -> None:
         "SELECT pg_advisory_xact_lock(k) FROM"
         " (SELECT hashtextextended(id::text, 7341) AS k FROM unnest($1::uuid[]) AS id ORDER BY 1) AS keys",
         ids,
+    )
+
+
+class SubscriptionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A subscriptions row."""
+
+    id: UUID
+    member_id: UUID
+    org_id: UUID | None
+    kind: str
+    query: str | None
+    filters: dict[str, Any]
+    webhook_url: str | None
+    webhook_secret: str | None
+    demand_id: UUID | None
+    active: bool
+    active_since: datetime
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    version: int
+
+
+class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A notifications row."""
+
+    id: UUID
+    subscription_id: UUID
+    listing_id: UUID
+    listing_version: int
+    score: float
+    created_at: datetime
+    delivery_status: str
+    delivery_attempts: int
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A notification with where and how its webhook is sent."""
+
+    notification: NotificationRow
+    webhook_url: str | None
+    webhook_secret: str | None
+    deleted: bool
+
+
+async def insert_subscription(
+    conn: asyncpg.Connection, member_id: UUID, org_id: UUID | None, kind: str, query: str | None,
+    filters: dict[str, Any], webhook_url: str | None, webhook_secret: str | None,
+) -> SubscriptionRow:
+    """Store a new subscription."""
+    row = await conn.fetchrow(
+        "INSERT INTO subscriptions (member_id, org_id, kind, query, filters, webhook_url, webhook_secret)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        member_id, org_id, kind, query, filters, webhook_url, webhook_secret,
+    )
+    return row_to(row, SubscriptionRow)
+
+
+async def count_own_subscriptions(conn: asyncpg.Connection, member_id: UUID) -> int:
+    """How many subscriptions a member made (not counting deleted ones or those of its demands)."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL AND demand_id IS NULL", member_id
+    )
+
+
+async def own_subscription(conn: asyncpg.Connection, subscription_id: UUID, member_id: UUID) -> SubscriptionRow | None:
+    """A member's subscription, unless deleted."""
+    row = await conn.fetchrow(
+        "SELECT * FROM subscriptions WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL", subscription_id, member_id
+    )
+    return row_to(row, SubscriptionRow) if row else None
+
+
+async def subscriptions_page(
+    conn: asyncpg.Connection, member_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+) -> list[SubscriptionRow]:
+    """A member's subscriptions, newest first, keyset-paginated on (created_at, id)."""
+    rows = await conn.fetch(
+        "SELECT * FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4",
+        member_id, after[0] if after else None, after[1] if after else None, limit,
+    )
+    return rows_to(rows, SubscriptionRow)
+
+
+async def delete_subscription(conn: asyncpg.Connection, subscription_id: UUID) -> None:
+    """Stop a subscription for good and forget its secret; its notifications stay for the record."""
+    await conn.execute(
+        "UPDATE subscriptions SET active = false, deleted_at = now(), webhook_secret = NULL, updated_at = now(),"
+        " version = version + 1 WHERE id = $1",
+        subscription_id,
+    )
+
+
+async def lock_subscriptions_of(conn: asyncpg.Connection, listing_id: UUID) -> None:
+    """Serialise the subscription work on one listing until this transaction ends (the indexer uses other keys)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7342))", listing_id)
+
+
+_SYNC_DEMAND = """
+WITH d AS (
+    SELECT l.id, l.owner_org_id,
+           coalesce(
+               (SELECT m.id FROM members m WHERE m.id = l.created_by AND m.removed_at IS NULL),
+               (SELECT m.id FROM members m WHERE m.org_id = l.owner_org_id AND m.role = 'owner'
+                  AND m.removed_at IS NULL ORDER BY m.created_at, m.id LIMIT 1)
+           ) AS member_id
+    FROM listings l
+    WHERE l.id = $1 AND l.kind = 'demand' AND l.status = 'published' AND l.expires_at > now()
+)
+INSERT INTO subscriptions (member_id, org_id, kind, demand_id)
+SELECT member_id, owner_org_id, 'offers', id FROM d WHERE member_id IS NOT NULL
+ON CONFLICT (demand_id) DO UPDATE SET active = true, active_since = now(), updated_at = now(),
+    version = subscriptions.version + 1
+    WHERE NOT subscriptions.active AND subscriptions.deleted_at IS NULL
+"""
+
+_DEACTIVATE_DEMAND = """
+UPDATE subscriptions SET active = false, updated_at = now(), version = version + 1
+WHERE demand_id = $1 AND active
+  AND NOT EXISTS (SELECT 1 FROM listings WHERE id = $1 AND status = 'published' AND expires_at > now())
+"""
+
+
+async def sync_demand_subscription(conn: asyncpg.Connection, demand_id: UUID) -> None:
+    """Give a public demand's owner its subscription to new offers (again), or pause it when the demand is not public."""
+    await conn.execute(_SYNC_DEMAND, demand_id)
+    await conn.execute(_DEACTIVATE_DEMAND, demand_id)
+
+
+async def candidate_subscriptions(
+    conn: asyncpg.Connection, kind: str, listing_id: UUID, owner_org_id: UUID, published_at: datetime
+) -> list[SubscriptionRow]:
+    """Active subscriptions that may hear of this listing: older than its publication, of other organizations, not told yet."""
+    rows = await conn.fetch(
+        """SELECT s.* FROM subscriptions s
+           JOIN members m ON m.id = s.member_id AND m.removed_at IS NULL
+           WHERE s.active AND s.kind = $1 AND s.active_since <= $4
+             AND (s.org_id IS NULL OR s.org_id <> $3)
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.subscription_id = s.id AND n.listing_id = $2)
+           ORDER BY s.id""",
+        kind, listing_id, owner_org_id, published_at,
+    )
+    return rows_to(rows, SubscriptionRow)
+
+
+async def insert_notifications(
+    conn: asyncpg.Connection, listing_id: UUID, listing_version: int, scores: dict[UUID, float]
+) -> list[NotificationRow]:
+    """One notification per subscription for this listing; those that exist already are left alone (not returned)."""
+    if not scores:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO notifications (subscription_id, listing_id, listing_version, score, delivery_status)
+           SELECT s.id, $3, $4, x.score, CASE WHEN s.webhook_url IS NULL THEN 'none' ELSE 'pending' END
+           FROM unnest($1::uuid[], $2::float8[]) AS x (subscription_id, score)
+           JOIN subscriptions s ON s.id = x.subscription_id
+           ORDER BY s.id
+           ON CONFLICT (subscription_id, listing_id) DO NOTHING
+           RETURNING *""",
+        list(scores), list(scores.values()), listing_id, listing_version,
+    )
+    return rows_to(rows, NotificationRow)
+
+
+async def notifications_page(
+    conn: asyncpg.Connection, subscription_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+) -> list[NotificationRow]:
+    """A subscription's notifications, newest first, keyset-paginated on (created_at, id)."""
+    rows = await conn.fetch(
+        "SELECT * FROM notifications WHERE subscription_id = $1"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4",
+        subscription_id, after[0] if after else None, after[1] if after else None, limit,
+    )
+    return rows_to(rows, NotificationRow)
+
+
+async def delivery(conn: asyncpg.Connection, notification_id: UUID) -> Delivery | None:
+    """A notification locked for delivery, with its subscription's webhook."""
+    row = await conn.fetchrow(
+        "SELECT n.*, s.webhook_url, s.webhook_secret, s.deleted_at IS NOT NULL AS deleted"
+        " FROM notifications n JOIN subscriptions s ON s.id = n.subscription_id WHERE n.id = $1 FOR UPDATE OF n",
+        notification_id,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    extra = {k: values.pop(k) for k in ("webhook_url", "webhook_secret", "deleted")}
+    return Delivery(notification=msgspec.convert(values, NotificationRow), **extra)
+
+
+async def finish_delivery(
+    conn: asyncpg.Connection, notification_id: UUID, status: str, attempts: int, error: str | None
+) -> None:
+    """Record how a webhook delivery ended."""
+    await conn.execute(
+        "UPDATE notifications SET delivery_status = $2, delivery_attempts = $3, last_error = $4,"
+        " delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1",
+        notification_id, status, attempts, error,
     )

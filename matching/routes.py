@@ -3,16 +3,25 @@
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exchange.auth import KEYED, Caller
 from exchange.db import Conn
-from exchange.http import BEARER, Limit, problems
+from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
+from exchange.schemas import Page
 from listings.schemas import IpStatus, Language, SectorCode, TransferMode
-from matching import matches, search
-from matching.schemas import MatchResults, SearchFilters, SearchResults, SortOrder
+from matching import matches, search, subscriptions
+from matching.schemas import (
+    MatchResults,
+    NotificationOut,
+    SearchFilters,
+    SearchResults,
+    SortOrder,
+    SubscriptionCreate,
+    SubscriptionOut,
+)
 
 Offset = Annotated[int, QueryParameter(ge=0, le=search.MAX_OFFSET, description="Hits to skip")]
 TrlParam = Annotated[int | None, QueryParameter(ge=1, le=9)]
@@ -74,3 +83,52 @@ def matches_route(kind: str) -> type[Controller]:
 
 OfferMatchController = matches_route("offer")
 DemandMatchController = matches_route("demand")
+
+
+class SubscriptionController(Controller):
+    """Being told when a newly published listing matches: subscriptions and their notifications."""
+
+    path = "/v1/subscriptions"
+    tags = ["subscriptions"]
+    security = BEARER
+    guards = KEYED
+
+    @post("/", responses=problems(400, 401, 403, 409, 413, 422), summary="Subscribe to new matching listings")
+    async def create(self, conn: Conn, principal: Caller, data: JSONBody[SubscriptionCreate]) -> Response[SubscriptionOut]:
+        """Be told of each newly published offer or demand matching a query and the search filters; with webhook_url, each notification is also POSTed there, signed with the webhook_secret returned only in this response."""
+        out = await subscriptions.create(conn, principal, data)
+        return Response(out, status_code=201, headers={"ETag": etag(out.version)})
+
+    @get("/", responses=problems(400, 401, 403), summary="One's subscriptions")
+    async def list_(self, conn: Conn, principal: Caller, limit: Limit = 20, cursor: Cursor = None) -> Page[SubscriptionOut]:
+        """The caller's own subscriptions (demands' automatic ones included), newest first."""
+        rows = await subscriptions.list_page(conn, principal, decode_cursor(cursor), limit + 1)
+        page = rows[:limit]
+        return Page(
+            items=[subscriptions.to_out(r) for r in page],
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+        )
+
+    @get("/{subscription_id:uuid}", responses=problems(400, 401, 403, 404), summary="One subscription")
+    async def get_one(self, conn: Conn, principal: Caller, subscription_id: FromPath[UUID]) -> Response[SubscriptionOut]:
+        """One of the caller's own subscriptions."""
+        row = await subscriptions.get(conn, principal, subscription_id)
+        return Response(subscriptions.to_out(row), headers={"ETag": etag(row.version)})
+
+    @delete("/{subscription_id:uuid}", responses=problems(400, 401, 403, 404, 412), summary="Unsubscribe")
+    async def remove(self, conn: Conn, principal: Caller, subscription_id: FromPath[UUID], if_match: IfMatch = None) -> None:
+        """Stop one of the caller's own subscriptions for good; pending webhook deliveries are dropped."""
+        await subscriptions.delete(conn, principal, subscription_id, if_match)
+
+    @get("/{subscription_id:uuid}/notifications", responses=problems(400, 401, 403, 404),
+         summary="What matched a subscription")
+    async def notifications(
+        self, conn: Conn, principal: Caller, subscription_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None,
+    ) -> Page[NotificationOut]:
+        """Listings that matched one of the caller's subscriptions when published, newest first, each as it is now (null once no longer public)."""
+        items = await subscriptions.notifications_page(conn, principal, subscription_id, decode_cursor(cursor), limit + 1)
+        page = items[:limit]
+        return Page(
+            items=page,
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(items) > limit else None,
+        )

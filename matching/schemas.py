@@ -77,11 +77,14 @@ class MatchResults(ApiStruct, kw_only=True):
     processing_ms: int
 
 
-class SubscriptionCreate(InputStruct, kw_only=True):
-    """What to be told about: new listings of a kind matching a query and filters."""
+SubscriptionKind = Literal["offers", "demands"]
 
-    kind: Literal["offers", "demands"]
-    query: text(1, 500) | None = None
+
+class SubscriptionCreate(InputStruct, kw_only=True):
+    """What to be told about: newly published listings of a kind matching a query and filters."""
+
+    kind: SubscriptionKind
+    query: text(1, 500, "Words every matching listing must contain (typos, diacritics and synonyms allowed)") | None = None
     filters: SearchFilters = msgspec.field(default_factory=SearchFilters)
     webhook_url: Url | None = None
 
@@ -90,19 +93,23 @@ class SubscriptionOut(ApiStruct, kw_only=True):
     """A subscription; webhook_secret is shown only in the response that created it."""
 
     id: UUID
-    kind: str
+    kind: SubscriptionKind
     query: str | None
     filters: SearchFilters
     webhook_url: str | None
+    # Set on the subscription a published demand gives its owner; active while the demand is public.
     demand_id: UUID | None
     active: bool
     created_at: datetime
     version: int
-    webhook_secret: str | None | msgspec.UnsetType = msgspec.UNSET
+    webhook_secret: str | msgspec.UnsetType = msgspec.UNSET
+
+
+DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
 
 
 class NotificationOut(ApiStruct, kw_only=True):
-    """A listing that matched a subscription when it was published."""
+    """A listing that matched a subscription when it was published, and how its webhook delivery went."""
 
     id: UUID
     subscription_id: UUID
@@ -110,7 +117,9 @@ class NotificationOut(ApiStruct, kw_only=True):
     listing_version: int
     score: float
     created_at: datetime
-    delivery_status: str
+    delivery_status: DeliveryStatus
     delivery_attempts: int
     delivered_at: datetime | None
+    last_error: str | None
+    # The listing as anyone may see it now; null once it is no longer public.
     listing: dict[str, Any] | None

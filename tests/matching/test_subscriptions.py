@@ -1,0 +1,341 @@
+"""Subscriptions against the real servers: who is told of which new listing, once, and signed webhooks with retries."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
+from tests.support import bearer, demand_body, offer_body, operator_key, verified_org
+
+DEADLINE_SECONDS = 30.0
+
+
+async def until(probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str) -> Any:
+    """Poll probe until done(result) holds; fail with the last result after the deadline."""
+    stop = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        result = await probe()
+        if done(result):
+            return result
+        if time.monotonic() > stop:
+            raise AssertionError(f"{what} never happened; last seen: {result!r}")
+        await asyncio.sleep(0.05)
+
+
+async def settled(conn: asyncpg.Connection, listing_id: str) -> None:
+    """Wait until the subscription matcher has handled every index event of this listing so far."""
+
+    async def pending() -> tuple[int, int]:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
+            " count(*) FILTER (WHERE processed_at IS NULL) AS open"
+            " FROM outbox WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.indexed')",
+            listing_id,
+        )
+        return row["indexed"], row["open"]
+
+    await until(pending, lambda r: r[0] > 0 and r[1] == 0, f"matching of listing {listing_id}")
+
+
+async def notifications(client: Any, key: str, subscription_id: str) -> list[dict[str, Any]]:
+    """Every notification of a subscription (one page is enough here)."""
+    response = await client.get(f"/v1/subscriptions/{subscription_id}/notifications?limit=100", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def subscribe(client: Any, key: str, **body: Any) -> dict[str, Any]:
+    """Create a subscription and return it."""
+    response = await client.post("/v1/subscriptions", json=body, headers=bearer(key))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def parties(client: Any, conn: asyncpg.Connection) -> tuple[str, str, str]:
+    """An operator, a verified institute (offers) and a verified enterprise (the subscriber); their keys."""
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    _, enterprise = await verified_org(client, operator, "enterprise")
+    return operator, institute, enterprise
+
+
+async def publish(client: Any, kind: str, owner: str, operator: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create, submit and approve a listing; return it as published."""
+    created = await client.post(f"/v1/{kind}s", json=body, headers=bearer(owner))
+    assert created.status_code == 201, created.text
+    listing_id = created.json()["id"]
+    for path, key in ((f"/v1/{kind}s/{listing_id}/submit", owner), (f"/v1/{kind}s/{listing_id}/approve", operator)):
+        response = await client.post(path, headers=bearer(key))
+        assert response.status_code == 200, response.text
+    return response.json()
+
+
+BATTERY_OFFER = {
+    "title": "Vật liệu cathode LFP cho pin lithium tái chế",
+    "summary": "Quy trình tổng hợp cathode LiFePO4 từ pin thải.",
+    "description": "Quy trình thu hồi lithium và tổng hợp lại cathode LiFePO4 từ pin lithium thải, hiệu suất thu hồi 92%.",
+    "sector": "205",
+    "keywords": ["pin lithium", "cathode", "LFP"],
+    "patent_numbers": [],
+    "ip_status": "know_how",
+}
+
+
+async def test_query_and_filters_notify_once_for_a_matching_offer_only(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    sub = await subscribe(client, enterprise, kind="offers", query="xử lý nước thải",
+                          filters={"sector": "207", "trl_min": 6, "region": "Đồng Nai", "transfer_mode": ["license"]})
+    assert sub["filters"]["region"] == "75" and sub["active"] and sub["demand_id"] is None
+    assert "webhook_secret" not in sub
+
+    draft = await client.post("/v1/offers", json=offer_body(), headers=bearer(institute))
+    assert draft.status_code == 201
+    other = await publish(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
+    # Matches the query but not the filters: TRL below the minimum.
+    immature = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chăn nuôi quy mô nhỏ", trl=4))
+    # Its own organization's offer matches everything but is never announced to it.
+    own = await publish(client, "offer", enterprise, operator, offer_body(title="Hệ thống xử lý nước thải của chính mình"))
+    match = await publish(client, "offer", institute, operator, offer_body())
+
+    for listing in (draft.json(), other, immature, own, match):
+        await settled(conn, listing["id"])
+    items = await notifications(client, enterprise, sub["id"])
+    assert [n["listing_id"] for n in items] == [match["id"]]
+    note = items[0]
+    assert note["listing"]["id"] == match["id"] and note["listing"]["title"] == match["title"]
+    assert "contact" not in note["listing"] and "confidential_details" not in note["listing"]
+    assert 0 < note["score"] <= 1 and note["delivery_status"] == "none"
+
+    # Published again after a withdrawal, and the same event handled twice: still one notification.
+    withdrawn = await client.post(f"/v1/offers/{match['id']}/withdraw", headers=bearer(institute))
+    assert withdrawn.status_code == 200
+    await settled(conn, match["id"])
+    gone = await notifications(client, enterprise, sub["id"])
+    assert gone[0]["listing"] is None
+    again = await client.post(f"/v1/offers/{match['id']}/submit", headers=bearer(institute))
+    assert again.status_code == 200
+    approved = await client.post(f"/v1/offers/{match['id']}/approve", headers=bearer(operator))
+    assert approved.status_code == 200
+    await settled(conn, match["id"])
+    await conn.execute(
+        "INSERT INTO outbox (topic, aggregate_id, payload) SELECT topic, aggregate_id, payload FROM outbox"
+        " WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid ORDER BY id DESC LIMIT 1",
+        match["id"],
+    )
+    await settled(conn, match["id"])
+    items = await notifications(client, enterprise, sub["id"])
+    assert len(items) == 1 and items[0]["id"] == note["id"]
+    assert items[0]["listing"]["id"] == match["id"]
+    assert await conn.fetchval("SELECT count(*) FROM notifications") == 1
+
+
+async def test_a_subscription_hears_only_of_listings_published_after_it(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    earlier = await publish(client, "offer", institute, operator, offer_body())
+    await settled(conn, earlier["id"])
+    sub = await subscribe(client, enterprise, kind="offers", query="nước thải")
+    # An edit of the older offer that keeps it published is not news to the newer subscription.
+    edited = await client.patch(f"/v1/offers/{earlier['id']}", json={"price": {"amount": 800_000_000}}, headers=bearer(institute))
+    assert edited.status_code == 200 and edited.json()["status"] == "published"
+    later = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBBR"))
+    await settled(conn, earlier["id"])
+    await settled(conn, later["id"])
+    assert [n["listing_id"] for n in await notifications(client, enterprise, sub["id"])] == [later["id"]]
+
+
+async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    demand = await publish(client, "demand", enterprise, operator, demand_body())
+    await settled(conn, demand["id"])
+
+    async def own_subscriptions() -> list[dict[str, Any]]:
+        response = await client.get("/v1/subscriptions", headers=bearer(enterprise))
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    subs = await own_subscriptions()
+    assert len(subs) == 1
+    auto = subs[0]
+    assert (auto["demand_id"], auto["kind"], auto["active"]) == (demand["id"], "offers", True)
+
+    unrelated = await publish(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
+    offer = await publish(client, "offer", institute, operator, offer_body())
+    await settled(conn, unrelated["id"])
+    await settled(conn, offer["id"])
+    items = await notifications(client, enterprise, auto["id"])
+    assert [n["listing_id"] for n in items] == [offer["id"]]
+    assert 0 < items[0]["score"] <= 1
+
+    withdrawn = await client.post(f"/v1/demands/{demand['id']}/withdraw", headers=bearer(enterprise))
+    assert withdrawn.status_code == 200
+    await settled(conn, demand["id"])
+    assert (await own_subscriptions())[0]["active"] is False
+    # While the demand is withdrawn, its subscription hears of nothing.
+    meanwhile = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chế biến thủy sản MBR"))
+    await settled(conn, meanwhile["id"])
+    assert len(await notifications(client, enterprise, auto["id"])) == 1
+
+    await publish_again(client, "demand", demand["id"], enterprise, operator)
+    await settled(conn, demand["id"])
+    subs = await own_subscriptions()
+    assert [(s["id"], s["active"]) for s in subs] == [(auto["id"], True)]
+
+
+async def publish_again(client: Any, kind: str, listing_id: str, owner: str, operator: str) -> None:
+    """Submit and approve a listing that was published before."""
+    for path, key in ((f"/v1/{kind}s/{listing_id}/submit", owner), (f"/v1/{kind}s/{listing_id}/approve", operator)):
+        response = await client.post(path, headers=bearer(key))
+        assert response.status_code == 200, response.text
+
+
+class Receiver:
+    """A minimal HTTP/1.1 webhook receiver on loopback that answers with scripted status codes."""
+
+    def __init__(self, statuses: list[int], then: int = 200) -> None:
+        self.statuses = statuses
+        self.then = then
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> "Receiver":
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}/hooks/techmart"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append((headers, body))
+            status = self.statuses.pop(0) if self.statuses else self.then
+            writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+async def delivery(conn: asyncpg.Connection, subscription_id: str) -> asyncpg.Record | None:
+    """The stored delivery state of a subscription's only notification."""
+    return await conn.fetchrow(
+        "SELECT id, delivery_status, delivery_attempts, last_error FROM notifications WHERE subscription_id = $1::uuid",
+        subscription_id,
+    )
+
+
+async def test_webhook_is_signed_and_retried_with_the_same_notification_id(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    async with Receiver([500]) as receiver:
+        sub = await subscribe(client, enterprise, kind="offers", query="nước thải", webhook_url=receiver.url)
+        secret = sub["webhook_secret"]
+        assert secret.startswith("whsec_") and len(secret) > 40
+        shown = await client.get(f"/v1/subscriptions/{sub['id']}", headers=bearer(enterprise))
+        assert "webhook_secret" not in shown.json() and shown.json()["webhook_url"] == receiver.url
+
+        offer = await publish(client, "offer", institute, operator, offer_body())
+        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "delivered",
+                          "webhook delivery")
+        assert (row["delivery_attempts"], row["last_error"]) == (2, None)
+
+    assert len(receiver.requests) == 2
+    ids = set()
+    for headers, body in receiver.requests:
+        assert headers["content-type"] == "application/json"
+        assert verify(secret, headers[SIGNATURE_HEADER.lower()], body)
+        assert not verify("whsec_" + "x" * 43, headers[SIGNATURE_HEADER.lower()], body)
+        assert not verify(secret, headers[SIGNATURE_HEADER.lower()], body + b" ")
+        sent = msgspec.json.decode(body)
+        assert sent["id"] == headers[NOTIFICATION_ID_HEADER.lower()]
+        assert (sent["type"], sent["subscription_id"], sent["listing"]["id"]) == ("listing.matched", sub["id"], offer["id"])
+        assert 0 < sent["score"] <= 1 and "contact" not in sent["listing"]
+        ids.add(sent["id"])
+    assert ids == {str(row["id"])}
+    items = await notifications(client, enterprise, sub["id"])
+    assert [(n["id"], n["delivery_status"]) for n in items] == [(str(row["id"]), "delivered")]
+
+
+async def test_webhook_gives_up_after_the_last_attempt(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    async with Receiver([], then=503) as receiver:
+        sub = await subscribe(client, enterprise, kind="offers", query="nước thải", webhook_url=receiver.url)
+        await publish(client, "offer", institute, operator, offer_body())
+        await until(lambda: conn.fetchval("SELECT max(attempts) FROM outbox WHERE topic = 'notification.created'"),
+                    lambda n: n is not None and n >= 1, "a first failed delivery")
+        # Skip the backoff of the attempts in between: the next one is the last.
+        await conn.execute(
+            "UPDATE outbox SET attempts = $1, available_at = now() WHERE topic = 'notification.created' AND processed_at IS NULL",
+            MAX_ATTEMPTS - 1,
+        )
+        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r["delivery_status"] == "failed", "giving up")
+    assert (row["delivery_attempts"], row["last_error"]) == (MAX_ATTEMPTS, "HTTP 503")
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'notification.created' AND processed_at IS NULL") == 0
+
+
+async def test_subscriptions_are_their_owners_alone(client, conn):
+    operator, _, enterprise = await parties(client, conn)
+    _, stranger = await verified_org(client, operator, "broker")
+    sub = await subscribe(client, enterprise, kind="demands", filters={"sector": "207"})
+    path = f"/v1/subscriptions/{sub['id']}"
+
+    for method, url in (("post", "/v1/subscriptions"), ("get", "/v1/subscriptions"), ("get", path),
+                        ("delete", path), ("get", f"{path}/notifications")):
+        response = await getattr(client, method)(url)
+        assert response.status_code == 401, (method, url)
+    for method, url in (("get", path), ("delete", path), ("get", f"{path}/notifications")):
+        response = await getattr(client, method)(url, headers=bearer(stranger))
+        assert response.status_code == 404, (method, url)
+    assert (await client.get("/v1/subscriptions", headers=bearer(stranger))).json()["items"] == []
+    mine = (await client.get("/v1/subscriptions", headers=bearer(enterprise))).json()
+    assert [s["id"] for s in mine["items"]] == [sub["id"]] and mine["next_cursor"] is None
+
+    stale = await client.delete(path, headers={**bearer(enterprise), "If-Match": '"7"'})
+    assert stale.status_code == 412
+    assert (await client.delete(path, headers=bearer(enterprise))).status_code == 204
+    assert (await client.get(path, headers=bearer(enterprise))).status_code == 404
+    assert (await client.delete(path, headers=bearer(enterprise))).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "offers", "filters": {"region": "Atlantis"}}, "filters.region"),
+        ({"kind": "offers", "filters": {"trl_min": 7, "trl_max": 3}}, "filters.trl_min"),
+        ({"kind": "demands", "filters": {"ip_status": "know_how"}}, "filters.ip_status"),
+        ({"kind": "offers", "filters": {"sector": "999"}}, "filters.sector"),
+        ({"kind": "offers", "filters": {"colour": "red"}}, "filters.colour"),
+        ({"kind": "offers", "webhook_url": "ftp://example.vn/hook"}, "webhook_url"),
+        ({"kind": "listings"}, "kind"),
+        ({"kind": "offers", "query": ""}, "query"),
+    ],
+)
+async def test_bad_subscriptions_are_422_naming_the_field(client, conn, body, field):
+    _, _, enterprise = await parties(client, conn)
+    response = await client.post("/v1/subscriptions", json=body, headers=bearer(enterprise))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert await conn.fetchval("SELECT count(*) FROM subscriptions") == 0
+
+
+async def test_subscription_pages_follow_the_cursor(client, conn):
+    _, _, enterprise = await parties(client, conn)
+    made = [await subscribe(client, enterprise, kind="offers", query=f"từ khóa {i}") for i in range(3)]
+    first = (await client.get("/v1/subscriptions?limit=2", headers=bearer(enterprise))).json()
+    second = (await client.get(f"/v1/subscriptions?limit=2&cursor={first['next_cursor']}", headers=bearer(enterprise))).json()
+    assert [s["id"] for s in first["items"] + second["items"]] == [s["id"] for s in reversed(made)]
+    assert second["next_cursor"] is None
