@@ -1,0 +1,142 @@
+"""Statistics from one snapshot, the listing change feed in commit order, and partner keys."""
+
+import base64
+from collections import Counter
+from datetime import datetime, timezone
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from exchange import auth
+from exchange.auth import Principal
+from exchange.db import rows_to
+from exchange.errors import BadRequest, Forbidden, NotFound
+from exchange.schemas import Money
+from exchange.stats import repo
+from exchange.stats.schemas import (
+    ChangeOut,
+    ChangesPage,
+    DealStats,
+    FeeStats,
+    InterestStats,
+    ListingStats,
+    OffersVsDemands,
+    PartnerCreate,
+    PartnerOut,
+    PartnerWithKeyOut,
+    StatsOut,
+)
+from listings import rules as listing_rules
+from listings import service as listings
+from listings.repo import ListingRow
+
+LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdrawn", "expired")
+DEAL_STAGES = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
+
+
+def _vnd(amount: int) -> Money:
+    return Money(amount=int(amount), currency="VND")
+
+
+async def stats(conn: asyncpg.Connection) -> StatsOut:
+    """Every aggregate, read inside one REPEATABLE READ READ ONLY transaction so they all describe the same moment."""
+    async with conn.transaction(isolation="read_committed", readonly=True):
+        as_of = await conn.fetchval("SELECT now()")
+        listing_rows = await repo.listing_counts(conn)
+        interests = await repo.interest_counts(conn)
+        median = await repo.median_days_to_first_interest(conn)
+        deals = await repo.deal_counts(conn)
+        agreed_count, agreed_total = await repo.agreed_value(conn)
+        fees = await repo.fee_sums(conn) if await repo.has_invoices(conn) else (0, 0, 0)
+    by_status: Counter[str] = Counter({s: 0 for s in LISTING_STATUSES})
+    by_sector: Counter[str] = Counter()
+    by_province: Counter[str] = Counter()
+    published: Counter[str] = Counter({"offer": 0, "demand": 0})
+    for r in listing_rows:
+        by_status[r["status"]] += r["n"]
+        if r["status"] == "published":
+            by_sector[r["sector"]] += r["n"]
+            by_province[r["region"]] += r["n"]
+            published[r["kind"]] += r["n"]
+    accepted, declined = interests.get("accepted", 0), interests.get("declined", 0)
+    return StatsOut(
+        as_of=as_of,
+        listings=ListingStats(
+            total=sum(by_status.values()), by_status=dict(by_status),
+            by_sector=dict(sorted(by_sector.items())), by_province=dict(sorted(by_province.items())),
+        ),
+        offers_vs_demands=OffersVsDemands(offers=published["offer"], demands=published["demand"]),
+        interests=InterestStats(
+            total=sum(interests.values()), pending=interests.get("pending", 0), accepted=accepted, declined=declined,
+            acceptance_rate=round(accepted / (accepted + declined), 4) if accepted + declined else None,
+            median_days_to_first_interest=round(median, 2) if median is not None else None,
+        ),
+        deals=DealStats(
+            total=sum(deals.values()), by_stage={s: deals.get(s, 0) for s in DEAL_STAGES},
+            agreed_count=agreed_count, agreed_value=_vnd(agreed_total),
+        ),
+        fees=FeeStats(invoiced=_vnd(fees[0]), collected=_vnd(fees[1]), refunded=_vnd(fees[2])),
+    )
+
+
+def encode_position(txid: int, id_: int) -> str:
+    """An opaque feed position."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(["c", txid, id_])).decode().rstrip("=")
+
+
+def decode_position(since: str | None) -> tuple[int, int]:
+    """Read a position made by encode_position; the start of the feed when absent."""
+    if not since:
+        return 0, 0
+    try:
+        tag, txid, id_ = msgspec.json.decode(base64.urlsafe_b64decode(since + "=" * (-len(since) % 4)), type=tuple[str, int, int])
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise BadRequest("since: not a position returned by this API") from None
+    if tag != "c" or txid < 0 or id_ < 0:
+        raise BadRequest("since: not a position returned by this API")
+    return txid, id_
+
+
+def _require_feed_reader(p: Principal | None) -> Principal:
+    principal = auth.require(p)
+    if principal.role not in ("operator", "partner"):
+        raise Forbidden("the change feed is for operators and partner exchanges")
+    return principal
+
+
+async def changes(conn: asyncpg.Connection, p: Principal | None, since: str | None, limit: int) -> ChangesPage:
+    """Public listing changes after `since`, in an order no later commit can insert into."""
+    _require_feed_reader(p)
+    txid, id_ = decode_position(since)
+    rows = await repo.changes_after(conn, txid, id_, limit + 1)
+    page = rows[:limit]
+    current = {r.id: r for r in rows_to(await repo.listings_by_id(conn, list({c.listing_id for c in page})), ListingRow)}
+    at = datetime.now(timezone.utc)
+    items = []
+    for change in page:
+        row = current.get(change.listing_id)
+        public = row is not None and listing_rules.is_public(row.status, row.expires_at, at)
+        items.append(ChangeOut(
+            position=encode_position(change.txid, change.id), listing_id=change.listing_id, kind=change.kind,
+            status=change.status, version=change.version, changed_at=change.changed_at,
+            listing=listings.public_view(row) if public and row is not None else None,
+        ))
+    next_cursor = items[-1].position if items else encode_position(txid, id_)
+    return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) > limit)
+
+
+async def create_partner(conn: asyncpg.Connection, p: Principal | None, data: PartnerCreate) -> PartnerWithKeyOut:
+    """An operator registers a partner exchange; its key is shown once."""
+    auth.require_operator(p)
+    partner = await repo.insert_partner(conn, data.name, data.email)
+    key = auth.new_key()
+    key_id = await repo.insert_key(conn, partner.id, key.key_hash, key.prefix)
+    return PartnerWithKeyOut(partner=msgspec.convert(msgspec.structs.asdict(partner), PartnerOut), api_key=key.secret, api_key_id=key_id)
+
+
+async def remove_partner(conn: asyncpg.Connection, p: Principal | None, member_id: UUID) -> None:
+    """An operator removes a partner; its keys stop working with this commit."""
+    auth.require_operator(p)
+    if not await repo.remove_partner(conn, member_id):
+        raise NotFound("no such partner")
