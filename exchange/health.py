@@ -57,7 +57,11 @@ def _payments(state: State) -> Check:
     key, base = state.settings.stripe_secret_key, state.settings.stripe_api_base
     if not key.startswith("sk_test_"):
         return Check(name="payments", ok=False, detail="STRIPE_SECRET_KEY is not a test-mode key")
-    return Check(name="payments", ok=True, detail="sandbox at a custom address" if base else "Stripe test mode")
+    detail = "sandbox at a custom address" if base else "Stripe test mode"
+    if not state.settings.stripe_webhook_secret:
+        # Payments still complete by read-back from Stripe, but no webhook can be verified.
+        detail += "; STRIPE_WEBHOOK_SECRET is not set, webhooks are refused"
+    return Check(name="payments", ok=True, detail=detail)
 
 
 @get("/health/ready", tags=["operations"], summary="Readiness")

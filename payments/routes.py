@@ -164,7 +164,10 @@ async def stripe_webhook(request: Request, state: State, conn: Conn) -> WebhookA
         event = stripe_gateway.verify_event(payload, request.headers.get("stripe-signature"), secret)
     except stripe_gateway.SignatureError:
         raise BadRequest("Stripe-Signature does not verify this body, or its timestamp is outside the tolerance") from None
-    except ValueError:
+    except (ValueError, AttributeError, TypeError):
+        # A correctly signed body that is not a JSON object (the SDK parses it after checking the signature).
         raise BadRequest("the body is not a Stripe event") from None
+    if not isinstance(getattr(event, "id", None), str) or not isinstance(getattr(event, "type", None), str):
+        raise BadRequest("the body is not a Stripe event: it needs an id and a type")
     recorded = await service.record_stripe_event(conn, event)
     return WebhookAck(received=True, duplicate=not recorded)

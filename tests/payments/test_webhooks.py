@@ -27,8 +27,8 @@ async def test_forged_malformed_missing_and_stale_signatures_are_400_and_store_n
         assert response.headers["content-type"].startswith("application/problem+json")
     missing = await client.post("/v1/webhooks/stripe", content=payload, headers=JSON)
     assert missing.status_code == 400
-    not_json = b"{not json"
-    assert (await _post(client, not_json, sign(not_json))).status_code == 400
+    for body in (b"{not json", b'{"object": "event"}', b"[1, 2]"):
+        assert (await _post(client, body, sign(body))).status_code == 400, body
     assert await conn.fetchval("SELECT count(*) FROM stripe_events") == 0
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'payments.stripe_event'") == 0
 
