@@ -1,0 +1,80 @@
+"""The matching benchmark's ranking metrics, and the consistency of its evaluation set."""
+
+import math
+
+import msgspec
+import pytest
+
+from bench.matching_eval import create_body, load_set, ndcg_at_k, recall_at_k, style
+from listings.schemas import DemandCreate, OfferCreate
+
+pytestmark = pytest.mark.unit
+
+GRADES = {"a": 3, "b": 2, "c": 1}
+
+
+def test_ideal_ranking_scores_one():
+    assert ndcg_at_k(["a", "b", "c"], GRADES) == pytest.approx(1.0)
+    assert recall_at_k(["a", "b", "c"], GRADES) == 1.0
+
+
+def test_ndcg_uses_graded_gains_and_log_discount():
+    # DCG of [b, a] = 3/log2(2) + 7/log2(3); ideal = 7 + 3/log2(3) + 1/log2(4).
+    expected = (3 + 7 / math.log2(3)) / (7 + 3 / math.log2(3) + 1 / 2)
+    assert ndcg_at_k(["b", "a"], GRADES) == pytest.approx(expected)
+
+
+def test_unjudged_and_foreign_items_gain_nothing_but_take_a_rank():
+    assert ndcg_at_k(["x", None, "a"], {"a": 3}) == pytest.approx(1 / math.log2(4))
+    assert ndcg_at_k([], GRADES) == 0.0
+
+
+def test_only_the_top_k_count():
+    ranked = [f"x{i}" for i in range(10)] + ["a"]
+    assert ndcg_at_k(ranked, GRADES, k=10) == 0.0
+    assert recall_at_k(ranked, GRADES, k=10) == 0.0
+    assert recall_at_k(ranked, GRADES, k=11) == 0.5
+
+
+def test_a_repeated_item_counts_once():
+    assert ndcg_at_k(["a", "a"], {"a": 3, "b": 3}) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+    assert recall_at_k(["a", "a"], {"a": 3, "b": 3}) == 0.5
+
+
+def test_recall_counts_grade_two_and_up_as_relevant():
+    assert recall_at_k(["c"], GRADES) == 0.0
+    assert recall_at_k(["b", "c"], GRADES) == 0.5
+    assert recall_at_k(["c"], GRADES, threshold=1) == pytest.approx(1 / 3)
+
+
+def test_nothing_judged_scores_zero():
+    assert ndcg_at_k(["a"], {}) == 0.0
+    assert recall_at_k(["a"], {"a": 1}) == 0.0
+
+
+def test_style_tells_diacritics_apart():
+    assert style({"language": "en", "title": "Shrimp", "description": "x", "keywords": []}) == "en"
+    assert style({"language": "vi", "title": "Máy sấy lúa", "description": "x", "keywords": []}) == "vi"
+    assert style({"language": "vi", "title": "May say lua", "description": "50 tan/ngay", "keywords": ["trau"]}) == "vi-ascii"
+
+
+def test_evaluation_set_is_consistent_and_valid_for_the_api():
+    evalset = load_set()
+    assert len(evalset.offers) >= 160 and len(evalset.demands) >= 32
+    orgs = {org["key"]: org["kind"] for org in evalset.organizations}
+    offer_keys = [o["key"] for o in evalset.offers]
+    demand_keys = [d["key"] for d in evalset.demands]
+    assert len(set(offer_keys)) == len(offer_keys) and len(set(demand_keys)) == len(demand_keys)
+    for offer in evalset.offers:
+        assert orgs[offer["owner"]] == "institute"
+        msgspec.convert(create_body(offer), OfferCreate)
+    for demand in evalset.demands:
+        assert orgs[demand["owner"]] == "enterprise"
+        msgspec.convert(create_body(demand), DemandCreate)
+    assert set(evalset.judgments) == set(demand_keys)
+    for grades in evalset.judgments.values():
+        assert set(grades) <= set(offer_keys)
+        assert set(grades.values()) <= {1, 2, 3}
+        assert 3 in grades.values()
+    styles = [style(d) for d in evalset.demands]
+    assert all(styles.count(s) >= 7 for s in ("vi", "vi-ascii", "en"))
