@@ -41,10 +41,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_env_points_at_loopback(stack: Stack) -> None:
     env = stack.env()
-    assert set(env) == {"DATABASE_URL", "MEILI_URL", "MEILI_MASTER_KEY", "STRIPE_API_BASE", "STRIPE_SECRET_KEY"}
+    assert set(env) == {
+        "DATABASE_URL", "MEILI_URL", "MEILI_MASTER_KEY", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+    }
     assert env["MEILI_URL"].startswith("http://127.0.0.1:")
     assert env["STRIPE_API_BASE"].startswith("http://127.0.0.1:")
     assert env["STRIPE_SECRET_KEY"].startswith("sk_test_")
+    assert env["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
     assert stat.S_IMODE((stack.data_dir / "meili.key").stat().st_mode) == 0o600
 
 
