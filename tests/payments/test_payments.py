@@ -208,3 +208,21 @@ async def test_operator_refunds_one_paid_invoice(make_deal, client, gateway):
     twice = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=bearer(deal.operator))
     assert twice.status_code == 409
     assert await gateway.refunded_amount(paid.json()["payment_intent_id"]) == invoice["amount"]["amount"]
+
+
+async def test_after_authentication_paying_again_reads_the_intent_back_as_paid(make_deal, client, conn, gateway):
+    deal = await make_deal()
+    invoice = deal.of("seller")
+    method = await gateway.client.v1.payment_methods.create_async(
+        {"type": "card", "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    started = (await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": method.id},
+                                  headers=bearer(deal.seller_key))).json()
+    again = await client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.seller_key))
+    assert again.json()["payment_intent_id"] == started["payment_intent_id"]
+    assert again.json()["status"] == "requires_action" and again.json()["invoice"]["status"] == "processing"
+    await gateway.client.raw_request_async(
+        "post", f"/v1/payment_intents/{started['payment_intent_id']}/_authenticate",
+        client_secret=started["client_secret"], success="true")
+    read_back = await client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.seller_key))
+    assert read_back.json()["status"] == "succeeded" and read_back.json()["invoice"]["status"] == "paid"
+    assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
