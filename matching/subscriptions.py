@@ -1,5 +1,6 @@
 """Subscriptions: who wants to hear of which new listings, matching a newly searchable listing, and notifications."""
 
+import asyncio
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ SECRET_PREFIX = "whsec_"
 MAX_SUBSCRIPTIONS = 100
 # Queries per multi-search request when checking one listing against plain subscriptions.
 MULTI_SEARCH_CHUNK = 100
+# Demands checked against one new offer concurrently (each is one multi-search, after its query vector).
+DEMAND_CHECKS_AT_ONCE = 4
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 
@@ -165,15 +168,16 @@ async def demand_scores(
     """Which public demands' own subscriptions this offer matches, scored as the demand's matches are."""
     now = datetime.now(UTC)
     demands = {r.id: r for r in await listings.rows_by_id(conn, [s.demand_id for s in subs if s.demand_id])}
-    scores: dict[UUID, float] = {}
-    for sub in subs:
-        demand = demands.get(sub.demand_id)
-        if demand is None or not rules.is_public(demand.status, demand.expires_at, now):
-            continue
-        item = await matches.match_one(client, settings, demand, offer.id)
-        if item is not None:
-            scores[sub.id] = item.score
-    return scores
+    checks = [(s.id, d) for s in subs if (d := demands.get(s.demand_id)) and rules.is_public(d.status, d.expires_at, now)]
+    gate = asyncio.Semaphore(DEMAND_CHECKS_AT_ONCE)
+
+    async def check(demand: ListingRow) -> float | None:
+        async with gate:
+            item = await matches.match_one(client, settings, demand, offer.id)
+        return item.score if item is not None else None
+
+    results = await asyncio.gather(*(check(d) for _, d in checks))
+    return {sub_id: score for (sub_id, _), score in zip(checks, results, strict=True) if score is not None}
 
 
 async def notify_matches(
