@@ -259,6 +259,18 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
     print()
     print(f"demands by style: " + ", ".join(f"{STYLE_LABELS[s]} {counts[s]}" for s in STYLES))
     print(f"gains 2^grade - 1, ideal DCG from every judged offer of the demand; recall@{k}: relevant = grade >= {RELEVANT_GRADE}")
+    languages = {o["key"]: o["language"] for o in evalset.offers}
+    for run in runs:
+        found = {"same": [0, 0], "other": [0, 0]}
+        for demand in evalset.demands:
+            top = set(run.rankings.get(demand["key"], [])[:k])
+            for item, g in evalset.judgments.get(demand["key"], {}).items():
+                if g >= RELEVANT_GRADE:
+                    side = found["same" if languages[item] == demand["language"] else "other"]
+                    side[0] += item in top
+                    side[1] += 1
+        print(f"{run.name}: relevant offers found in the demand's language {found['same'][0]}/{found['same'][1]}, "
+              f"in the other language {found['other'][0]}/{found['other'][1]}")
     for run in runs:
         ordered = sorted(run.latencies)
         if ordered:
