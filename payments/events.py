@@ -66,7 +66,7 @@ STRIPE_TOPICS = ("payments.stripe_event",)
 
 def consumers(gateway: Gateway) -> list[outbox.Consumer]:
     """The consumers of deal events and of Stripe events, sharing one gateway."""
-    from payments import service
+    from payments import service, webhooks
 
     async def handle_deals(conn: asyncpg.Connection, rows: list[outbox.OutboxRow]) -> None:
         for row in rows:
@@ -77,7 +77,7 @@ def consumers(gateway: Gateway) -> list[outbox.Consumer]:
 
     async def handle_stripe(conn: asyncpg.Connection, rows: list[outbox.OutboxRow]) -> None:
         for row in rows:
-            await service.on_stripe_event(conn, gateway, msgspec.convert(row.payload, StripeEventReceived))
+            await webhooks.process(conn, gateway, msgspec.convert(row.payload, StripeEventReceived))
 
     return [
         outbox.Consumer("payments.deals", DEAL_TOPICS, handle_deals, batch_size=1),

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exchange.auth import KEYED, Caller, Principal, require_operator
 from exchange.db import Conn
-from exchange.errors import PROBLEM_MEDIA_TYPE, BadRequest
+from exchange.errors import PROBLEM_MEDIA_TYPE
 from exchange.http import (
     BEARER,
     Cursor,
@@ -27,8 +27,7 @@ from exchange.http import (
     record_idempotent_response,
 )
 from exchange.schemas import Page, Problem
-from payments import gateway as stripe_gateway
-from payments import repo, service
+from payments import repo, service, webhooks
 from payments.schemas import InvoiceOut, InvoiceStatus, PayIn, PaymentOut, Quote, ScheduleIn, ScheduleOut, WebhookAck
 
 DECLINED = {402: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
@@ -156,18 +155,6 @@ class InvoiceController(Controller):
 async def stripe_webhook(request: Request, state: State, conn: Conn) -> WebhookAck:
     """Stripe's events: Stripe-Signature verified on the raw body; each event id stored once, then acted on by
     reading its PaymentIntent back from Stripe."""
-    secret = state.settings.stripe_webhook_secret
-    if not secret:
-        raise BadRequest("webhooks are not configured on this service (STRIPE_WEBHOOK_SECRET)")
-    payload = await request.body()
-    try:
-        event = stripe_gateway.verify_event(payload, request.headers.get("stripe-signature"), secret)
-    except stripe_gateway.SignatureError:
-        raise BadRequest("Stripe-Signature does not verify this body, or its timestamp is outside the tolerance") from None
-    except (ValueError, AttributeError, TypeError):
-        # A correctly signed body that is not a JSON object (the SDK parses it after checking the signature).
-        raise BadRequest("the body is not a Stripe event") from None
-    if not isinstance(getattr(event, "id", None), str) or not isinstance(getattr(event, "type", None), str):
-        raise BadRequest("the body is not a Stripe event: it needs an id and a type")
-    recorded = await service.record_stripe_event(conn, event)
+    event = webhooks.verify(await request.body(), request.headers.get("stripe-signature"), state.settings.stripe_webhook_secret)
+    recorded = await webhooks.record(conn, event)
     return WebhookAck(received=True, duplicate=not recorded)

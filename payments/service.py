@@ -1,7 +1,6 @@
 """Rules of fees, invoices and payments: who may do what, and how Stripe's answers move an invoice."""
 
 import logging
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -14,7 +13,7 @@ from exchange.auth import Principal, require, require_operator
 from exchange.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound, Unprocessable, param_error
 from exchange.schemas import FieldError, Money
 from payments import fees, repo
-from payments.events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced, StripeEventReceived
+from payments.events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
 from payments.gateway import CardError, Gateway, StripeError
 from payments.repo import InvoiceRow, ScheduleRow
 from payments.schemas import (
@@ -130,14 +129,9 @@ async def quote(conn: asyncpg.Connection, amount: int | None, currency: str) -> 
 
 def invoice_out(row: InvoiceRow) -> InvoiceOut:
     """An invoice as the API shows it."""
-    return InvoiceOut(
-        id=row.id, deal_id=row.deal_id, org_id=row.org_id, party=row.party, instalment=row.instalment,  # type: ignore[arg-type]
-        instalments=row.instalments, amount=Money(amount=row.amount, currency=row.currency),  # type: ignore[arg-type]
-        status=row.status, fee_schedule_version=row.fee_schedule_version,  # type: ignore[arg-type]
-        payment_intent_id=row.payment_intent_id, next_action=row.next_action, last_payment_error=row.last_payment_error,
-        paid_at=row.paid_at, refunded_at=row.refunded_at, created_at=row.created_at, updated_at=row.updated_at,
-        version=row.version,
-    )
+    values = msgspec.structs.asdict(row)
+    values["amount"] = {"amount": row.amount, "currency": row.currency}
+    return msgspec.convert(values, InvoiceOut)
 
 
 def _visible(row: InvoiceRow | None, principal: Principal) -> InvoiceRow:
@@ -418,31 +412,3 @@ async def on_deal_cancelled(conn: asyncpg.Connection, gateway: Gateway, event: D
             await refund(conn, gateway, invoice)
         else:
             await repo.update_invoice(conn, invoice.id, status="void", voided_at=now(), next_action=None)
-
-
-async def on_stripe_event(conn: asyncpg.Connection, gateway: Gateway, event: StripeEventReceived) -> None:
-    """Act on a stored Stripe event by reading its PaymentIntent back; events of unknown intents are ignored."""
-    if not event.payment_intent_id:
-        return
-    invoice_id = await repo.invoice_for_intent(conn, event.payment_intent_id)
-    if invoice_id is None:
-        return
-    invoice = await repo.get_invoice(conn, invoice_id, lock=True)
-    assert invoice is not None
-    intent = await gateway.retrieve_intent(event.payment_intent_id)
-    await apply_intent(conn, gateway, invoice, intent)
-
-
-async def record_stripe_event(conn: asyncpg.Connection, event: Any) -> bool:
-    """Store a verified event once and queue its processing; False for a duplicate."""
-    obj = getattr(getattr(event, "data", None), "object", None)
-    object_id = getattr(obj, "id", None)
-    intent_id = object_id if isinstance(object_id, str) and object_id.startswith("pi_") else None
-    created_at = getattr(event, "created", None)
-    created = datetime.fromtimestamp(created_at, timezone.utc) if isinstance(created_at, int) else None
-    if not await repo.insert_event(conn, event.id, event.type, object_id, created):
-        return False
-    # The event id names the aggregate: the invoice is only known once the intent is looked up.
-    aggregate = uuid.uuid5(uuid.NAMESPACE_URL, f"stripe-event:{event.id}")
-    await outbox.emit(conn, aggregate, StripeEventReceived(event_id=event.id, type=event.type, payment_intent_id=intent_id))
-    return True

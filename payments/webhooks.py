@@ -1,0 +1,59 @@
+"""Stripe's webhook: verify the signature on the raw body, store each event once, act on it by read-back."""
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+
+from exchange import outbox
+from exchange.errors import BadRequest
+from payments import repo
+from payments.events import StripeEventReceived
+from payments.gateway import Gateway, SignatureError, verify_event
+from payments.service import apply_intent
+
+
+def verify(payload: bytes, signature: str | None, secret: str) -> Any:
+    """The event of a correctly signed, recent body; 400 for anything else."""
+    if not secret:
+        raise BadRequest("webhooks are not configured on this service (STRIPE_WEBHOOK_SECRET)")
+    try:
+        event = verify_event(payload, signature, secret)
+    except SignatureError:
+        raise BadRequest("Stripe-Signature does not verify this body, or its timestamp is outside the tolerance") from None
+    except (ValueError, AttributeError, TypeError):
+        # A correctly signed body that is not a JSON object (the SDK parses it after checking the signature).
+        raise BadRequest("the body is not a Stripe event") from None
+    if not isinstance(getattr(event, "id", None), str) or not isinstance(getattr(event, "type", None), str):
+        raise BadRequest("the body is not a Stripe event: it needs an id and a type")
+    return event
+
+
+async def record(conn: asyncpg.Connection, event: Any) -> bool:
+    """Store a verified event once and queue its processing; False for a duplicate."""
+    obj = getattr(getattr(event, "data", None), "object", None)
+    object_id = getattr(obj, "id", None)
+    intent_id = object_id if isinstance(object_id, str) and object_id.startswith("pi_") else None
+    created_at = getattr(event, "created", None)
+    created = datetime.fromtimestamp(created_at, timezone.utc) if isinstance(created_at, int) else None
+    if not await repo.insert_event(conn, event.id, event.type, object_id if isinstance(object_id, str) else None, created):
+        return False
+    # The event id names the aggregate: the invoice is only known once the intent is looked up.
+    aggregate = uuid.uuid5(uuid.NAMESPACE_URL, f"stripe-event:{event.id}")
+    await outbox.emit(conn, aggregate, StripeEventReceived(event_id=event.id, type=event.type, payment_intent_id=intent_id))
+    return True
+
+
+async def process(conn: asyncpg.Connection, gateway: Gateway, event: StripeEventReceived) -> None:
+    """Act on a stored event by reading its PaymentIntent back; events of unknown intents are ignored."""
+    if not event.payment_intent_id:
+        return
+    invoice_id = await repo.invoice_for_intent(conn, event.payment_intent_id)
+    if invoice_id is None:
+        return
+    invoice = await repo.get_invoice(conn, invoice_id, lock=True)
+    if invoice is None:
+        return
+    intent = await gateway.retrieve_intent(event.payment_intent_id)
+    await apply_intent(conn, gateway, invoice, intent)
