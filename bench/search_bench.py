@@ -1,0 +1,378 @@
+"""Search benchmark on many published listings: loading, search through the API beside Meilisearch itself, matching, index lag."""
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+from meilisearch_python_sdk.index._common import process_search_parameters
+
+from bench import search_corpus
+from bench.http_bench import (
+    Figures, address, concurrency_list, cpu_model, cycle_source, drive, expect, get_request, percentile, post_request,
+    run_async, start_service, stop_on_sigterm,
+)
+from exchange import db, devstack
+from exchange.settings import Settings, settings_from_env
+from listings import service as listings
+from listings.repo import CONTENT_COLUMNS, SEED_COLUMNS
+from listings.schemas import DemandCreate, OfferCreate
+from matching import engine, indexer, search
+from matching.schemas import SearchFilters
+from tests.support import bearer
+
+INSTITUTES, ENTERPRISES = 12, 8
+MATCH_SAMPLE = 40
+LAG_PUBLICATIONS, LAG_WITHDRAWALS = 50, 20
+LAG_POLL_SECONDS = 0.01
+LAG_GIVE_UP_SECONDS = 30.0
+# COPY speaks binary, which has no jsonb encoder here: the one jsonb column, contact, is left out (it is never public).
+COPY_COLUMNS = ("kind", "owner_org_id", "created_by", *(c for c in CONTENT_COLUMNS if c != "contact"), *SEED_COLUMNS)
+TARGET_P99_MS, TARGET_RATIO, TARGET_LAG_MS = 25.0, 0.5, 1000.0
+
+
+STARTED = time.perf_counter()
+LOAD_AT_START = os.getloadavg()
+
+
+def step(message: str) -> None:
+    """Progress on stderr, with the seconds since start."""
+    print(f"[{time.perf_counter() - STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+class Orgs(msgspec.Struct):
+    """The organizations setup registered: ids by kind and one key of each kind."""
+
+    institutes: list[str]
+    enterprises: list[str]
+    institute_key: str
+
+
+def register(client: httpx.Client, operator_key: str, kind: str, n: int) -> tuple[str, str]:
+    """Register and verify one organization; return (id, owner key)."""
+    suffix = secrets.token_hex(4)
+    body = {"name": f"Bench {kind} {n} {suffix}", "kind": kind, "province": search_corpus.REGIONS[n % len(search_corpus.REGIONS)],
+            "contact_email": f"bench-{suffix}@{kind}.example.vn"}
+    registered = expect(client.post("/v1/organizations", json=body), 201)
+    org_id = registered["organization"]["id"]
+    expect(client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator_key)), 200)
+    return org_id, registered["api_key"]
+
+
+def register_orgs(url: str, operator_key: str) -> Orgs:
+    """The institutes that own the offers and the enterprises that own the demands."""
+    with httpx.Client(base_url=url, timeout=30.0, trust_env=False) as client:
+        institutes = [register(client, operator_key, "institute", n) for n in range(INSTITUTES)]
+        enterprises = [register(client, operator_key, "enterprise", n) for n in range(ENTERPRISES)]
+    return Orgs([i for i, _ in institutes], [e for e, _ in enterprises], institutes[0][1])
+
+
+def listing_values(n: int, corpus: list, orgs: Orgs, now: datetime) -> dict:
+    """The n-th listing's columns: its content completed and scored by the service's own code, published."""
+    kind, body = search_corpus.listing_body(n, corpus)
+    data = msgspec.convert(body, OfferCreate if kind == "offer" else DemandCreate)
+    values = listings.content_columns(kind, data, default_region="01")
+    owners = orgs.institutes if kind == "offer" else orgs.enterprises
+    published = now - timedelta(days=n % 300, minutes=n % 1440)
+    values.update(
+        kind=kind, owner_org_id=owners[n % len(owners)], created_by=None, id=uuid.uuid4(), status="published",
+        created_at=published - timedelta(days=2), submitted_at=published - timedelta(days=1), published_at=published,
+        expires_at=published + timedelta(days=365),
+    )
+    return values
+
+
+async def copy_listings(conn, rows: list[dict]) -> None:
+    """COPY rows into listings, one COPY per kind with the columns that kind sets (the others keep their defaults)."""
+    for kind in engine.KINDS:
+        of_kind = [r for r in rows if r["kind"] == kind]
+        if of_kind:
+            columns = [c for c in COPY_COLUMNS if c in of_kind[0]]
+            await conn.copy_records_to_table("listings", records=[tuple(r[c] for c in columns) for r in of_kind], columns=columns)
+
+
+async def load(settings: Settings, orgs: Orgs, count: int) -> dict[str, float]:
+    """COPY `count` published listings into PostgreSQL, then build both indexes with the indexer's own reindex."""
+    corpus = search_corpus.texts()
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=3)
+    client = engine.open_client(settings)
+    figures: dict[str, float] = {"distinct_texts": min(count, len(corpus))}
+    try:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        rows = [listing_values(n, corpus, orgs, now) for n in range(count)]
+        figures["build_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        async with pool.acquire() as conn:
+            await copy_listings(conn, rows)
+            await conn.execute("ANALYZE listings")
+        figures["copy_s"] = time.perf_counter() - started
+        step(f"  reindexing {count} listings ...")
+        started = time.perf_counter()
+        counts = await indexer.reindex(pool, client, settings)
+        figures["reindex_s"] = time.perf_counter() - started
+        figures.update({f"indexed_{kind}": n for kind, n in counts.items()})
+        async with pool.acquire() as conn:
+            figures["vectors"] = await conn.fetchval("SELECT count(*) FROM embedding_cache")
+            demand_ids = [str(r["id"]) for r in await conn.fetch(
+                "SELECT id FROM listings WHERE kind = 'demand' AND status = 'published' ORDER BY random() LIMIT $1", MATCH_SAMPLE)]
+        figures["demand_ids"] = demand_ids  # type: ignore[assignment]
+        return figures
+    finally:
+        await client.aclose()
+        await pool.close()
+
+
+def api_path(params: dict) -> str:
+    """GET /v1/search/offers with these query parameters."""
+    return "/v1/search/offers?" + urlencode(params, doseq=True)
+
+
+def meili_body(params: dict, now: datetime) -> bytes:
+    """The body matching.search sends to Meilisearch for these API parameters (the same arguments, built by the SDK)."""
+    q = params.get("q")
+    modes = params.get("transfer_mode")
+    filters = SearchFilters(
+        sector=params.get("sector"), trl_min=params.get("trl_min"), trl_max=params.get("trl_max"),
+        transfer_mode=[modes] if isinstance(modes, str) else list(modes or []), region=params.get("region"),
+        price_max=params.get("price_max"), language=params.get("language"), ip_status=params.get("ip_status"),
+    )
+    body = process_search_parameters(
+        q=q or None, filter=search.filter_clauses("offer", filters, now), sort=search.sort_rule("offer", params.get("sort", "relevance")),
+        facets=search.facet_list("offer", params.get("facets")) or None, limit=20, offset=0, attributes_to_retrieve=["listing"],
+        attributes_to_highlight=search.HIGHLIGHTED if q else None, attributes_to_crop=["description"] if q else None,
+        crop_length=search.CROP_WORDS, highlight_pre_tag=search.HIGHLIGHT_PRE, highlight_post_tag=search.HIGHLIGHT_POST,
+        show_ranking_score=True,
+    )
+    return msgspec.json.encode(body)
+
+
+def check_queries(service_url: str, stack: devstack.Stack, uid: str, bodies: list[bytes]) -> list[tuple[int, int]]:
+    """Each query's estimated total through the API and straight from Meilisearch (they must agree)."""
+    totals = []
+    with httpx.Client(timeout=30.0, trust_env=False) as client:
+        for params, body in zip(search_corpus.QUERIES, bodies, strict=True):
+            api = expect(client.get(service_url + api_path(params)), 200)
+            meili = client.post(f"{stack.meili_url}/indexes/{uid}/search", content=body,
+                                headers={"Authorization": f"Bearer {stack.meili_master_key}", "Content-Type": "application/json"})
+            totals.append((api["estimated_total"], expect(meili, 200)["estimatedTotalHits"]))
+    return totals
+
+
+def keyed_get(host: str, path: str, key: str) -> bytes:
+    """The bytes of a GET with a bearer key."""
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+
+
+async def measure_search(
+    service_url: str, service_pid: int, stack: devstack.Stack, uid: str, bodies: list[bytes], args: argparse.Namespace,
+) -> list[tuple[int, Figures, Figures]]:
+    """The rotating queries at each concurrency through the API, then straight to Meilisearch."""
+    s_host, s_port, s_header = address(service_url)
+    m_host, m_port, m_header = address(stack.meili_url)
+    api = cycle_source([get_request(s_header, api_path(p)) for p in search_corpus.QUERIES])
+    meili = cycle_source([post_request(m_header, f"/indexes/{uid}/search", stack.meili_master_key, b) for b in bodies])
+    rows = []
+    for c in args.concurrency:
+        step(f"  search at {c} ...")
+        through_api = await drive(s_host, s_port, api, c, args.duration, None, service_pid)
+        direct = await drive(m_host, m_port, meili, c, args.duration, None, None)
+        rows.append((c, through_api, direct))
+    return rows
+
+
+async def measure_matching(
+    service_url: str, service_pid: int, operator_key: str, demand_ids: list[str], args: argparse.Namespace
+) -> list[tuple[int, Figures]]:
+    """GET /v1/demands/{id}/matches for the sampled demands, as an operator, at 1 and 4 clients."""
+    host, port, header = address(service_url)
+    source = cycle_source([keyed_get(header, f"/v1/demands/{i}/matches", operator_key) for i in demand_ids])
+    rows = []
+    for c in (1, 4):
+        step(f"  matching at {c} ...")
+        rows.append((c, await drive(host, port, source, c, args.duration, None, service_pid)))
+    return rows
+
+
+def unique_word() -> str:
+    """A made-up word no listing contains, so that searching for it finds only the listing that carries it."""
+    return "zq" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
+
+
+async def wait_search(client: httpx.AsyncClient, word: str, listing_id: str, present: bool, since: float) -> float:
+    """Poll the search for `word` until the listing is (or is no longer) among the hits; seconds since `since`."""
+    while True:
+        response = await client.get("/v1/search/offers", params={"q": word, "limit": 5})
+        seen = response.status_code == 200 and any(h["listing"]["id"] == listing_id for h in response.json()["hits"])
+        if seen == present:
+            return time.perf_counter() - since
+        if time.perf_counter() - since > LAG_GIVE_UP_SECONDS:
+            raise RuntimeError(f"listing {listing_id} still {'absent' if present else 'present'} after {LAG_GIVE_UP_SECONDS:g} s")
+        await asyncio.sleep(LAG_POLL_SECONDS)
+
+
+async def measure_lag(service_url: str, operator_key: str, owner_key: str) -> tuple[list[float], list[float]]:
+    """Publish offers one at a time (create, submit, approve) and withdraw some; seconds until search agrees."""
+    corpus = [t for t in search_corpus.texts() if t[0] == "offer"]
+    published, withdrawn = [], []
+    async with httpx.AsyncClient(base_url=service_url, timeout=30.0, trust_env=False) as client:
+        ids = []
+        for n in range(LAG_PUBLICATIONS):
+            word = unique_word()
+            _, body = search_corpus.listing_body(random.randrange(len(corpus)), corpus)
+            body = {**body, "title": f"{body['title']} (mẫu {word})"}
+            created = expect(await client.post("/v1/offers", json=body, headers=bearer(owner_key)), 201)
+            expect(await client.post(f"/v1/offers/{created['id']}/submit", headers=bearer(owner_key)), 200)
+            expect(await client.post(f"/v1/offers/{created['id']}/approve", headers=bearer(operator_key)), 200)
+            published.append(await wait_search(client, word, created["id"], True, time.perf_counter()))
+            ids.append((created["id"], word))
+        for listing_id, word in ids[:LAG_WITHDRAWALS]:
+            expect(await client.post(f"/v1/offers/{listing_id}/withdraw", headers=bearer(owner_key)), 200)
+            withdrawn.append(await wait_search(client, word, listing_id, False, time.perf_counter()))
+    return published, withdrawn
+
+
+def ms(seconds: list[float], q: float) -> str:
+    """A percentile of seconds, in milliseconds."""
+    return f"{percentile(sorted(seconds), q) * 1000:.0f}"
+
+
+def verdict(ok: bool) -> str:
+    """Whether a figure meets its target."""
+    return "met" if ok else "MISSED"
+
+
+def print_report(args, stack_pg: str, load_figures: dict, totals, search_rows, match_rows, lag) -> None:
+    """Every figure, with the targets beside them."""
+    cores = os.cpu_count() or 0
+    before, after = (", ".join(f"{v:.2f}" for v in load) for load in (LOAD_AT_START, os.getloadavg()))
+    print(f"machine: {cores} cores, {cpu_model()}; PostgreSQL {stack_pg}; load average {before} at start, {after} at the end")
+    print(f"service: `exchange serve --workers {args.workers}` on the embedded stack, RUN_JOBS on (the indexer runs in the service)")
+    print(f"listings: {args.listings} published ({load_figures['indexed_offer']} offers, {load_figures['indexed_demand']} demands), "
+          f"{load_figures['distinct_texts']:.0f} distinct texts (20 topics x vi/en x variants) varied by region, TRL, price, modes, owner")
+    print()
+    print("1. loading")
+    print(f"   build rows (content_columns, quality score): {load_figures['build_s']:.1f} s")
+    print(f"   COPY into PostgreSQL + ANALYZE:              {load_figures['copy_s']:.1f} s")
+    print(f"   indexer.reindex into Meilisearch:            {load_figures['reindex_s']:.1f} s "
+          f"({load_figures['vectors']} vectors computed and cached)")
+    print()
+    agree = sum(1 for a, m in totals if a == m)
+    hits = sorted(a for a, _ in totals)
+    print(f"2. search: {len(search_corpus.QUERIES)} rotating queries on GET /v1/search/offers vs POST /indexes/<uid>/search, "
+          f"{args.duration:g} s per run after 1 s warm-up")
+    print(f"   estimated totals agree API = Meilisearch on {agree}/{len(totals)} queries; hits per query min {hits[0]}, median {hits[len(hits) // 2]}, max {hits[-1]}")
+    print("   conc |  API p50 |  API p99 |  API req/s | errors | Meili p50 | Meili p99 | Meili req/s | ratio | service CPU %")
+    for c, a, m in search_rows:
+        ratio = a.rps / m.rps if m.rps else 0.0
+        print(f"   {c:4d} | {a.p50_ms:8.2f} | {a.p99_ms:8.2f} | {a.rps:10.0f} | {a.errors + m.errors:6d} | {m.p50_ms:9.2f} | "
+              f"{m.p99_ms:9.2f} | {m.rps:11.0f} | {ratio:5.2f} | {a.cpu.get('server', float('nan')):5.0f}")
+    at8 = next((r for r in search_rows if r[0] == 8), None)
+    if at8:
+        c, a, m = at8
+        print(f"   target API p99 < {TARGET_P99_MS:g} ms at 8 clients: {a.p99_ms:.1f} ms, {verdict(a.p99_ms < TARGET_P99_MS)}")
+    for c, a, m in search_rows:
+        ratio = a.rps / m.rps if m.rps else 0.0
+        print(f"   target API throughput >= {TARGET_RATIO:g} x Meilisearch at {c}: {ratio:.2f}, {verdict(ratio >= TARGET_RATIO)}")
+    print()
+    print(f"3. matching: GET /v1/demands/{{id}}/matches over {MATCH_SAMPLE} sampled demands, operator key")
+    print("   conc |  p50 ms |  p99 ms | req/s | requests | errors")
+    for c, f in match_rows:
+        print(f"   {c:4d} | {f.p50_ms:7.1f} | {f.p99_ms:7.1f} | {f.rps:5.1f} | {f.count:8d} | {f.errors:6d}")
+    print()
+    published, withdrawn = lag
+    print(f"4. index lag: from the approve (withdraw) response to the first search that shows (stops showing) it, polled every {LAG_POLL_SECONDS * 1000:g} ms")
+    print(f"   publish  ({len(published)}): p50 {ms(published, 0.5)} ms, p99 {ms(published, 0.99)} ms, max {ms(published, 1.0)} ms; "
+          f"target p99 < {TARGET_LAG_MS:g} ms: {verdict(percentile(sorted(published), 0.99) * 1000 < TARGET_LAG_MS)}")
+    print(f"   withdraw ({len(withdrawn)}): p50 {ms(withdrawn, 0.5)} ms, p99 {ms(withdrawn, 0.99)} ms, max {ms(withdrawn, 1.0)} ms")
+    errors = [(f"search API at {c}", a) for c, a, _ in search_rows if a.errors] + [(f"Meilisearch at {c}", m) for c, _, m in search_rows if m.errors]
+    errors += [(f"matching at {c}", f) for c, f in match_rows if f.errors]
+    print()
+    if not errors:
+        print("errors: none")
+    for name, figures in errors:
+        for kind, count in figures.kinds.most_common():
+            print(f"ERROR {name}: {count} x {kind}: {figures.samples[kind]}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m bench.search_bench", description=__doc__)
+    p.add_argument("--listings", type=int, default=20_000, help="published listings to load (default 20000)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
+    p.add_argument("--concurrency", type=concurrency_list, default=[1, 8, 32], help="search clients per run, e.g. 1,8,32")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of the service (default 1)")
+    return p.parse_args(argv)
+
+
+async def postgres_version(url: str) -> str:
+    """The embedded PostgreSQL's version."""
+    conn = await db.connect(url)
+    try:
+        return await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the stack and the service, load, measure, print, and stop everything this run started."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="exchange-search-bench-"))
+    stack = None
+    proc: subprocess.Popen | None = None
+    try:
+        step("starting the embedded stack and the service ...")
+        stack = devstack.Stack(workdir / "stack", fresh=True).start()
+        operator_key = secrets.token_urlsafe(32)
+        os.environ["RUN_JOBS"] = "true"
+        service_url, proc = start_service(stack, operator_key, workdir, False, args.workers)
+        settings = settings_from_env({**os.environ, **stack.env()})
+        orgs = register_orgs(service_url, operator_key)
+        step(f"loading {args.listings} listings ...")
+        load_figures = run_async(load(settings, orgs, args.listings))
+        uid = engine.index_uid(settings, "offer")
+        now = datetime.now(UTC)
+        bodies = [meili_body(p, now) for p in search_corpus.QUERIES]
+        totals = check_queries(service_url, stack, uid, bodies)
+        step("measuring ...")
+        search_rows = run_async(measure_search(service_url, proc.pid, stack, uid, bodies, args))
+        match_rows = run_async(measure_matching(service_url, proc.pid, operator_key, load_figures["demand_ids"], args))
+        step("  index lag ...")
+        lag = run_async(measure_lag(service_url, operator_key, orgs.institute_key))
+        step("done")
+        print_report(args, run_async(postgres_version(stack.database_url)), load_figures, totals, search_rows, match_rows, lag)
+        return 0
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        log = workdir / "service.log"
+        if log.exists():
+            print(devstack.log_tail(log), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping what this run started", file=sys.stderr)
+        return 130
+    finally:
+        if proc is not None:
+            devstack.terminate(proc)
+        if stack is not None:
+            stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
