@@ -22,8 +22,6 @@ ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Co
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
 CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers, notify.consumers, deal_events.consumers, payment_events.consumer_source]
 
-JOBS_POOL_SIZE = 3
-
 
 async def sweep_expired(pool: asyncpg.Pool) -> int:
     """Store the expiry of listings past their date (reads already treat them as expired)."""
@@ -45,28 +43,25 @@ async def sweep_forever(pool: asyncpg.Pool, settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[None]:
-    """Run every job (the sweep and the outbox consumers) on their own small pool while inside."""
-    pool = await db.create_pool(settings.database_url, min_size=1, max_size=JOBS_POOL_SIZE)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            consumers: list[outbox.Consumer] = []
-            for source in CONSUMER_SOURCES:
-                consumers.extend(await stack.enter_async_context(source(settings)))
-            tasks = [asyncio.create_task(sweep_forever(pool, settings), name="expiry-sweep")]
-            if consumers:
-                tasks.append(
-                    asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox")
-                )
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-    finally:
-        await pool.close()
+    """Run every job (the sweep and the outbox consumers) on their own pool while inside."""
+    async with contextlib.AsyncExitStack() as stack:
+        consumers: list[outbox.Consumer] = []
+        for source in CONSUMER_SOURCES:
+            consumers.extend(await stack.enter_async_context(source(settings)))
+        # One connection per consumer and one for the sweep: a slow webhook receiver must not hold up the indexer.
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 1)
+        stack.push_async_callback(pool.close)
+        tasks = [asyncio.create_task(sweep_forever(pool, settings), name="expiry-sweep")]
+        if consumers:
+            tasks.append(asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def run_forever(settings: Settings) -> None:
