@@ -41,7 +41,7 @@ def _vnd(amount: int) -> Money:
 
 async def stats(conn: asyncpg.Connection) -> StatsOut:
     """Every aggregate, read inside one REPEATABLE READ READ ONLY transaction so they all describe the same moment."""
-    async with conn.transaction(isolation="read_committed", readonly=True):
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
         as_of = await conn.fetchval("SELECT now()")
         listing_rows = await repo.listing_counts(conn)
         interests = await repo.interest_counts(conn)
@@ -120,7 +120,7 @@ async def changes(conn: asyncpg.Connection, p: Principal | None, since: str | No
         items.append(ChangeOut(
             position=encode_position(change.txid, change.id), listing_id=change.listing_id, kind=change.kind,
             status=change.status, version=change.version, changed_at=change.changed_at,
-            listing=listings.public_view(row) if public and row is not None else None,
+            listing=listings.to_out(row, None, at) if public and row is not None else None,
         ))
     next_cursor = items[-1].position if items else encode_position(txid, id_)
     return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) > limit)

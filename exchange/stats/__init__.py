@@ -1,0 +1,1 @@
+"""Public statistics, the listing change feed and its partner keys."""

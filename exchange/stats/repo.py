@@ -1,0 +1,146 @@
+"""SQL for the statistics, the change feed and partner members."""
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from exchange.db import row_to, rows_to
+
+
+async def listing_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Listings grouped by kind, effective status, sector and region."""
+    return await conn.fetch(
+        """SELECT kind, CASE WHEN status = 'published' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
+                  sector, region, count(*) AS n
+           FROM listings GROUP BY 1, 2, 3, 4"""
+    )
+
+
+async def interest_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Interests by status."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM interests GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def median_days_to_first_interest(conn: asyncpg.Connection) -> float | None:
+    """Median days from a listing's publication to its first interest, over listings with one."""
+    return await conn.fetchval(
+        """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.first_at - l.published_at) / 86400.0)
+           FROM (SELECT target_id, min(created_at) AS first_at FROM interests GROUP BY target_id) f
+           JOIN listings l ON l.id = f.target_id
+           WHERE l.published_at IS NOT NULL AND f.first_at >= l.published_at"""
+    )
+
+
+async def deal_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Deals by stage."""
+    rows = await conn.fetch("SELECT stage, count(*) AS n FROM deals GROUP BY stage")
+    return {r["stage"]: r["n"] for r in rows}
+
+
+async def agreed_value(conn: asyncpg.Connection) -> tuple[int, int]:
+    """How many deals reached agreement and were not cancelled, and the sum of their value (VND)."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS n, coalesce(sum(value_amount), 0)::bigint AS total FROM deals
+           WHERE stage IN ('agreed', 'fee_pending', 'closed') AND value_currency = 'VND'"""
+    )
+    return row["n"], row["total"]
+
+
+async def has_invoices(conn: asyncpg.Connection) -> bool:
+    """Whether the payments tables exist yet."""
+    return await conn.fetchval("SELECT to_regclass('invoices') IS NOT NULL")
+
+
+async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:
+    """Fees invoiced (not void), collected (paid) and refunded, in VND."""
+    row = await conn.fetchrow(
+        """SELECT coalesce(sum(amount) FILTER (WHERE status <> 'void'), 0)::bigint AS invoiced,
+                  coalesce(sum(amount) FILTER (WHERE status = 'paid'), 0)::bigint AS collected,
+                  coalesce(sum(amount) FILTER (WHERE status = 'refunded'), 0)::bigint AS refunded
+           FROM invoices WHERE currency = 'VND'"""
+    )
+    return row["invoiced"], row["collected"], row["refunded"]
+
+
+class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One listing change from the outbox."""
+
+    id: int
+    txid: int
+    listing_id: UUID
+    kind: str
+    status: str
+    version: int
+    changed_at: datetime
+
+
+# Only rows of transactions older than every transaction still running are served: those can no longer be
+# joined by a row that sorts before them, so a reader that moved past a position never misses a change.
+# A change is public when the listing is published by it, or was published by an earlier change (a removal);
+# the history of drafts never published does not leave the exchange.
+_CHANGES = """
+SELECT o.id, o.txid::text::bigint AS txid, o.aggregate_id AS listing_id, o.payload->>'kind' AS kind,
+       o.payload->>'status' AS status, (o.payload->>'version')::int AS version, o.created_at AS changed_at
+FROM outbox o
+WHERE o.topic = 'listing.changed'
+  AND o.txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (o.txid, o.id) > ($1::text::xid8, $2::bigint)
+  AND (o.payload->>'status' = 'published'
+       OR EXISTS (SELECT 1 FROM outbox p
+                  WHERE p.topic = 'listing.changed' AND p.aggregate_id = o.aggregate_id
+                    AND p.payload->>'status' = 'published' AND (p.txid, p.id) < (o.txid, o.id)))
+ORDER BY o.txid, o.id
+LIMIT $3
+"""
+
+
+async def changes_after(conn: asyncpg.Connection, txid: int, id_: int, limit: int) -> list[ChangeRow]:
+    """Public listing changes after a position, in commit-safe order."""
+    return rows_to(await conn.fetch(_CHANGES, str(txid), id_, limit), ChangeRow)
+
+
+async def listings_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[asyncpg.Record]:
+    """Current listing rows."""
+    return await conn.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
+
+
+class PartnerRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A partner member."""
+
+    id: UUID
+    name: str
+    email: str
+    role: str
+    created_at: datetime
+
+
+async def insert_partner(conn: asyncpg.Connection, name: str, email: str) -> PartnerRow:
+    """Add a partner member (no organization)."""
+    row = await conn.fetchrow(
+        "INSERT INTO members (org_id, name, email, role) VALUES (NULL, $1, $2, 'partner')"
+        " RETURNING id, name, email, role, created_at",
+        name, email,
+    )
+    return row_to(row, PartnerRow)
+
+
+async def insert_key(conn: asyncpg.Connection, member_id: UUID, key_hash: bytes, prefix: str) -> UUID:
+    """Store a key's hash for a member."""
+    return await conn.fetchval(
+        "INSERT INTO api_keys (member_id, key_hash, prefix, name) VALUES ($1, $2, $3, 'partner') RETURNING id",
+        member_id, key_hash, prefix,
+    )
+
+
+async def remove_partner(conn: asyncpg.Connection, member_id: UUID) -> bool:
+    """Remove a partner and revoke its keys; False when there is no such current partner."""
+    removed = await conn.fetchval(
+        "UPDATE members SET removed_at = now() WHERE id = $1 AND role = 'partner' AND removed_at IS NULL RETURNING true",
+        member_id,
+    )
+    if removed:
+        await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id)
+    return bool(removed)

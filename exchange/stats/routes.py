@@ -1,0 +1,47 @@
+"""HTTP routes of the statistics, the change feed and partner keys."""
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from exchange.auth import KEYED, Caller
+from exchange.db import Conn
+from exchange.http import BEARER, Limit, problems
+from exchange.stats import service
+from exchange.stats.schemas import ChangesPage, PartnerCreate, PartnerWithKeyOut, StatsOut
+
+Since = Annotated[str | None, QueryParameter(description="The next_cursor (or an item's position) of an earlier page")]
+
+
+@get("/v1/stats", tags=["statistics"], responses=problems(400), summary="Exchange statistics")
+async def get_stats(conn: Conn) -> StatsOut:
+    """Aggregates of listings, interests, deals and fees, read from one consistent snapshot; never private data."""
+    return await service.stats(conn)
+
+
+class ChangeFeedController(Controller):
+    """The listing change feed and the partner exchanges that read it."""
+
+    tags = ["operations"]
+    security = BEARER
+    guards = KEYED
+
+    @get("/v1/changes", responses=problems(400, 401, 403), summary="Listing change feed")
+    async def changes(self, conn: Conn, principal: Caller, since: Since = None, limit: Limit = 100) -> ChangesPage:
+        """Public listing changes in commit order, for operators and partner exchanges to sync incrementally.
+
+        Resume with `since=<next_cursor>`: a change committed later never appears before a position already served.
+        """
+        return await service.changes(conn, principal, since, limit)
+
+    @post("/v1/partners", responses=problems(400, 401, 403, 409, 422), summary="Register a partner exchange")
+    async def create_partner(self, conn: Conn, principal: Caller, data: JSONBody[PartnerCreate]) -> PartnerWithKeyOut:
+        """Operators register a partner exchange, which gets a key (shown once) that reads the change feed only."""
+        return await service.create_partner(conn, principal, data)
+
+    @delete("/v1/partners/{member_id:uuid}", responses=problems(400, 401, 403, 404), summary="Remove a partner exchange")
+    async def remove_partner(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:
+        """Operators remove a partner exchange; its keys stop working at once."""
+        await service.remove_partner(conn, principal, member_id)

@@ -1,0 +1,135 @@
+"""GET /v1/stats: what each figure counts, and one consistent snapshot under concurrent writes."""
+
+import asyncio
+import uuid
+
+from exchange import db
+from tests.deals.parties import accepted_interest, agreed_deal, open_deal, parties
+from tests.support import bearer, verified_org
+
+MESSAGE = {"message": "Interested in this technology."}
+
+
+async def test_stats_count_listings_interests_and_deals(client, conn):
+    empty = await client.get("/v1/stats")
+    assert empty.status_code == 200
+    body = empty.json()
+    assert body["listings"]["total"] == 0 and body["interests"]["acceptance_rate"] is None
+    assert body["interests"]["median_days_to_first_interest"] is None
+    assert body["deals"]["by_stage"] == {s: 0 for s in ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")}
+    assert body["fees"]["invoiced"] == {"amount": 0, "currency": "VND"}
+
+    p = await parties(client, conn)
+    await client.post("/v1/offers", json={"title": "A draft offer", "description": "Draft", "sector": "102"}, headers=bearer(p.seller))
+    await accepted_interest(client, p)
+    _, other = await verified_org(client, p.operator, "enterprise")
+    declined = (await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(other))).json()
+    await client.post(f"/v1/interests/{declined['id']}/decline", headers=bearer(p.seller))
+    await client.post(f"/v1/demands/{p.demand['id']}/interests", json=MESSAGE, headers=bearer(p.broker))
+    # The offer was published two days before its first interest.
+    await conn.execute("UPDATE listings SET published_at = published_at - interval '2 days' WHERE id = $1::uuid", p.offer["id"])
+    await agreed_deal(client, p, amount=700_000_000)
+    await agreed_deal(client, p, amount=300_000_000)
+    cancelled = await agreed_deal(client, p, amount=5_000_000_000)
+    await client.post(f"/v1/deals/{cancelled['id']}/cancel", json={"reason": "Stopped"}, headers=bearer(p.buyer))
+    await open_deal(client, p)
+
+    stats = (await client.get("/v1/stats")).json()
+    listings = stats["listings"]
+    assert listings["total"] == 3 and listings["by_status"]["published"] == 2 and listings["by_status"]["draft"] == 1
+    assert sum(listings["by_status"].values()) == listings["total"]
+    assert listings["by_sector"] == {"207": 2}
+    assert listings["by_province"] == {p.offer["region"]: 1, p.demand["region"]: 1} or listings["by_province"] == {p.offer["region"]: 2}
+    assert stats["offers_vs_demands"] == {"offers": 1, "demands": 1}
+    interests = stats["interests"]
+    assert (interests["total"], interests["pending"], interests["accepted"], interests["declined"]) == (3, 1, 1, 1)
+    assert interests["acceptance_rate"] == 0.5
+    # Offer: about 2 days; demand: about 0 days; the median of two is their mean.
+    assert 0.9 < interests["median_days_to_first_interest"] < 1.1
+    deals = stats["deals"]
+    assert deals["total"] == 4
+    assert deals["by_stage"]["agreed"] == 2 and deals["by_stage"]["cancelled"] == 1 and deals["by_stage"]["open"] == 1
+    assert deals["agreed_count"] == 2
+    assert deals["agreed_value"] == {"amount": 1_000_000_000, "currency": "VND"}
+    # Only aggregates: no listing, organization or contact leaves through the statistics.
+    text = str(stats)
+    assert p.offer["id"] not in text and p.seller_org["contact_email"] not in text and "an.nguyen" not in text
+
+
+async def test_stats_fees_come_from_the_invoices_when_payments_has_them(client, conn):
+    if not await conn.fetchval("SELECT to_regclass('invoices') IS NOT NULL"):
+        return  # payments' migration is not in this tree yet; the zero fees are covered above
+    p = await parties(client, conn)
+    deal = await agreed_deal(client, p)
+    rows = [("paid", 1_000_000), ("refunded", 400_000), ("open", 250_000), ("void", 9_999)]
+    for i, (status, amount) in enumerate(rows, start=1):
+        await conn.execute(
+            """INSERT INTO invoices (deal_id, org_id, party, instalment, instalments, amount, currency, status,
+                                     fee_schedule_version)
+               VALUES ($1::uuid, $2::uuid, 'buyer', $3, 4, $4, 'VND', $5, (SELECT min(version) FROM fee_schedules))""",
+            deal["id"], p.buyer_org["id"], i, amount, status,
+        )
+    fees = (await client.get("/v1/stats")).json()["fees"]
+    assert fees["invoiced"]["amount"] == 1_650_000
+    assert fees["collected"]["amount"] == 1_000_000
+    assert fees["refunded"]["amount"] == 400_000
+
+
+async def test_stats_are_one_snapshot_while_writers_commit(client, conn, database_url):
+    p = await parties(client, conn)
+    buyer_member = await conn.fetchval("SELECT created_by FROM listings WHERE id = $1::uuid", p.demand["id"])
+
+    async def writer(n: int) -> None:
+        """One transaction that adds an interest and a deal: a reader sees both or neither."""
+        own = await db.connect(database_url)
+        try:
+            for _ in range(n):
+                async with own.transaction():
+                    await own.execute(
+                        "INSERT INTO interests (target_id, target_kind, to_org_id, from_org_id, from_member_id, offer_id,"
+                        " message, status) VALUES ($1, 'offer', $2, $3, $4, $1, 'x', 'declined')",
+                        uuid.UUID(p.offer["id"]), uuid.UUID(p.seller_org["id"]), uuid.UUID(p.buyer_org["id"]), buyer_member,
+                    )
+                    await own.execute(
+                        "INSERT INTO deals (title, offer_id, buyer_org_id, seller_org_id, created_by)"
+                        " VALUES ('Written by the test', $1, $2, $3, $4)",
+                        uuid.UUID(p.offer["id"]), uuid.UUID(p.buyer_org["id"]), uuid.UUID(p.seller_org["id"]), buyer_member,
+                    )
+        finally:
+            await own.close()
+
+    writing = asyncio.Event()
+    written = asyncio.Event()
+
+    async def reader() -> list[dict]:
+        """Read until every writer is done, so the reads overlap the commits."""
+        seen = []
+        while not written.is_set():
+            seen.append((await client.get("/v1/stats")).json())
+            writing.set()
+        return seen
+
+    async def writers() -> None:
+        await writing.wait()
+        try:
+            await asyncio.gather(writer(150), writer(150), sender(senders))
+        finally:
+            written.set()
+
+    async def sender(keys: list[str]) -> None:
+        for key in keys:
+            response = await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(key))
+            assert response.status_code == 201
+
+    senders = [(await verified_org(client, p.operator, "enterprise"))[1] for _ in range(5)]
+    first, second, _ = await asyncio.gather(reader(), reader(), writers())
+    seen = first + second
+    assert any(0 < s["deals"]["total"] < 300 for s in seen)  # the reads did overlap the writes
+    for stats in seen:
+        # Every writer transaction added one interest and one deal together.
+        assert stats["interests"]["total"] - stats["interests"]["pending"] == stats["deals"]["total"]
+        assert stats["interests"]["declined"] == stats["deals"]["by_stage"]["open"]
+    final = (await client.get("/v1/stats")).json()
+    assert final["deals"]["total"] == 300 and final["interests"]["declined"] == 300
+    assert final["interests"]["pending"] == 5 and final["interests"]["total"] == 305
+    assert final["interests"]["acceptance_rate"] == 0.0
