@@ -120,7 +120,7 @@ async def changes(conn: asyncpg.Connection, p: Principal | None, since: str | No
         items.append(ChangeOut(
             position=encode_position(change.txid, change.id), listing_id=change.listing_id, kind=change.kind,
             status=change.status, version=change.version, changed_at=change.changed_at,
-            listing=listings.to_out(row, None, at) if public and row is not None else None,
+            listing=msgspec.to_builtins(listings.to_out(row, None, at)) if public and row is not None else None,
         ))
     next_cursor = items[-1].position if items else encode_position(txid, id_)
     return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) > limit)

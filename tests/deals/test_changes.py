@@ -110,7 +110,8 @@ async def test_a_change_committing_late_is_not_skipped(client, conn, database_ur
     assert [(i["listing_id"], i["status"]) for i in items] == [(first["id"], "withdrawn"), (second["id"], "withdrawn")]
 
 
-async def test_concurrent_writers_every_change_served_once_in_order(client, conn):
+async def test_concurrent_writers_every_change_served_once_in_order(live, conn):
+    client = live  # served over a socket: these requests really run at once
     operator = await operator_key(conn)
     owners = [(await verified_org(client, operator))[1] for _ in range(3)]
     seen: list[dict] = []

@@ -190,7 +190,8 @@ async def test_cancel_from_every_stage_before_closed(client, conn):
     assert short.status_code == 422
 
 
-async def test_if_match_and_idempotency_key(client, conn):
+async def test_if_match_and_idempotency_key(live, conn):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     headers = {**bearer(p.broker), "Idempotency-Key": "deal-1"}
     first = await client.post("/v1/deals", json=deal_body(p), headers=headers)
@@ -214,7 +215,8 @@ async def test_if_match_and_idempotency_key(client, conn):
     assert (await client.get("/v1/deals/not-a-uuid", headers=bearer(p.buyer))).status_code in (400, 404)
 
 
-async def test_two_confirmations_at_once_agree_exactly_once(client, conn):
+async def test_two_confirmations_at_once_agree_exactly_once(live, conn):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     for _ in range(5):
         deal = await propose(client, p.broker, await open_deal(client, p))
@@ -230,7 +232,8 @@ async def test_two_confirmations_at_once_agree_exactly_once(client, conn):
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'deal.agreed'") == 5
 
 
-async def test_a_confirmation_racing_a_new_proposal_never_agrees_unconfirmed_terms(client, conn):
+async def test_a_confirmation_racing_a_new_proposal_never_agrees_unconfirmed_terms(live, conn):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     outcomes = set()
     for _ in range(6):

@@ -97,7 +97,8 @@ async def test_boxes_list_received_and_sent_with_cursor_pages(client, conn):
     assert (await client.get("/v1/interests", headers=bearer(p.operator))).status_code == 403
 
 
-async def test_a_second_pending_interest_is_409_even_when_sent_at_once(client, conn):
+async def test_a_second_pending_interest_is_409_even_when_sent_at_once(live, conn):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     url = f"/v1/offers/{p.offer['id']}/interests"
     responses = await asyncio.gather(*(client.post(url, json=MESSAGE, headers=bearer(p.buyer)) for _ in range(4)))
@@ -175,7 +176,8 @@ async def test_who_may_accept_and_decline_and_invalid_transitions(client, conn):
     assert (await client.get("/v1/interests/00000000-0000-0000-0000-000000000000", headers=bearer(p.buyer))).status_code == 404
 
 
-async def test_accepting_twice_at_once_accepts_once(client, conn):
+async def test_accepting_twice_at_once_accepts_once(live, conn):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     interest = (await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))).json()
     url = f"/v1/interests/{interest['id']}"

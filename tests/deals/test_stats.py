@@ -75,7 +75,8 @@ async def test_stats_fees_come_from_the_invoices_when_payments_has_them(client, 
     assert fees["refunded"]["amount"] == 400_000
 
 
-async def test_stats_are_one_snapshot_while_writers_commit(client, conn, database_url):
+async def test_stats_are_one_snapshot_while_writers_commit(live, conn, database_url):
+    client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
     buyer_member = await conn.fetchval("SELECT created_by FROM listings WHERE id = $1::uuid", p.demand["id"])
 
