@@ -124,21 +124,21 @@ async def test_a_card_needing_authentication_is_processing_until_stripe_says_suc
     assert paid["status"] == "paid" and paid["next_action"] is None
 
 
-async def test_twenty_concurrent_pay_calls_create_one_payment_intent(make_deal, client, conn):
+async def test_twenty_concurrent_pay_calls_create_one_payment_intent(make_deal, live, conn):
     deal = await make_deal()
     invoice = deal.of("buyer")
     responses = await asyncio.gather(*(
-        client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.buyer_key)) for _ in range(20)))
+        live.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.buyer_key)) for _ in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
     assert len({r.json()["payment_intent_id"] for r in responses}) == 1
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
 
 
-async def test_twenty_concurrent_card_payments_charge_once(make_deal, client, conn, gateway):
+async def test_twenty_concurrent_card_payments_charge_once(make_deal, live, conn, gateway):
     deal = await make_deal()
     invoice = deal.of("seller")
     responses = await asyncio.gather(*(
-        client.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.seller_key)) for _ in range(20)))
+        live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.seller_key)) for _ in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
     assert {r.json()["invoice"]["status"] for r in responses} == {"paid"}
     assert len({r.json()["payment_intent_id"] for r in responses}) == 1
@@ -225,4 +225,16 @@ async def test_after_authentication_paying_again_reads_the_intent_back_as_paid(m
         client_secret=started["client_secret"], success="true")
     read_back = await client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.seller_key))
     assert read_back.json()["status"] == "succeeded" and read_back.json()["invoice"]["status"] == "paid"
+    assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
+
+
+async def test_concurrent_retries_with_one_idempotency_key_pay_once_and_share_the_answer(make_deal, live, conn):
+    deal = await make_deal()
+    invoice = deal.of("buyer")
+    headers = {**bearer(deal.buyer_key), "Idempotency-Key": "same-retry"}
+    responses = await asyncio.gather(*(
+        live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=headers) for _ in range(10)))
+    assert [r.status_code for r in responses] == [200] * 10
+    assert len({r.content for r in responses}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 9
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
