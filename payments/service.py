@@ -10,7 +10,16 @@ import msgspec
 
 from exchange import outbox
 from exchange.auth import Principal, require, require_operator
-from exchange.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound, Unprocessable, param_error
+from exchange.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    Unprocessable,
+    field_error,
+    param_error,
+)
 from exchange.schemas import FieldError, Money
 from payments import fees, repo
 from payments.events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
@@ -293,6 +302,8 @@ async def pay(
         return await _pay_locked(conn, gateway, invoice, payment_method)
     except StripeError as exc:
         log.warning("Stripe refused a payment step for invoice %s: %s", invoice.id, exc.__class__.__name__)
+        if payment_method and (exc.http_status == 404 or getattr(exc, "param", None) == "payment_method"):
+            raise field_error("payment_method", "Stripe knows no such PaymentMethod") from None
         if exc.http_status and 400 <= exc.http_status < 500:
             raise Conflict(f"the payment gateway refused the request: {exc.user_message or 'invalid request'}") from None
         raise GatewayError("the payment gateway did not answer; nothing was charged twice, try again") from None

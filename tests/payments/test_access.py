@@ -53,6 +53,10 @@ async def test_members_read_editors_pay_operators_read_and_refund_but_never_pay(
 async def test_pay_body_is_validated(make_deal, client):
     deal = await make_deal()
     invoice = deal.of("buyer")
-    for body in ({"payment_method": ""}, {"payment_method": "pm card"}, {"amount": 1}):
+    for body in ({"payment_method": ""}, {"payment_method": "pm card"}, {"amount": 1}, {"payment_method": "pm_no_such_method"}):
         response = await client.post(f"/v1/invoices/{invoice['id']}/pay", json=body, headers=bearer(deal.buyer_key))
         assert response.status_code == 422, body
+    unknown = await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_no_such_method"},
+                                headers=bearer(deal.buyer_key))
+    assert unknown.json()["errors"][0]["field"] == "payment_method"
+    assert (await client.get(f"/v1/invoices/{invoice['id']}", headers=bearer(deal.buyer_key))).json()["status"] == "open"
