@@ -5,17 +5,20 @@ import hashlib
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from litestar import Response
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from exchange.errors import BadRequest, Conflict, PreconditionFailed
-from exchange.schemas import Problem
+from exchange.auth import Principal
+from exchange.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed
+from exchange.schemas import Page, Problem
 
 BEARER = [{"BearerAuth": []}]
 """The OpenAPI security requirement of routes that need a key."""
@@ -125,6 +128,55 @@ async def record_idempotent_response(conn: asyncpg.Connection, scope: str, key: 
     """Store the response given to a claimed key, in the same transaction as the write."""
     await conn.execute(
         "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2", scope, key, status, body
+    )
+
+
+class _Versioned(msgspec.Struct):
+    version: int | None = None
+
+
+async def replay_idempotent(
+    conn: asyncpg.Connection, principal: Principal | None, scope: str, key: str | None, request: Any
+) -> Response | None:
+    """The first response when this member already used this Idempotency-Key for the same request (else claim it)."""
+    if not key or principal is None:
+        return None
+    stored = await claim_idempotency_key(conn, f"{principal.member_id}:{scope}", key, request)
+    if stored is None:
+        return None
+    headers = {"Idempotent-Replayed": "true"}
+    media_type = PROBLEM_MEDIA_TYPE if stored.status >= 400 else "application/json"
+    if stored.status < 400 and (version := msgspec.json.decode(stored.body, type=_Versioned).version) is not None:
+        headers["ETag"] = etag(version)
+    return Response(stored.body, status_code=stored.status, media_type=media_type, headers=headers)
+
+
+async def remember_idempotent(
+    conn: asyncpg.Connection, principal: Principal | None, scope: str, key: str | None, response: Response
+) -> Response:
+    """Store the response to a claimed Idempotency-Key, in the write's transaction; return the response."""
+    if key and principal is not None:
+        body = msgspec.json.encode(response.content)
+        await record_idempotent_response(conn, f"{principal.member_id}:{scope}", key, response.status_code, body)
+    return response
+
+
+class _Keyed(Protocol):
+    created_at: datetime
+    id: UUID
+
+
+R = TypeVar("R", bound=_Keyed)
+T = TypeVar("T")
+
+
+def page_of(rows: Sequence[R], limit: int, convert: Callable[[R], T]) -> Page[T]:
+    """A page from up to limit + 1 rows in (created_at, id) order; the extra row only says there is more."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return Page(
+        items=[convert(r) for r in page],
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
     )
 
 

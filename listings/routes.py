@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -16,12 +15,12 @@ from exchange.http import (
     IdempotencyKey,
     IfMatch,
     Limit,
-    claim_idempotency_key,
     decode_cursor,
-    encode_cursor,
     etag,
+    page_of,
     problems,
-    record_idempotent_response,
+    remember_idempotent,
+    replay_idempotent,
 )
 from exchange.schemas import Page
 from listings import service
@@ -38,12 +37,6 @@ from listings.schemas import (
     SectorCode,
 )
 from listings.taxonomy import TAXONOMY, Taxonomy
-
-
-class _Versioned(msgspec.Struct):
-    """The version of a stored response body, to restore its ETag on replay."""
-
-    version: int
 
 
 def _respond(row: Any, viewer: Principal | None, status_code: int = 200) -> Response:
@@ -64,19 +57,11 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             idempotency_key: IdempotencyKey = None,
         ) -> Response[out_type]:
             """Create a draft (editors of an organization that may own this kind). Honours Idempotency-Key."""
-            if idempotency_key and principal is not None:
-                scope = f"{principal.member_id}:POST /v1/{plural}"
-                stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
-                if stored:
-                    version = msgspec.json.decode(stored.body, type=_Versioned).version
-                    return Response(stored.body, status_code=stored.status, media_type="application/json",
-                                    headers={"Idempotent-Replayed": "true", "ETag": etag(version)})
+            scope = f"POST /v1/{plural}"
+            if replay := await replay_idempotent(conn, principal, scope, idempotency_key, data):
+                return replay
             row = await service.create(conn, principal, kind, data)
-            response = _respond(row, principal, 201)
-            if idempotency_key and principal is not None:
-                body = msgspec.json.encode(response.content)
-                await record_idempotent_response(conn, scope, idempotency_key, 201, body)
-            return response
+            return await remember_idempotent(conn, principal, scope, idempotency_key, _respond(row, principal, 201))
 
         @get("/", responses=problems(400, 401, 403, 422), summary=f"List {plural}")
         async def list_(
@@ -91,11 +76,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                 conn, principal, kind, mine=mine, status=status, sector=sector, region=region, language=language,
                 expires_within_days=expires_within_days, after=decode_cursor(cursor), limit=limit + 1,
             )
-            page = rows[:limit]
-            return Page(
-                items=[service.to_out(r, principal) for r in page],
-                next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
-            )
+            return page_of(rows, limit, lambda r: service.to_out(r, principal))
 
         @get("/{listing_id:uuid}", responses=problems(400, 401, 404), summary=f"One {kind}")
         async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:

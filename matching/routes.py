@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exchange.auth import KEYED, Caller
 from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
+from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
 from exchange.schemas import Page
 from listings.schemas import IpStatus, Language, SectorCode, TransferMode
 from matching import matches, search, subscriptions
@@ -103,11 +103,7 @@ class SubscriptionController(Controller):
     async def list_(self, conn: Conn, principal: Caller, limit: Limit = 20, cursor: Cursor = None) -> Page[SubscriptionOut]:
         """The caller's own subscriptions (demands' automatic ones included), newest first."""
         rows = await subscriptions.list_page(conn, principal, decode_cursor(cursor), limit + 1)
-        page = rows[:limit]
-        return Page(
-            items=[subscriptions.to_out(r) for r in page],
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
-        )
+        return page_of(rows, limit, subscriptions.to_out)
 
     @get("/{subscription_id:uuid}", responses=problems(400, 401, 403, 404), summary="One subscription")
     async def get_one(self, conn: Conn, principal: Caller, subscription_id: FromPath[UUID]) -> Response[SubscriptionOut]:
@@ -127,8 +123,4 @@ class SubscriptionController(Controller):
     ) -> Page[NotificationOut]:
         """Listings that matched one of the caller's subscriptions when published, newest first, each as it is now (null once no longer public)."""
         items = await subscriptions.notifications_page(conn, principal, subscription_id, decode_cursor(cursor), limit + 1)
-        page = items[:limit]
-        return Page(
-            items=page,
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(items) > limit else None,
-        )
+        return page_of(items, limit, lambda item: item)

@@ -1,6 +1,6 @@
 """HTTP routes of fee schedules, quotes, invoices, payments, refunds and the Stripe webhook."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller, Principal, require_operator
+from exchange.auth import KEYED, Caller, require_operator
 from exchange.db import Conn
 from exchange.errors import PROBLEM_MEDIA_TYPE
 from exchange.http import (
@@ -19,12 +19,12 @@ from exchange.http import (
     IfMatch,
     Limit,
     check_if_match,
-    claim_idempotency_key,
     decode_cursor,
-    encode_cursor,
     etag,
+    page_of,
     problems,
-    record_idempotent_response,
+    remember_idempotent,
+    replay_idempotent,
 )
 from exchange.schemas import Page, Problem
 from payments import repo, service, webhooks
@@ -39,24 +39,6 @@ Amount = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="The 
 
 def _invoice_response(row: repo.InvoiceRow, status_code: int = 200) -> Response[InvoiceOut]:
     return Response(service.invoice_out(row), status_code=status_code, headers={"ETag": etag(row.version)})
-
-
-async def _replayed(conn: Conn, principal: Principal | None, scope: str, key: str | None, body: Any) -> Response | None:
-    """The stored response when this Idempotency-Key was already used for the same request."""
-    if not key or principal is None:
-        return None
-    stored = await claim_idempotency_key(conn, f"{principal.member_id}:{scope}", key, body)
-    if stored is None:
-        return None
-    media_type = PROBLEM_MEDIA_TYPE if stored.status >= 400 else "application/json"
-    return Response(stored.body, status_code=stored.status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
-
-
-async def _remember(conn: Conn, principal: Principal | None, scope: str, key: str | None, response: Response) -> Response:
-    if key and principal is not None:
-        body = msgspec.json.encode(response.content)
-        await record_idempotent_response(conn, f"{principal.member_id}:{scope}", key, response.status_code, body)
-    return response
 
 
 class FeeController(Controller):
@@ -100,11 +82,7 @@ class InvoiceController(Controller):
     ) -> Page[InvoiceOut]:
         """The caller's organization's invoices (every invoice for operators), newest first; filter by deal_id."""
         rows = await service.list_invoices(conn, principal, deal_id=deal_id, status=status, after=decode_cursor(cursor), limit=limit + 1)
-        page = rows[:limit]
-        return Page(
-            items=[service.invoice_out(r) for r in page],
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
-        )
+        return page_of(rows, limit, service.invoice_out)
 
     @get("/{invoice_id:uuid}", responses=problems(400, 401, 404), summary="One invoice")
     async def get_one(self, conn: Conn, principal: Caller, invoice_id: FromPath[UUID]) -> Response[InvoiceOut]:
@@ -121,7 +99,7 @@ class InvoiceController(Controller):
         server confirms it; without, confirm with `client_secret`. Honours Idempotency-Key."""
         data = data or PayIn()
         scope = f"POST /v1/invoices/{invoice_id}/pay"
-        if replay := await _replayed(conn, principal, scope, idempotency_key, data):
+        if replay := await replay_idempotent(conn, principal, scope, idempotency_key, data):
             return replay
         result = await service.pay(conn, state.stripe, principal, invoice_id, data.payment_method)
         invoice = service.invoice_out(result.invoice)
@@ -136,7 +114,7 @@ class InvoiceController(Controller):
             response = Response(body, status_code=402, media_type=PROBLEM_MEDIA_TYPE)
         else:
             response = Response(service.payment_out(result, invoice), status_code=200)
-        return await _remember(conn, principal, scope, idempotency_key, response)
+        return await remember_idempotent(conn, principal, scope, idempotency_key, response)
 
     @post("/{invoice_id:uuid}/refund", status_code=200, responses={**problems(400, 401, 403, 404, 409), **GATEWAY},
           summary="Refund an invoice in full (operators)")
@@ -145,10 +123,10 @@ class InvoiceController(Controller):
     ) -> Response[InvoiceOut]:
         """Refund a paid invoice in full through Stripe; it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
         scope = f"POST /v1/invoices/{invoice_id}/refund"
-        if replay := await _replayed(conn, principal, scope, idempotency_key, None):
+        if replay := await replay_idempotent(conn, principal, scope, idempotency_key, None):
             return replay
         row = await service.refund_invoice(conn, state.stripe, principal, invoice_id)
-        return await _remember(conn, principal, scope, idempotency_key, _invoice_response(row))
+        return await remember_idempotent(conn, principal, scope, idempotency_key, _invoice_response(row))
 
 
 @post("/v1/webhooks/stripe", tags=["webhooks"], status_code=200, responses=problems(400), summary="Stripe events")

@@ -19,20 +19,14 @@ from exchange.http import (
     IdempotencyKey,
     IfMatch,
     Limit,
-    claim_idempotency_key,
     decode_cursor,
-    encode_cursor,
     etag,
+    page_of,
     problems,
-    record_idempotent_response,
+    remember_idempotent,
+    replay_idempotent,
 )
 from exchange.schemas import Page
-
-
-class _Versioned(msgspec.Struct):
-    """The version of a stored response body, to restore its ETag on replay."""
-
-    version: int
 
 
 def _respond(row: service.DealRow, status_code: int = 200) -> Response[DealOut]:
@@ -68,17 +62,11 @@ class DealController(Controller):
         self, conn: Conn, principal: Caller, data: JSONBody[DealCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[DealOut]:
         """A broker (who becomes its broker), or the buyer or seller of an accepted interest linking the offer, opens a deal. Honours Idempotency-Key."""
-        scope = f"{principal.member_id}:POST /v1/deals" if principal is not None else ""
-        if idempotency_key and principal is not None:
-            stored = await claim_idempotency_key(conn, scope, idempotency_key, data)
-            if stored:
-                version = msgspec.json.decode(stored.body, type=_Versioned).version
-                return Response(stored.body, status_code=stored.status, media_type="application/json",
-                                headers={"Idempotent-Replayed": "true", "ETag": etag(version)})
+        scope = "POST /v1/deals"
+        if replay := await replay_idempotent(conn, principal, scope, idempotency_key, data):
+            return replay
         response = _respond(await service.create(conn, principal, data), 201)
-        if idempotency_key and principal is not None:
-            await record_idempotent_response(conn, scope, idempotency_key, 201, msgspec.json.encode(response.content))
-        return response
+        return await remember_idempotent(conn, principal, scope, idempotency_key, response)
 
     @get("/", responses=problems(400, 401, 403), summary="List deals")
     async def list_(
@@ -86,11 +74,7 @@ class DealController(Controller):
     ) -> Page[DealOut]:
         """Deals of one's organization as buyer, seller or broker, newest first; operators see every deal."""
         rows = await service.list_page(conn, principal, stage, decode_cursor(cursor), limit + 1)
-        page = rows[:limit]
-        return Page(
-            items=[service.to_out(r) for r in page],
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
-        )
+        return page_of(rows, limit, service.to_out)
 
     @get("/{deal_id:uuid}", responses=problems(400, 401, 404), summary="One deal")
     async def get_one(self, conn: Conn, principal: Caller, deal_id: FromPath[UUID]) -> Response[DealOut]:

@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exchange.auth import KEYED, Caller
 from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
+from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
 from exchange.organizations import service
 from exchange.organizations.schemas import (
     ApiKeyCreate,
@@ -76,12 +76,7 @@ class OrganizationController(Controller):
     ) -> Page[MemberOut]:
         """The organization's current members, for its members and operators."""
         rows = await service.list_members(conn, principal, org_id, decode_cursor(cursor), limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(
-            items=[service.member_out(r) for r in rows],
-            next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-        )
+        return page_of(rows, limit, service.member_out)
 
 
 class MemberController(Controller):
