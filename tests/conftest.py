@@ -1,6 +1,8 @@
 """The test session's real servers: PostgreSQL, Meilisearch and the Stripe sandbox, started once."""
 
+import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -8,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from litestar.testing import AsyncTestClient
 
 from exchange import db
@@ -109,6 +112,28 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
     """The service in process, over its ASGI interface."""
     async with AsyncTestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app served by uvicorn on a loopback port in this event loop: concurrent requests overlap
+    (the in-process client hands the app one request at a time)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False, ws="none"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=60.0, trust_env=False) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 @pytest.fixture

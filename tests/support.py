@@ -97,13 +97,18 @@ def demand_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def published_offer(client: Any, owner_key: str, operator: str, **overrides: Any) -> dict[str, Any]:
-    """Create, submit and approve an offer; return it as published."""
-    created = await client.post("/v1/offers", json=offer_body(**overrides), headers=bearer(owner_key))
+async def published(client: Any, kind: str, owner: str, operator: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create, submit and approve a listing of either kind; return it as published."""
+    created = await client.post(f"/v1/{kind}s", json=body, headers=bearer(owner))
     assert created.status_code == 201, created.text
-    offer_id = created.json()["id"]
-    submitted = await client.post(f"/v1/offers/{offer_id}/submit", headers=bearer(owner_key))
+    listing_id = created.json()["id"]
+    submitted = await client.post(f"/v1/{kind}s/{listing_id}/submit", headers=bearer(owner))
     assert submitted.status_code == 200, submitted.text
-    approved = await client.post(f"/v1/offers/{offer_id}/approve", headers=bearer(operator))
+    approved = await client.post(f"/v1/{kind}s/{listing_id}/approve", headers=bearer(operator))
     assert approved.status_code == 200, approved.text
     return approved.json()
+
+
+async def published_offer(client: Any, owner_key: str, operator: str, **overrides: Any) -> dict[str, Any]:
+    """Create, submit and approve an offer; return it as published."""
+    return await published(client, "offer", owner_key, operator, offer_body(**overrides))

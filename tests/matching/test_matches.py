@@ -1,7 +1,7 @@
 """Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
 
-from tests.matching.waiting import published, visible
-from tests.support import bearer, demand_body, offer_body, operator_key, verified_org
+from tests.matching.waiting import visible
+from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
 
 SEAFOOD_OFFER = offer_body(
     title="Hệ thống xử lý nước thải chế biến thủy sản dạng module",

@@ -6,8 +6,8 @@ import io
 import httpx
 
 from matching import engine, reindex
-from tests.matching.waiting import ids, published, search_until, visible
-from tests.support import offer_body, operator_key, verified_org
+from tests.matching.waiting import ids, search_until, visible
+from tests.support import published, offer_body, operator_key, verified_org
 
 
 class Terminal(io.StringIO):

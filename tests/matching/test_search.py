@@ -1,7 +1,7 @@
 """Search over the real Meilisearch: spelling, language, filters, facets, and only published listings."""
 
-from tests.matching.waiting import ids, published, search_until, visible
-from tests.support import bearer, demand_body, offer_body, operator_key, verified_org
+from tests.matching.waiting import ids, search_until, visible
+from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
 
 SOLAR_DRYER = {
     "title": "Solar-assisted heat pump dryer for coffee and cocoa beans",

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
-from tests.support import bearer, demand_body, offer_body, operator_key, verified_org
+from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
 DEADLINE_SECONDS = 30.0
 
@@ -64,17 +64,6 @@ async def parties(client: Any, conn: asyncpg.Connection) -> tuple[str, str, str]
     return operator, institute, enterprise
 
 
-async def publish(client: Any, kind: str, owner: str, operator: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Create, submit and approve a listing; return it as published."""
-    created = await client.post(f"/v1/{kind}s", json=body, headers=bearer(owner))
-    assert created.status_code == 201, created.text
-    listing_id = created.json()["id"]
-    for path, key in ((f"/v1/{kind}s/{listing_id}/submit", owner), (f"/v1/{kind}s/{listing_id}/approve", operator)):
-        response = await client.post(path, headers=bearer(key))
-        assert response.status_code == 200, response.text
-    return response.json()
-
-
 BATTERY_OFFER = {
     "title": "Vật liệu cathode LFP cho pin lithium tái chế",
     "summary": "Quy trình tổng hợp cathode LiFePO4 từ pin thải.",
@@ -95,12 +84,12 @@ async def test_query_and_filters_notify_once_for_a_matching_offer_only(client, c
 
     draft = await client.post("/v1/offers", json=offer_body(), headers=bearer(institute))
     assert draft.status_code == 201
-    other = await publish(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
+    other = await published(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
     # Matches the query but not the filters: TRL below the minimum.
-    immature = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chăn nuôi quy mô nhỏ", trl=4))
+    immature = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chăn nuôi quy mô nhỏ", trl=4))
     # Its own organization's offer matches everything but is never announced to it.
-    own = await publish(client, "offer", enterprise, operator, offer_body(title="Hệ thống xử lý nước thải của chính mình"))
-    match = await publish(client, "offer", institute, operator, offer_body())
+    own = await published(client, "offer", enterprise, operator, offer_body(title="Hệ thống xử lý nước thải của chính mình"))
+    match = await published(client, "offer", institute, operator, offer_body())
 
     for listing in (draft.json(), other, immature, own, match):
         await settled(conn, listing["id"])
@@ -136,13 +125,13 @@ async def test_query_and_filters_notify_once_for_a_matching_offer_only(client, c
 
 async def test_a_subscription_hears_only_of_listings_published_after_it(client, conn):
     operator, institute, enterprise = await parties(client, conn)
-    earlier = await publish(client, "offer", institute, operator, offer_body())
+    earlier = await published(client, "offer", institute, operator, offer_body())
     await settled(conn, earlier["id"])
     sub = await subscribe(client, enterprise, kind="offers", query="nước thải")
     # An edit of the older offer that keeps it published is not news to the newer subscription.
     edited = await client.patch(f"/v1/offers/{earlier['id']}", json={"price": {"amount": 800_000_000}}, headers=bearer(institute))
     assert edited.status_code == 200 and edited.json()["status"] == "published"
-    later = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBBR"))
+    later = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBBR"))
     await settled(conn, earlier["id"])
     await settled(conn, later["id"])
     assert [n["listing_id"] for n in await notifications(client, enterprise, sub["id"])] == [later["id"]]
@@ -150,7 +139,7 @@ async def test_a_subscription_hears_only_of_listings_published_after_it(client, 
 
 async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client, conn):
     operator, institute, enterprise = await parties(client, conn)
-    demand = await publish(client, "demand", enterprise, operator, demand_body())
+    demand = await published(client, "demand", enterprise, operator, demand_body())
     await settled(conn, demand["id"])
 
     async def own_subscriptions() -> list[dict[str, Any]]:
@@ -163,8 +152,8 @@ async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client
     auto = subs[0]
     assert (auto["demand_id"], auto["kind"], auto["active"]) == (demand["id"], "offers", True)
 
-    unrelated = await publish(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
-    offer = await publish(client, "offer", institute, operator, offer_body())
+    unrelated = await published(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
+    offer = await published(client, "offer", institute, operator, offer_body())
     await settled(conn, unrelated["id"])
     await settled(conn, offer["id"])
     items = await notifications(client, enterprise, auto["id"])
@@ -176,7 +165,7 @@ async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client
     await settled(conn, demand["id"])
     assert (await own_subscriptions())[0]["active"] is False
     # While the demand is withdrawn, its subscription hears of nothing.
-    meanwhile = await publish(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chế biến thủy sản MBR"))
+    meanwhile = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chế biến thủy sản MBR"))
     await settled(conn, meanwhile["id"])
     assert len(await notifications(client, enterprise, auto["id"])) == 1
 
@@ -248,7 +237,7 @@ async def test_webhook_is_signed_and_retried_with_the_same_notification_id(clien
         shown = await client.get(f"/v1/subscriptions/{sub['id']}", headers=bearer(enterprise))
         assert "webhook_secret" not in shown.json() and shown.json()["webhook_url"] == receiver.url
 
-        offer = await publish(client, "offer", institute, operator, offer_body())
+        offer = await published(client, "offer", institute, operator, offer_body())
         row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "delivered",
                           "webhook delivery")
         assert (row["delivery_attempts"], row["last_error"]) == (2, None)
@@ -274,7 +263,7 @@ async def test_webhook_gives_up_after_the_last_attempt(client, conn):
     operator, institute, enterprise = await parties(client, conn)
     async with Receiver([], then=503) as receiver:
         sub = await subscribe(client, enterprise, kind="offers", query="nước thải", webhook_url=receiver.url)
-        await publish(client, "offer", institute, operator, offer_body())
+        await published(client, "offer", institute, operator, offer_body())
         await until(lambda: conn.fetchval("SELECT max(attempts) FROM outbox WHERE topic = 'notification.created'"),
                     lambda n: n is not None and n >= 1, "a first failed delivery")
         # Skip the backoff of the attempts in between: the next one is the last.

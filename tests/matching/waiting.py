@@ -5,7 +5,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.support import bearer
 
 DEADLINE_SECONDS = 20.0
 
@@ -33,15 +32,3 @@ def ids(body: dict[str, Any]) -> list[str]:
 async def visible(client: Any, kind: str, listing_id: str, deadline: float = DEADLINE_SECONDS) -> dict[str, Any]:
     """Wait until a listing can be found by a search filtered to nothing but public listings."""
     return await search_until(client, kind, {"limit": 100}, lambda b: listing_id in ids(b), deadline)
-
-
-async def published(client: Any, kind: str, owner: str, operator: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Create, submit and approve a listing of either kind; return it as published."""
-    created = await client.post(f"/v1/{kind}s", json=body, headers=bearer(owner))
-    assert created.status_code == 201, created.text
-    listing_id = created.json()["id"]
-    submitted = await client.post(f"/v1/{kind}s/{listing_id}/submit", headers=bearer(owner))
-    assert submitted.status_code == 200, submitted.text
-    approved = await client.post(f"/v1/{kind}s/{listing_id}/approve", headers=bearer(operator))
-    assert approved.status_code == 200, approved.text
-    return approved.json()

@@ -1,9 +1,7 @@
 """Payments tests: a webhook secret, jobs drained by the test itself, and agreed deals from outbox events."""
 
-import asyncio
 import hashlib
 import hmac
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,13 +10,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
-import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from exchange import db, outbox
-from exchange.app import create_app
 from exchange.schemas import Money
 from exchange.settings import Settings
 from payments.events import DealAgreed, DealCancelled, consumers
@@ -32,28 +27,6 @@ WEBHOOK_SECRET = "whsec_test_" + "k" * 32
 def settings(settings: Settings) -> Settings:
     """The session's settings with a webhook secret; consumers run only when a test drains them."""
     return msgspec.structs.replace(settings, stripe_webhook_secret=WEBHOOK_SECRET, run_jobs=False)
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app served by uvicorn on a loopback port in this event loop: concurrent requests overlap
-    (the in-process client hands the app one request at a time)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False, ws="none"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=60.0, trust_env=False) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture
