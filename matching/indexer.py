@@ -114,10 +114,11 @@ async def reindex(
     counts = {}
     async with pool.acquire() as conn:
         start = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    # Both live indexes must exist to be swapped with their fresh copies.
+    await engine.ensure_indexes(client, settings)
     for kind in engine.KINDS:
         live = engine.index_uid(settings, kind)
         fresh = f"{live}_rebuild_{int(datetime.now(UTC).timestamp())}"
-        await engine.ensure_indexes(client, settings)
         await engine.ensure_index(client, fresh, kind)
         counts[kind] = 0
         after: UUID | None = None
