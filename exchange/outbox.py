@@ -1,6 +1,7 @@
 """The outbox: events written in the writer's transaction, drained by their consumers."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,15 @@ async def drain(pool: asyncpg.Pool, consumer: Consumer) -> int:
     return total
 
 
+async def wait_for_wakeup(wakeup: asyncio.Event, seconds: float) -> None:
+    """Wait until woken or until `seconds` pass; a cancellation always gets through."""
+    # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that lands as the event is set, and the
+    # consumer loop then never stops (a service shutdown that hangs forever).
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wakeup.wait()
+
+
 async def run_consumers(pool: asyncpg.Pool, dsn: str, consumers: Sequence[Consumer], poll_seconds: float = 1.0) -> None:
     """Drain each consumer whenever an event is committed (LISTEN), and at least every poll_seconds."""
     wakeups = {c.name: asyncio.Event() for c in consumers}
@@ -119,10 +129,7 @@ async def run_consumers(pool: asyncpg.Pool, dsn: str, consumers: Sequence[Consum
                 await drain(pool, consumer)
             except Exception:  # noqa: BLE001 - the database may be away; the next wake-up retries
                 log.exception("consumer %s could not drain the outbox", consumer.name)
-            try:
-                await asyncio.wait_for(wakeup.wait(), poll_seconds)
-            except TimeoutError:
-                pass
+            await wait_for_wakeup(wakeup, poll_seconds)
 
     listener: asyncpg.Connection | None = None
     try:
