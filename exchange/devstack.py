@@ -222,6 +222,8 @@ class Stack:
             "STRIPE_API_BASE": self.stripe_api_base,
             "STRIPE_SECRET_KEY": self.stripe_secret_key,
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+            # A development stack: webhooks to a receiver on this machine are what a developer tries first.
+            "ALLOW_PRIVATE_WEBHOOKS": "true",
         }
 
     def start_meilisearch(self) -> None:

@@ -33,6 +33,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
     run_jobs: bool = True
+    # Development only: let webhooks go to loopback and private addresses, and over plain http.
+    allow_private_webhooks: bool = False
     log_level: str = "INFO"
 
     def check(self) -> "Settings":

@@ -164,6 +164,12 @@ def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list
     return items
 
 
+async def counterpart_ids(client: AsyncClient, settings: Settings, row: ListingRow) -> set[UUID]:
+    """Every counterpart a probe of the listing finds, before scoring: where a match of it from the other side can be."""
+    candidates, _ = await gather(client, settings, row)
+    return {UUID(listing_id) for listing_id in candidates}
+
+
 async def match_one(client: AsyncClient, settings: Settings, row: ListingRow, candidate_id: UUID) -> MatchItem | None:
     """How one counterpart matches a listing, or None when it is not relevant enough to be a match."""
     candidates, found = await gather(client, settings, row, only=candidate_id)

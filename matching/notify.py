@@ -17,7 +17,7 @@ from meilisearch_python_sdk import AsyncClient
 from exchange import outbox
 from exchange.outbox import OutboxRow
 from exchange.settings import Settings
-from matching import engine, repo, subscriptions
+from matching import engine, repo, subscriptions, webhook_targets
 from matching.indexer import ListingIndexed
 
 log = logging.getLogger("matching.notify")
@@ -100,7 +100,7 @@ async def post(http: httpx.AsyncClient, url: str, secret: str, body: bytes, noti
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
-async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, event: OutboxRow) -> None:
+async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: Settings, event: OutboxRow) -> None:
     """Send one notification to its webhook; raise to be retried with backoff, give up after MAX_ATTEMPTS."""
     created = msgspec.convert(event.payload, subscriptions.NotificationCreated)
     found = await repo.delivery(conn, created.id)
@@ -111,12 +111,21 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, event: Outb
     if found.deleted or not (found.webhook_url and found.webhook_secret):
         await repo.finish_delivery(conn, note.id, "failed", event.attempts, "the subscription was deleted")
         return
-    views = await subscriptions.public_views(conn, [note.listing_id])
-    body = msgspec.json.encode(WebhookBody(
-        id=note.id, type=EVENT_TYPE, created_at=note.created_at, subscription_id=note.subscription_id, score=note.score,
-        listing=views.get(note.listing_id),
-    ))
-    error = await post(http, found.webhook_url, found.webhook_secret, body, note.id)
+    try:
+        # Checked again now: a name that resolved to a public address when subscribing may not any more.
+        await webhook_targets.check(found.webhook_url, settings.allow_private_webhooks)
+    except webhook_targets.TargetRefused as exc:
+        await repo.finish_delivery(conn, note.id, "failed", attempt, f"refused: the webhook URL {exc}")
+        return
+    except webhook_targets.TargetUnresolved:
+        error: str | None = "the host name does not resolve"
+    else:
+        views = await subscriptions.public_views(conn, [note.listing_id])
+        body = msgspec.json.encode(WebhookBody(
+            id=note.id, type=EVENT_TYPE, created_at=note.created_at, subscription_id=note.subscription_id,
+            score=note.score, listing=views.get(note.listing_id),
+        ))
+        error = await post(http, found.webhook_url, found.webhook_secret, body, note.id)
     if error is None:
         await repo.finish_delivery(conn, note.id, "delivered", attempt, None)
         return
@@ -142,7 +151,7 @@ async def consumers(settings: Settings) -> AsyncIterator[list[outbox.Consumer]]:
 
     async def send(conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
         for event in events:
-            await deliver(conn, http, event)
+            await deliver(conn, http, settings, event)
 
     try:
         yield [

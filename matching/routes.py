@@ -94,9 +94,11 @@ class SubscriptionController(Controller):
     guards = KEYED
 
     @post("/", responses=problems(400, 401, 403, 409, 413, 422), summary="Subscribe to new matching listings")
-    async def create(self, conn: Conn, principal: Caller, data: JSONBody[SubscriptionCreate]) -> Response[SubscriptionOut]:
+    async def create(
+        self, state: State, conn: Conn, principal: Caller, data: JSONBody[SubscriptionCreate]
+    ) -> Response[SubscriptionOut]:
         """Be told of each newly published offer or demand matching a query and the search filters; with webhook_url, each notification is also POSTed there, signed with the webhook_secret returned only in this response."""
-        out = await subscriptions.create(conn, principal, data)
+        out = await subscriptions.create(conn, state.settings, principal, data)
         return Response(out, status_code=201, headers={"ETag": etag(out.version)})
 
     @get("/", responses=problems(400, 401, 403), summary="One's subscriptions")

@@ -20,7 +20,7 @@ from listings import rules
 from listings import service as listings
 from listings.repo import ListingRow
 from listings.taxonomy import region_code
-from matching import engine, matches, repo, search
+from matching import engine, matches, repo, search, webhook_targets
 from matching.repo import NotificationRow, SubscriptionRow
 from matching.schemas import NotificationOut, SearchFilters, SubscriptionCreate, SubscriptionOut
 
@@ -62,6 +62,16 @@ def validated_filters(kind: str, filters: SearchFilters) -> SearchFilters:
     return msgspec.structs.replace(filters, transfer_mode=list(dict.fromkeys(filters.transfer_mode)))
 
 
+async def checked_webhook(url: str, settings: Settings) -> None:
+    """A webhook URL the exchange may POST to, or a 422 naming webhook_url."""
+    try:
+        await webhook_targets.check(url, settings.allow_private_webhooks)
+    except webhook_targets.TargetRefused as exc:
+        raise field_error("webhook_url", str(exc)) from exc
+    except webhook_targets.TargetUnresolved as exc:
+        raise field_error("webhook_url", "its host name does not resolve") from exc
+
+
 def to_out(row: SubscriptionRow, secret: str | msgspec.UnsetType = msgspec.UNSET) -> SubscriptionOut:
     """A subscription as its owner sees it (the secret only when just created)."""
     return SubscriptionOut(
@@ -71,10 +81,14 @@ def to_out(row: SubscriptionRow, secret: str | msgspec.UnsetType = msgspec.UNSET
     )
 
 
-async def create(conn: asyncpg.Connection, p: Principal | None, data: SubscriptionCreate) -> SubscriptionOut:
+async def create(
+    conn: asyncpg.Connection, settings: Settings, p: Principal | None, data: SubscriptionCreate
+) -> SubscriptionOut:
     """Subscribe the caller to new listings matching a query and filters; the webhook secret is returned this once."""
     principal = subscriber(p)
     filters = validated_filters(LISTING_KIND[data.kind], data.filters)
+    if data.webhook_url:
+        await checked_webhook(data.webhook_url, settings)
     if await repo.count_own_subscriptions(conn, principal.member_id) >= MAX_SUBSCRIPTIONS:
         raise Conflict(f"a member may hold at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32) if data.webhook_url else None
@@ -166,8 +180,10 @@ async def demand_scores(
     conn: asyncpg.Connection, client: AsyncClient, settings: Settings, offer: ListingRow, subs: list[SubscriptionRow]
 ) -> dict[UUID, float]:
     """Which public demands' own subscriptions this offer matches, scored as the demand's matches are."""
+    # Only the demands the offer's own probes find can match it: checking every subscribed demand would not scale.
+    reachable = await matches.counterpart_ids(client, settings, offer)
     now = datetime.now(UTC)
-    demands = {r.id: r for r in await listings.rows_by_id(conn, [s.demand_id for s in subs if s.demand_id])}
+    demands = {r.id: r for r in await listings.rows_by_id(conn, [s.demand_id for s in subs if s.demand_id in reachable])}
     checks = [(s.id, d) for s in subs if (d := demands.get(s.demand_id)) and rules.is_public(d.status, d.expires_at, now)]
     gate = asyncio.Semaphore(DEMAND_CHECKS_AT_ONCE)
 

@@ -93,6 +93,8 @@ def settings(stack: Stack, database_url: str) -> Iterator[Settings]:
         db_pool_min=1,
         db_pool_max=4,
         expiry_sweep_seconds=3600,
+        # The webhook tests' receiver listens on loopback, as a development stack allows.
+        allow_private_webhooks=True,
     )
     delete_indexes(stack, prefix)
 

@@ -8,7 +8,10 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from exchange.app import create_app
+from exchange.settings import Settings
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
@@ -328,3 +331,45 @@ async def test_subscription_pages_follow_the_cursor(client, conn):
     second = (await client.get(f"/v1/subscriptions?limit=2&cursor={first['next_cursor']}", headers=bearer(enterprise))).json()
     assert [s["id"] for s in first["items"] + second["items"]] == [s["id"] for s in reversed(made)]
     assert second["next_cursor"] is None
+
+
+@pytest.fixture
+async def production_client(settings: Settings) -> Any:
+    """The service with production's webhook rules (the test session's own settings allow a local receiver)."""
+    strict = msgspec.structs.replace(settings, allow_private_webhooks=False)
+    async with AsyncTestClient(create_app(strict)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://93.184.216.34/hook", "https"),
+        ("https://127.0.0.1:8443/hook", "public address"),
+        ("https://localhost/hook", "public address"),
+        ("https://10.1.2.3/hook", "public address"),
+        ("https://192.168.1.20/hook", "public address"),
+        ("https://169.254.169.254/latest/meta-data", "public address"),
+        ("https://[::1]/hook", "public address"),
+        ("https://[::ffff:172.16.0.9]/hook", "public address"),
+    ],
+)
+async def test_webhooks_to_private_addresses_or_plain_http_are_refused(production_client, conn, url, reason):
+    _, _, enterprise = await parties(production_client, conn)
+    response = await production_client.post("/v1/subscriptions", json={"kind": "offers", "webhook_url": url}, headers=bearer(enterprise))
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "webhook_url" and reason in error["message"]
+    assert await conn.fetchval("SELECT count(*) FROM subscriptions") == 0
+
+
+async def test_a_webhook_whose_address_turned_private_is_not_called(production_client, conn):
+    operator, institute, enterprise = await parties(production_client, conn)
+    async with Receiver([]) as receiver:
+        sub = await subscribe(production_client, enterprise, kind="offers", query="nước thải", webhook_url="https://93.184.216.34/hook")
+        # What a host name re-pointed at an inside address after subscribing looks like at delivery time.
+        await conn.execute("UPDATE subscriptions SET webhook_url = $1 WHERE id = $2::uuid", receiver.url, sub["id"])
+        await published(production_client, "offer", institute, operator, offer_body())
+        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "failed",
+                          "the refused delivery")
+    assert row["last_error"].startswith("refused: the webhook URL") and receiver.requests == []

@@ -1,0 +1,58 @@
+"""Where webhooks may be sent: public https addresses only, unless private targets are allowed (development)."""
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class TargetRefused(ValueError):
+    """The address is one the exchange never POSTs to (its reason is safe to show the subscriber)."""
+
+
+class TargetUnresolved(OSError):
+    """The host name does not resolve now; it may later."""
+
+
+def is_public(address: IpAddress) -> bool:
+    """True for an address on the public internet (not loopback, private, link-local, shared, reserved or multicast)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def literal_address(host: str) -> IpAddress | None:
+    """The address when the host is written as one, else None."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    """Every address a host name resolves to."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TargetUnresolved(f"{host} does not resolve") from exc
+    # The scope id of a link-local IPv6 address (fe80::1%eth0) is not part of the address.
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+async def check(url: str, allow_private: bool) -> None:
+    """Refuse a webhook URL that is not https or that reaches a non-public address; a name is resolved now."""
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise TargetRefused("must be an https URL")
+    host = parts.hostname
+    if not host:
+        raise TargetRefused("has no host")
+    literal = literal_address(host)
+    addresses = [literal] if literal is not None else await resolve(host, parts.port or 443)
+    if not addresses or not all(is_public(a) for a in addresses):
+        raise TargetRefused("must reach a public address (not loopback, private, link-local or reserved)")

@@ -1,0 +1,34 @@
+"""Which webhook addresses the exchange refuses to call."""
+
+import ipaddress
+
+import pytest
+
+from matching.webhook_targets import TargetRefused, check, is_public
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.0.0.8", "172.31.255.1", "192.168.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+     "::1", "fe80::1", "fc00::5", "::ffff:10.0.0.1", "::ffff:127.0.0.1"],
+)
+def test_inside_addresses_are_not_public(address):
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.216.34"])
+def test_internet_addresses_are_public(address):
+    assert is_public(ipaddress.ip_address(address))
+
+
+async def test_public_https_literals_pass_and_development_allows_anything():
+    await check("https://93.184.216.34:8443/hook", allow_private=False)
+    await check("http://127.0.0.1:9000/hook", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.216.34/hook", "https://127.0.0.1/hook", "https://[::1]:8443/x", "https://localhost/hook"]
+)
+async def test_plain_http_and_inside_targets_are_refused(url):
+    with pytest.raises(TargetRefused):
+        await check(url, allow_private=False)
