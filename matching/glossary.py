@@ -1,8 +1,9 @@
 """Vietnamese↔English glossary of technology terms: Meilisearch two-way synonyms and key terms for matching.
 
 Each group holds terms that mean the same thing: Vietnamese first (with diacritics), then English and
-common abbreviations, all lower-case. Every term of a group becomes a synonym of every other term of it,
-and matching looks for the terms in a listing's text to derive its key terms. A term belongs to one group
+common abbreviations, all lower-case. Each term becomes a synonym of the group's first term in the other
+language, a listing's text is indexed with every equivalent of the terms it uses, and matching looks for
+the terms in a listing's text to derive its key terms. A term belongs to one group
 only, and terms too generic to tell two technologies apart ("công nghệ", "system") are left out.
 """
 

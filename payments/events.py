@@ -3,53 +3,16 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
-from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from exchange import outbox
-from exchange.schemas import Money
+from exchange.deal_events import DealAgreed, DealCancelled
 from exchange.settings import Settings
 from payments.gateway import Gateway, open_gateway
 
 log = logging.getLogger("payments.events")
-
-
-class DealAgreed(outbox.Event, frozen=True, kw_only=True, tag="deal.agreed"):
-    """Emitted by deals when buyer and seller confirmed the same terms."""
-
-    deal_id: UUID
-    value: Money
-    buyer_org_id: UUID
-    seller_org_id: UUID
-    broker_org_id: UUID | None = None
-    terms_version: int
-    agreed_at: datetime
-
-
-class DealCancelled(outbox.Event, frozen=True, kw_only=True, tag="deal.cancelled"):
-    """Emitted by deals when a deal is cancelled."""
-
-    deal_id: UUID
-    reason: str | None = None
-    cancelled_at: datetime | None = None
-    stage_before: str | None = None
-
-
-class DealInvoiced(outbox.Event, frozen=True, kw_only=True, tag="deal.invoiced"):
-    """The fee invoices of an agreed deal exist."""
-
-    deal_id: UUID
-    invoice_ids: list[UUID]
-    fee_schedule_version: int
-
-
-class DealFeesPaid(outbox.Event, frozen=True, kw_only=True, tag="deal.fees_paid"):
-    """Every fee invoice of a deal is paid."""
-
-    deal_id: UUID
 
 
 class StripeEventReceived(outbox.Event, frozen=True, kw_only=True, tag="payments.stripe_event"):

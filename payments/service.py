@@ -22,7 +22,7 @@ from exchange.errors import (
 )
 from exchange.schemas import FieldError, Money
 from payments import fees, repo
-from payments.events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
+from exchange.deal_events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
 from payments.gateway import CardError, Gateway, StripeError
 from payments.repo import InvoiceRow, ScheduleRow
 from payments.schemas import (

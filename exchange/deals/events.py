@@ -4,59 +4,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from exchange import outbox
+from exchange.deal_events import DealFeesPaid, DealInvoiced
 from exchange.deals import repo, rules
 from exchange.settings import Settings
 
 log = logging.getLogger("exchange.deals")
-
-
-class EventMoney(msgspec.Struct, frozen=True, kw_only=True):
-    """An amount in the currency's minor unit."""
-
-    amount: int
-    currency: str
-
-
-class DealAgreed(outbox.Event, frozen=True, kw_only=True, tag="deal.agreed"):
-    """Buyer and seller confirmed the same terms_version; payments issues the fee invoices."""
-
-    deal_id: UUID
-    value: EventMoney
-    buyer_org_id: UUID
-    seller_org_id: UUID
-    broker_org_id: UUID | None
-    terms_version: int
-    agreed_at: datetime
-
-
-class DealCancelled(outbox.Event, frozen=True, kw_only=True, tag="deal.cancelled"):
-    """A deal was cancelled before it closed; payments refunds what was paid."""
-
-    deal_id: UUID
-    reason: str
-    cancelled_at: datetime
-    stage_before: str
-
-
-# Emitted by payments; decoded here from the payload alone (no import of that package).
-class DealInvoiced(outbox.Event, frozen=True, kw_only=True, tag="deal.invoiced"):
-    """Payments issued the deal's fee invoices."""
-
-    deal_id: UUID
-    invoice_ids: list[UUID]
-    fee_schedule_version: int
-
-
-class DealFeesPaid(outbox.Event, frozen=True, kw_only=True, tag="deal.fees_paid"):
-    """Every fee invoice of the deal is paid."""
-
-    deal_id: UUID
 
 
 Consumed = DealInvoiced | DealFeesPaid

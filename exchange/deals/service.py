@@ -10,7 +10,7 @@ import msgspec
 from exchange import auth, outbox
 from exchange.auth import Principal
 from exchange.deals import repo, rules
-from exchange.deals.events import DealAgreed, DealCancelled, EventMoney
+from exchange.deal_events import DealAgreed, DealCancelled, EventMoney
 from exchange.deals.repo import DealRow, EventRow
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealOut, TermsIn, TermsOut
 from exchange.errors import Forbidden, NotFound, field_error

@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from exchange import db, outbox
-from exchange.deals.events import DealFeesPaid, DealInvoiced, consumers
+from exchange.deal_events import DealFeesPaid, DealInvoiced
+from exchange.deals.events import consumers
 from tests.deals.parties import agreed_deal, open_deal, parties
 from tests.support import bearer
 

@@ -16,7 +16,8 @@ import pytest
 from exchange import db, outbox
 from exchange.schemas import Money
 from exchange.settings import Settings
-from payments.events import DealAgreed, DealCancelled, consumers
+from exchange.deal_events import DealAgreed, DealCancelled, EventMoney
+from payments.events import consumers
 from payments.gateway import Gateway, open_gateway
 from tests.support import bearer, operator_key, verified_org
 
@@ -96,7 +97,7 @@ async def agree(conn: asyncpg.Connection, deal_id: uuid.UUID, buyer: str, seller
                 agreed_at: datetime | None = None) -> None:
     """Emit deal.agreed as the deals package does."""
     event = DealAgreed(
-        deal_id=deal_id, value=Money(amount=value, currency="VND"), buyer_org_id=uuid.UUID(buyer),
+        deal_id=deal_id, value=EventMoney(amount=value, currency="VND"), buyer_org_id=uuid.UUID(buyer),
         seller_org_id=uuid.UUID(seller), broker_org_id=None, terms_version=2,
         agreed_at=agreed_at or datetime.now(timezone.utc),
     )

@@ -6,6 +6,7 @@ import pytest
 
 from exchange.errors import BadRequest
 from matching import constraints, engine, matches, search, terms
+from matching.glossary import GLOSSARY
 from matching.schemas import SearchFilters
 
 pytestmark = pytest.mark.unit
@@ -91,10 +92,15 @@ def test_glossary_terms_are_found_with_or_without_diacritics_and_expand_to_both_
 
 def test_synonyms_are_two_way_and_include_unaccented_spellings():
     mapping = engine.synonyms()
-    assert "wastewater treatment" in mapping["xử lý nước thải"]
-    assert "xử lý nước thải" in mapping["wastewater treatment"]
-    assert "wastewater treatment" in mapping["xu ly nuoc thai"]
-    assert all(term not in others for term, others in mapping.items())
+    assert mapping["xử lý nước thải"] == ["wastewater treatment"]
+    assert mapping["xu ly nuoc thai"] == ["wastewater treatment"]
+    assert mapping["wastewater treatment"] == mapping["effluent treatment"] == ["xử lý nước thải"]
+    # Each term stands for one term of the other language.
+    english = {t for group in GLOSSARY for t in group if engine.fold(t) == t}
+    vietnamese = {t for group in GLOSSARY for t in group if engine.fold(t) != t}
+    assert all(len(others) == 1 for others in mapping.values())
+    assert all(engine.fold(mapping[t][0]) != mapping[t][0] for t in english)
+    assert all(engine.fold(mapping[t][0]) == mapping[t][0] for t in vietnamese)
 
 
 def test_semantic_scores_are_stretched_and_clipped():

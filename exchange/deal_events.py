@@ -1,0 +1,50 @@
+"""The deal events deals and payments exchange through the outbox: one definition, imported by both sides."""
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from exchange import outbox
+
+
+class EventMoney(msgspec.Struct, frozen=True, kw_only=True):
+    """An amount in the currency's minor unit."""
+
+    amount: int
+    currency: str
+
+
+class DealAgreed(outbox.Event, frozen=True, kw_only=True, tag="deal.agreed"):
+    """Buyer and seller confirmed the same terms_version (written by deals); payments issues the fee invoices."""
+
+    deal_id: UUID
+    value: EventMoney
+    buyer_org_id: UUID
+    seller_org_id: UUID
+    broker_org_id: UUID | None
+    terms_version: int
+    agreed_at: datetime
+
+
+class DealCancelled(outbox.Event, frozen=True, kw_only=True, tag="deal.cancelled"):
+    """A deal was cancelled before it closed (written by deals); payments refunds what was paid."""
+
+    deal_id: UUID
+    reason: str
+    cancelled_at: datetime
+    stage_before: str
+
+
+class DealInvoiced(outbox.Event, frozen=True, kw_only=True, tag="deal.invoiced"):
+    """The deal's fee invoices exist (written by payments); the deal waits for its fees."""
+
+    deal_id: UUID
+    invoice_ids: list[UUID]
+    fee_schedule_version: int
+
+
+class DealFeesPaid(outbox.Event, frozen=True, kw_only=True, tag="deal.fees_paid"):
+    """Every fee invoice of the deal is paid (written by payments); the deal closes."""
+
+    deal_id: UUID
