@@ -16,21 +16,21 @@ from exchange.errors import Forbidden
 from exchange.settings import Settings
 from listings import service as listings
 from listings.repo import ListingRow
-from matching import constraints, embeddings, engine, terms
-from matching.documents import embedding_text
+from matching import constraints, engine, indexer, terms
 from matching.schemas import Explanation, MatchItem, MatchResults
 
 CANDIDATES = 50
 MAX_GROUPS = 8
 MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
-# How much each kind of evidence counts towards relevance (they sum to 1).
-WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.45, 0.35, 0.20
-# Meilisearch reports a vector match as (1 + cosine) / 2. multilingual-e5 puts unrelated texts at about 0.88
-# and close paraphrases at 0.95 and above: this band is stretched to 0–1.
-SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.89, 0.955
+# How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval: the
+# vector finds what the glossary misses, but shared technical terms say more about a technology transfer.
+WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.30, 0.45, 0.25
+# Meilisearch reports a vector match as (1 + cosine) / 2. Between two listings' multilingual-e5 passage vectors,
+# unrelated technologies sit at about 0.86 and the same technology at 0.955 and above: this band is stretched to 0–1.
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.86, 0.955
 # Candidates below this relevance are left out: they share too little with the listing.
-MIN_RELEVANCE = 0.30
+MIN_RELEVANCE = 0.20
 # Each broken hard constraint scales the score down, so breakers rank below keepers of similar relevance.
 PENALTY = {"sector": 0.85, "trl": 0.75, "transfer_mode": 0.8, "budget": 0.75, "region": 0.95}
 
@@ -88,9 +88,9 @@ def exclusions(row: ListingRow, only: UUID | None = None) -> list[str]:
 
 
 async def gather(
-    client: AsyncClient, settings: Settings, row: ListingRow, only: UUID | None = None
+    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, only: UUID | None = None
 ) -> tuple[dict[str, Candidate], list[Probe]]:
-    """Run every probe, the word bag and the vector query in one multi-search; collect candidates."""
+    """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
     other = "offer" if row.kind == "demand" else "demand"
     uid = engine.index_uid(settings, other)
     where = exclusions(row, only)
@@ -102,8 +102,7 @@ async def gather(
     ]
     queries.append(SearchParams(index_uid=uid, query=bag_query(row), filter=where, limit=CANDIDATES,
                                 matching_strategy="frequency", attributes_to_retrieve=["listing"], show_ranking_score=True))
-    if settings.embeddings:
-        vector = await embeddings.query(embedding_text(row))
+    if vector is not None:
         queries.append(SearchParams(index_uid=uid, query="", vector=vector, filter=where, limit=CANDIDATES,
                                     hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
                                     attributes_to_retrieve=["listing"], show_ranking_score=True))
@@ -122,7 +121,7 @@ async def gather(
             c.term_weight += probe.weight
     for hit in results[len(found)].hits:
         candidate(hit).bag = hit.get("_rankingScore", 0.0)
-    if settings.embeddings:
+    if vector is not None:
         for hit in results[len(found) + 1].hits:
             candidate(hit).semantic = semantic_score(hit.get("_rankingScore", 0.0))
     return candidates, found
@@ -164,25 +163,36 @@ def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list
     return items
 
 
-async def counterpart_ids(client: AsyncClient, settings: Settings, row: ListingRow) -> set[UUID]:
+async def own_vectors(conn: asyncpg.Connection, settings: Settings, rows: list[ListingRow]) -> list[list[float] | None]:
+    """Each listing's own vector, the one it is indexed with: its semantic side when matching (None with embeddings off)."""
+    # A listing is matched against other listings, so its passage vector (cached since indexing) is the query:
+    # nothing to compute per request, and better rankings on the evaluation set than a separate query vector.
+    return await indexer.vectors_for(conn, rows, settings.embeddings)
+
+
+async def counterpart_ids(client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None) -> set[UUID]:
     """Every counterpart a probe of the listing finds, before scoring: where a match of it from the other side can be."""
-    candidates, _ = await gather(client, settings, row)
+    candidates, _ = await gather(client, settings, row, vector)
     return {UUID(listing_id) for listing_id in candidates}
 
 
-async def match_one(client: AsyncClient, settings: Settings, row: ListingRow, candidate_id: UUID) -> MatchItem | None:
+async def match_one(
+    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, candidate_id: UUID
+) -> MatchItem | None:
     """How one counterpart matches a listing, or None when it is not relevant enough to be a match."""
-    candidates, found = await gather(client, settings, row, only=candidate_id)
-    items = rank(listings.public_view(row), candidates, found, settings.embeddings)
+    candidates, found = await gather(client, settings, row, vector, only=candidate_id)
+    items = rank(listings.public_view(row), candidates, found, vector is not None)
     return items[0] if items else None
 
 
-async def ranked(client: AsyncClient, settings: Settings, row: ListingRow, limit: int) -> MatchResults:
+async def ranked(
+    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, limit: int
+) -> MatchResults:
     """Counterparts of a listing, best first."""
     started = time.perf_counter()
-    candidates, found = await gather(client, settings, row)
+    candidates, found = await gather(client, settings, row, vector)
     view = listings.public_view(row)
-    items = rank(view, candidates, found, settings.embeddings)[:limit]
+    items = rank(view, candidates, found, vector is not None)[:limit]
     return MatchResults(items=items, query_terms=[p.label for p in found],
                         processing_ms=round((time.perf_counter() - started) * 1000))
 
@@ -196,4 +206,5 @@ async def for_listing(
     row = await listings.get(conn, principal, kind, listing_id)
     if not (principal.is_operator or principal.org_id == row.owner_org_id or principal.org_kind == "broker"):
         raise Forbidden(f"only the {kind}'s owner, brokers and operators may see its matches")
-    return await ranked(client, settings, row, limit)
+    [vector] = await own_vectors(conn, settings, [row])
+    return await ranked(client, settings, row, vector, limit)

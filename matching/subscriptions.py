@@ -31,7 +31,7 @@ SECRET_PREFIX = "whsec_"
 MAX_SUBSCRIPTIONS = 100
 # Queries per multi-search request when checking one listing against plain subscriptions.
 MULTI_SEARCH_CHUNK = 100
-# Demands checked against one new offer concurrently (each is one multi-search, after its query vector).
+# Demands checked against one new offer concurrently (each is one multi-search).
 DEMAND_CHECKS_AT_ONCE = 4
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
@@ -181,18 +181,20 @@ async def demand_scores(
 ) -> dict[UUID, float]:
     """Which public demands' own subscriptions this offer matches, scored as the demand's matches are."""
     # Only the demands the offer's own probes find can match it: checking every subscribed demand would not scale.
-    reachable = await matches.counterpart_ids(client, settings, offer)
+    [offer_vector] = await matches.own_vectors(conn, settings, [offer])
+    reachable = await matches.counterpart_ids(client, settings, offer, offer_vector)
     now = datetime.now(UTC)
     demands = {r.id: r for r in await listings.rows_by_id(conn, [s.demand_id for s in subs if s.demand_id in reachable])}
     checks = [(s.id, d) for s in subs if (d := demands.get(s.demand_id)) and rules.is_public(d.status, d.expires_at, now)]
+    vectors = await matches.own_vectors(conn, settings, [d for _, d in checks])
     gate = asyncio.Semaphore(DEMAND_CHECKS_AT_ONCE)
 
-    async def check(demand: ListingRow) -> float | None:
+    async def check(demand: ListingRow, vector: list[float] | None) -> float | None:
         async with gate:
-            item = await matches.match_one(client, settings, demand, offer.id)
+            item = await matches.match_one(client, settings, demand, vector, offer.id)
         return item.score if item is not None else None
 
-    results = await asyncio.gather(*(check(d) for _, d in checks))
+    results = await asyncio.gather(*(check(d, v) for (_, d), v in zip(checks, vectors, strict=True)))
     return {sub_id: score for (sub_id, _), score in zip(checks, results, strict=True) if score is not None}
 
 
