@@ -34,33 +34,57 @@ class ListingIndexed(outbox.Event, frozen=True, kw_only=True, tag="listing.index
     searchable: bool
 
 
+def text_key(row: ListingRow) -> bytes:
+    """The cache key of the text a listing's vector is computed from."""
+    return embeddings.text_hash(documents.embedding_text(row))
+
+
 async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled: bool) -> list[list[float] | None]:
     """The vector of each listing: from the cache when its text is unchanged, else computed now."""
     if not enabled:
         return [None] * len(rows)
-    texts = [documents.embedding_text(r) for r in rows]
-    hashes = [embeddings.text_hash(t) for t in texts]
-    known = await repo.cached_vectors(conn, hashes)
-    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    texts = {text_key(r): documents.embedding_text(r) for r in rows}
+    known = await repo.cached_vectors(conn, list(texts))
+    missing = {h: t for h, t in texts.items() if h not in known}
     fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
     await repo.cache_vectors(conn, fresh)
     known.update(fresh)
-    return [known[h] for h in hashes]
+    return [known[text_key(r)] for r in rows]
 
 
 async def push(
     client: AsyncClient, settings: Settings, conn: asyncpg.Connection, rows: list[ListingRow], removed: dict[str, list[UUID]]
 ) -> None:
     """Upsert these public listings and delete the removed ids; return once Meilisearch has applied all of it."""
+    # Keyword search must see a listing within a second of its publication; computing a new text's vector takes
+    # 0.2 s on a quiet machine and far more on a busy one. So a listing goes in first with the vector its text
+    # already has (or none), and a vector computed now follows in a second update.
+    known = await repo.cached_vectors(conn, [text_key(r) for r in rows]) if settings.embeddings else {}
     tasks = []
-    vectors = await vectors_for(conn, rows, settings.embeddings)
     for kind in engine.KINDS:
         index = client.index(engine.index_uid(settings, kind))
-        docs = [documents.document(r, v) for r, v in zip(rows, vectors, strict=True) if r.kind == kind]
+        docs = [documents.document(r, known.get(text_key(r))) for r in rows if r.kind == kind]
         if docs:
             tasks.append(await index.add_documents(docs, primary_key="id"))
         if removed.get(kind):
             tasks.append(await index.delete_documents([str(i) for i in removed[kind]]))
+    await engine.wait_for(client, tasks)
+    later = [r for r in rows if settings.embeddings and text_key(r) not in known]
+    if later:
+        await push_vectors(client, settings, later, await vectors_for(conn, later, True))
+
+
+async def push_vectors(
+    client: AsyncClient, settings: Settings, rows: list[ListingRow], vectors: list[list[float] | None]
+) -> None:
+    """Set the vectors of listings already in the index (a partial update: nothing else of them changes)."""
+    tasks = []
+    for kind in engine.KINDS:
+        updates = [
+            {"id": str(r.id), "_vectors": {engine.EMBEDDER: v}} for r, v in zip(rows, vectors, strict=True) if r.kind == kind
+        ]
+        if updates:
+            tasks.append(await client.index(engine.index_uid(settings, kind)).update_documents(updates, primary_key="id"))
     await engine.wait_for(client, tasks)
 
 

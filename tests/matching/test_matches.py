@@ -1,6 +1,9 @@
 """Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
 
-from tests.matching.waiting import visible
+import httpx
+
+from matching import engine
+from tests.matching.waiting import indexed
 from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
 
 SEAFOOD_OFFER = offer_body(
@@ -41,7 +44,7 @@ async def test_an_english_demand_finds_vietnamese_offers_with_an_explanation(cli
     unrelated = await published(client, "offer", institute, operator, UNRELATED_OFFER)
     demand = await published(client, "demand", enterprise, operator, demand_body())
     for offer in (keeper, breaker, unrelated):
-        await visible(client, "offer", offer["id"])
+        await indexed(conn, offer["id"])
 
     response = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
     assert response.status_code == 200, response.text
@@ -66,7 +69,7 @@ async def test_an_offer_finds_demands_and_never_its_own_organizations_listings(c
     operator, institute, enterprise = await parties(client, conn)
     offer = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
     demand = await published(client, "demand", enterprise, operator, demand_body())
-    await visible(client, "demand", demand["id"])
+    await indexed(conn, demand["id"])
     response = await client.get(f"/v1/offers/{offer['id']}/matches", headers=bearer(institute))
     assert response.status_code == 200, response.text
     assert [i["listing"]["id"] for i in response.json()["items"]] == [demand["id"]]
@@ -90,3 +93,18 @@ async def test_who_may_see_matches(client, conn):
     # A draft is the owner's business: others do not learn it exists.
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(broker))).status_code == 404
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(enterprise))).status_code == 200
+
+
+async def test_an_indexed_listing_carries_the_vector_of_its_text(client, conn, stack, settings):
+    operator, institute, _ = await parties(client, conn)
+    offer = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
+    await indexed(conn, offer["id"])
+    uid = engine.index_uid(settings, "offer")
+    headers = {"Authorization": f"Bearer {stack.meili_master_key}"}
+    async with httpx.AsyncClient(base_url=stack.meili_url, headers=headers, trust_env=False) as meili:
+        response = await meili.get(f"/indexes/{uid}/documents/{offer['id']}", params={"retrieveVectors": "true"})
+    assert response.status_code == 200, response.text
+    [stored] = response.json()["_vectors"][engine.EMBEDDER]["embeddings"]
+    [cached] = [r["vector"] for r in await conn.fetch("SELECT vector FROM embedding_cache")]
+    assert len(stored) == engine.DIMENSIONS
+    assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5

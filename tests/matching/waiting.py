@@ -32,3 +32,14 @@ def ids(body: dict[str, Any]) -> list[str]:
 async def visible(client: Any, kind: str, listing_id: str, deadline: float = DEADLINE_SECONDS) -> dict[str, Any]:
     """Wait until a listing can be found by a search filtered to nothing but public listings."""
     return await search_until(client, kind, {"limit": 100}, lambda b: listing_id in ids(b), deadline)
+
+
+async def indexed(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS) -> None:
+    """Wait until the indexer has finished with a listing, its vector included (it announces listing.indexed)."""
+    stop = time.monotonic() + deadline
+    while not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid)", listing_id
+    ):
+        if time.monotonic() > stop:
+            raise AssertionError(f"listing {listing_id} was never indexed")
+        await asyncio.sleep(0.05)
