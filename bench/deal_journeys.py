@@ -5,18 +5,14 @@ import argparse
 import asyncio
 import contextlib
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 
-from bench.http_bench import percentile, start_service, stop_on_sigterm
+from bench.http_bench import bench_run, percentile
 from exchange import devstack
 from tests.e2e.test_deal_journey import journey, parties
 
@@ -92,32 +88,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start the embedded stack and the service, register its webhook, measure, print, stop everything."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    workdir = Path(tempfile.mkdtemp(prefix="exchange-journeys-"))
-    stack = proc = None
-    try:
-        print("starting the embedded stack and the service ...", file=sys.stderr, flush=True)
-        stack = devstack.Stack(workdir / "stack", fresh=True).start()
-        operator = secrets.token_urlsafe(32)
-        url, proc = start_service(stack, operator, workdir, False, args.workers)
-        devstack.register_stripe_webhook(stack.stripe_api_base, stack.stripe_secret_key, f"{url}/v1/webhooks/stripe",
-                                         stack.stripe_webhook_secret, webhook_id="bench")
-        timings, totals, wall, failures = asyncio.run(
-            run(url, operator, stack.stripe_api_base, stack.stripe_secret_key, args.journeys, args.concurrency))
-        print_report(timings, totals, wall, failures, args)
-        return 1 if failures else 0
-    except (RuntimeError, httpx.HTTPError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping what this run started", file=sys.stderr)
-        return 130
-    finally:
-        if proc is not None:
-            devstack.terminate(proc)
-        if stack is not None:
-            stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with bench_run("exchange-journeys-") as started:
+        try:
+            stack = started.start_stack()
+            operator = secrets.token_urlsafe(32)
+            url, _ = started.start_service(stack, operator, False, args.workers)
+            devstack.register_stripe_webhook(stack.stripe_api_base, stack.stripe_secret_key, f"{url}/v1/webhooks/stripe",
+                                             stack.stripe_webhook_secret, webhook_id="bench")
+            timings, totals, wall, failures = asyncio.run(
+                run(url, operator, stack.stripe_api_base, stack.stripe_secret_key, args.journeys, args.concurrency))
+            print_report(timings, totals, wall, failures, args)
+            return 1 if failures else 0
+        except (RuntimeError, httpx.HTTPError) as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping what this run started", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import math
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
@@ -555,62 +556,92 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass
+class Started:
+    """What one benchmark run started: its work folder, the embedded stack and child processes."""
+
+    workdir: Path
+    stack: devstack.Stack | None = None
+    children: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_stack(self) -> devstack.Stack:
+        """A fresh embedded stack under the work folder."""
+        print("starting the embedded stack and the service ...", file=sys.stderr, flush=True)
+        self.stack = devstack.Stack(self.workdir / "stack", fresh=True).start()
+        return self.stack
+
+    def start_service(self, stack: devstack.Stack, operator_key: str, seed: bool, workers: int) -> tuple[str, subprocess.Popen]:
+        """`exchange serve` on the stack, stopped with the run."""
+        url, proc = start_service(stack, operator_key, self.workdir, seed, workers)
+        self.children.append(proc)
+        return url, proc
+
+
+@contextlib.contextmanager
+def bench_run(prefix: str) -> Iterator[Started]:
+    """One benchmark run (SIGTERM stops it like Ctrl-C): on the way out, what it started stops and its folder goes."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    run = Started(Path(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        yield run
+    finally:
+        for proc in reversed(run.children):
+            devstack.terminate(proc)
+        if run.stack is not None:
+            run.stack.stop()
+        shutil.rmtree(run.workdir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Set up, measure, print, and stop everything this run started."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    workdir = Path(tempfile.mkdtemp(prefix="exchange-bench-"))
-    children: list[subprocess.Popen] = []
-    stack = None
     rows: list[Row] = []
-    try:
-        pg = ""
-        service_pid = None
-        if args.url:
-            service_url = args.url.rstrip("/")
-            operator_key = args.operator_key
-            service_desc = f"{service_url} (given)"
-        else:
-            print("starting the embedded stack and the service ...", file=sys.stderr, flush=True)
-            stack = devstack.Stack(workdir / "stack", fresh=True).start()
-            operator_key = secrets.token_urlsafe(32)
-            seed = demo_data_present()
-            service_url, proc = start_service(stack, operator_key, workdir, seed, args.workers)
-            children.append(proc)
-            service_pid = proc.pid
-            pg = str(run_async(postgres_version(stack.database_url)))
-            seeded = "demo data seeded" if seed else "no demo data (exchange/demo has no JSON files), not seeded"
-            service_desc = (
-                f"`exchange serve --workers {args.workers}` on the embedded stack (PostgreSQL on a unix socket), {seeded}"
-            )
-        print(f"creating {SETUP_OFFERS} published offers ...", file=sys.stderr, flush=True)
-        fixture = prepare(service_url, operator_key)
-        sample = workdir / "offer.json"
-        sample.write_bytes(fixture.one_body)
-        bare_url, bare_proc = start_bare(sample, workdir)
-        children.append(bare_proc)
-        service_desc += f"; setup published {SETUP_OFFERS} offers of its own"
-        print_facts(service_desc, fixture, bare_url, pg, args)
-        print("measuring ...", file=sys.stderr, flush=True)
-        run_async(run_all(service_url, service_pid, bare_url, bare_proc.pid, fixture, args, rows))
-        print_table(rows)
-        print_cpu(rows)
-        print_log_tail(workdir / "service.log")
-        return 0
-    except (RuntimeError, httpx.HTTPError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping what this run started", file=sys.stderr)
-        if rows:
-            print_table(rows)
-        return 130
-    finally:
-        for proc in reversed(children):
-            devstack.terminate(proc)
-        if stack is not None:
-            stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with bench_run("exchange-bench-") as run:
+        try:
+            return measure(args, run, rows)
+        except (RuntimeError, httpx.HTTPError) as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping what this run started", file=sys.stderr)
+            if rows:
+                print_table(rows)
+            return 130
+
+
+def measure(args: argparse.Namespace, run: Started, rows: list[Row]) -> int:
+    """Start (or reach) the service, set up, measure into rows and print."""
+    pg = ""
+    service_pid = None
+    if args.url:
+        service_url = args.url.rstrip("/")
+        operator_key = args.operator_key
+        service_desc = f"{service_url} (given)"
+    else:
+        stack = run.start_stack()
+        operator_key = secrets.token_urlsafe(32)
+        seed = demo_data_present()
+        service_url, proc = run.start_service(stack, operator_key, seed, args.workers)
+        service_pid = proc.pid
+        pg = str(run_async(postgres_version(stack.database_url)))
+        seeded = "demo data seeded" if seed else "no demo data (exchange/demo has no JSON files), not seeded"
+        service_desc = (
+            f"`exchange serve --workers {args.workers}` on the embedded stack (PostgreSQL on a unix socket), {seeded}"
+        )
+    print(f"creating {SETUP_OFFERS} published offers ...", file=sys.stderr, flush=True)
+    fixture = prepare(service_url, operator_key)
+    sample = run.workdir / "offer.json"
+    sample.write_bytes(fixture.one_body)
+    bare_url, bare_proc = start_bare(sample, run.workdir)
+    run.children.append(bare_proc)
+    service_desc += f"; setup published {SETUP_OFFERS} offers of its own"
+    print_facts(service_desc, fixture, bare_url, pg, args)
+    print("measuring ...", file=sys.stderr, flush=True)
+    run_async(run_all(service_url, service_pid, bare_url, bare_proc.pid, fixture, args, rows))
+    print_table(rows)
+    print_cpu(rows)
+    print_log_tail(run.workdir / "service.log")
+    return 0
 
 
 if __name__ == "__main__":

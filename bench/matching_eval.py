@@ -5,11 +5,7 @@ import json
 import math
 import re
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +14,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.http_bench import expect, percentile, run_async, start_service, stop_on_sigterm
-from exchange import devstack
+from bench.http_bench import Started, bench_run, expect, percentile, run_async
 from tests.support import bearer
 
 DATA = Path(__file__).resolve().parent / "matching_eval"
@@ -312,57 +307,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start (or reach) the service, publish the set, run both systems, print the figures, stop what was started."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
     evalset = load_set(args.data)
-    workdir = Path(tempfile.mkdtemp(prefix="exchange-matching-eval-"))
-    children: list[subprocess.Popen] = []
-    stack = None
-    try:
-        if args.url:
-            url, operator_key, database_url = args.url.rstrip("/"), args.operator_key, args.database_url
-        else:
-            print("starting the embedded stack and the service ...", file=sys.stderr, flush=True)
-            stack = devstack.Stack(workdir / "stack", fresh=True).start()
-            operator_key = secrets.token_urlsafe(32)
-            url, proc = start_service(stack, operator_key, workdir, seed=False, workers=1)
-            children.append(proc)
-            database_url = stack.database_url
-        with httpx.Client(base_url=url, timeout=120.0, trust_env=False) as client:
-            before = {kind: indexed_total(client, kind) or 0 for kind in ("offers", "demands")}
-            print(f"publishing {len(evalset.offers)} offers and {len(evalset.demands)} demands ...", file=sys.stderr, flush=True)
-            done = publish(client, operator_key, evalset, secrets.token_hex(3))
-            expected = {"offers": before["offers"] + len(done.offer_ids), "demands": before["demands"] + len(done.demand_ids)}
-            waited = wait_indexed(client, expected, args.timeout)
-            print("matching ...", file=sys.stderr, flush=True)
-            matched = matching_run(client, evalset, done, args.k)
-        runs = []
-        if isinstance(matched, Run):
-            runs.append(matched)
-        if database_url:
-            runs.append(run_async(baseline_run(database_url, evalset, done, args.k)))
-        grades = [g for judged in evalset.judgments.values() for g in judged.values()]
-        print(f"set: {len(evalset.offers)} offers, {len(evalset.demands)} demands, {len(evalset.organizations)} organizations; "
-              f"judgments {len(grades)} (grade 3: {grades.count(3)}, 2: {grades.count(2)}, 1: {grades.count(1)}); unjudged = 0")
-        print(f"service: {url if args.url else '`exchange serve` on the embedded stack, no demo data'}; {waited}")
-        if isinstance(matched, str):
-            print(matched)
-        if not database_url:
-            print("baseline skipped: give --database-url with --url")
-        print()
-        print_report(evalset, runs, args.k, args.verbose)
-        return 0
-    except (RuntimeError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
-        print(f"matching_eval: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping what this run started", file=sys.stderr)
-        return 130
-    finally:
-        for proc in reversed(children):
-            devstack.terminate(proc)
-        if stack is not None:
-            stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with bench_run("exchange-matching-eval-") as started:
+        try:
+            return evaluate(args, evalset, started)
+        except (RuntimeError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
+            print(f"matching_eval: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping what this run started", file=sys.stderr)
+            return 130
+
+
+def evaluate(args: argparse.Namespace, evalset: EvalSet, started: Started) -> int:
+    """Publish the set on the service, run both systems and print the figures."""
+    if args.url:
+        url, operator_key, database_url = args.url.rstrip("/"), args.operator_key, args.database_url
+    else:
+        stack = started.start_stack()
+        operator_key = secrets.token_urlsafe(32)
+        url, _ = started.start_service(stack, operator_key, seed=False, workers=1)
+        database_url = stack.database_url
+    with httpx.Client(base_url=url, timeout=120.0, trust_env=False) as client:
+        before = {kind: indexed_total(client, kind) or 0 for kind in ("offers", "demands")}
+        print(f"publishing {len(evalset.offers)} offers and {len(evalset.demands)} demands ...", file=sys.stderr, flush=True)
+        done = publish(client, operator_key, evalset, secrets.token_hex(3))
+        expected = {"offers": before["offers"] + len(done.offer_ids), "demands": before["demands"] + len(done.demand_ids)}
+        waited = wait_indexed(client, expected, args.timeout)
+        print("matching ...", file=sys.stderr, flush=True)
+        matched = matching_run(client, evalset, done, args.k)
+    runs = []
+    if isinstance(matched, Run):
+        runs.append(matched)
+    if database_url:
+        runs.append(run_async(baseline_run(database_url, evalset, done, args.k)))
+    grades = [g for judged in evalset.judgments.values() for g in judged.values()]
+    print(f"set: {len(evalset.offers)} offers, {len(evalset.demands)} demands, {len(evalset.organizations)} organizations; "
+          f"judgments {len(grades)} (grade 3: {grades.count(3)}, 2: {grades.count(2)}, 1: {grades.count(1)}); unjudged = 0")
+    print(f"service: {url if args.url else '`exchange serve` on the embedded stack, no demo data'}; {waited}")
+    if isinstance(matched, str):
+        print(matched)
+    if not database_url:
+        print("baseline skipped: give --database-url with --url")
+    print()
+    print_report(evalset, runs, args.k, args.verbose)
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,16 +5,11 @@ import asyncio
 import os
 import random
 import secrets
-import shutil
-import signal
 import string
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -23,8 +18,8 @@ from meilisearch_python_sdk.index._common import process_search_parameters
 
 from bench import search_corpus
 from bench.http_bench import (
-    Figures, address, concurrency_list, cpu_model, cycle_source, drive, expect, get_request, percentile, post_request,
-    run_async, start_service, stop_on_sigterm,
+    Figures, Started, address, bench_run, concurrency_list, cpu_model, cycle_source, drive, expect, get_request,
+    percentile, post_request, run_async,
 )
 from exchange import db, devstack
 from exchange.settings import Settings, settings_from_env
@@ -331,47 +326,42 @@ async def postgres_version(url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Start the stack and the service, load, measure, print, and stop everything this run started."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    workdir = Path(tempfile.mkdtemp(prefix="exchange-search-bench-"))
-    stack = None
-    proc: subprocess.Popen | None = None
-    try:
-        step("starting the embedded stack and the service ...")
-        stack = devstack.Stack(workdir / "stack", fresh=True).start()
-        operator_key = secrets.token_urlsafe(32)
-        os.environ["RUN_JOBS"] = "true"
-        service_url, proc = start_service(stack, operator_key, workdir, False, args.workers)
-        settings = settings_from_env({**os.environ, **stack.env()})
-        orgs = register_orgs(service_url, operator_key)
-        step(f"loading {args.listings} listings ...")
-        load_figures = run_async(load(settings, orgs, args.listings))
-        uid = engine.index_uid(settings, "offer")
-        now = datetime.now(UTC)
-        bodies = [meili_body(p, now) for p in search_corpus.QUERIES]
-        totals = check_queries(service_url, stack, uid, bodies)
-        step("measuring ...")
-        search_rows = run_async(measure_search(service_url, proc.pid, stack, uid, bodies, args))
-        match_rows = run_async(measure_matching(service_url, proc.pid, operator_key, load_figures["demand_ids"], args))
-        step("  index lag ...")
-        lag = run_async(measure_lag(service_url, operator_key, orgs.institute_key))
-        step("done")
-        print_report(args, run_async(postgres_version(stack.database_url)), load_figures, totals, search_rows, match_rows, lag)
-        return 0
-    except (RuntimeError, httpx.HTTPError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        log = workdir / "service.log"
-        if log.exists():
-            print(devstack.log_tail(log), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping what this run started", file=sys.stderr)
-        return 130
-    finally:
-        if proc is not None:
-            devstack.terminate(proc)
-        if stack is not None:
-            stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with bench_run("exchange-search-bench-") as started:
+        try:
+            return measure(args, started)
+        except (RuntimeError, httpx.HTTPError) as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            log = started.workdir / "service.log"
+            if log.exists():
+                print(devstack.log_tail(log), file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping what this run started", file=sys.stderr)
+            return 130
+
+
+def measure(args: argparse.Namespace, started: Started) -> int:
+    """Load the listings into the service's stack, measure everything and print the report."""
+    stack = started.start_stack()
+    operator_key = secrets.token_urlsafe(32)
+    os.environ["RUN_JOBS"] = "true"
+    service_url, proc = started.start_service(stack, operator_key, False, args.workers)
+    settings = settings_from_env({**os.environ, **stack.env()})
+    orgs = register_orgs(service_url, operator_key)
+    step(f"loading {args.listings} listings ...")
+    load_figures = run_async(load(settings, orgs, args.listings))
+    uid = engine.index_uid(settings, "offer")
+    now = datetime.now(UTC)
+    bodies = [meili_body(p, now) for p in search_corpus.QUERIES]
+    totals = check_queries(service_url, stack, uid, bodies)
+    step("measuring ...")
+    search_rows = run_async(measure_search(service_url, proc.pid, stack, uid, bodies, args))
+    match_rows = run_async(measure_matching(service_url, proc.pid, operator_key, load_figures["demand_ids"], args))
+    step("  index lag ...")
+    lag = run_async(measure_lag(service_url, operator_key, orgs.institute_key))
+    step("done")
+    print_report(args, run_async(postgres_version(stack.database_url)), load_figures, totals, search_rows, match_rows, lag)
+    return 0
 
 
 if __name__ == "__main__":

@@ -170,14 +170,17 @@ R = TypeVar("R", bound=_Keyed)
 T = TypeVar("T")
 
 
+def next_cursor(rows: Sequence[Any], limit: int) -> str | None:
+    """The cursor after a page, from up to limit + 1 rows in (created_at, id) order; None when the extra row is not there."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(last.created_at, last.id)
+
+
 def page_of(rows: Sequence[R], limit: int, convert: Callable[[R], T]) -> Page[T]:
     """A page from up to limit + 1 rows in (created_at, id) order; the extra row only says there is more."""
-    page = rows[:limit]
-    more = len(rows) > limit
-    return Page(
-        items=[convert(r) for r in page],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
-    )
+    return Page(items=[convert(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
 
 
 _DESCRIPTIONS = {

@@ -21,6 +21,8 @@ from matching import documents, embeddings, engine, repo
 log = logging.getLogger("matching.indexer")
 
 BATCH_SIZE = 100
+# Computing vectors takes about 0.2 s a listing: small batches keep each transaction short.
+VECTOR_BATCH_SIZE = 10
 LISTING_CHANGED = "listing.changed"
 
 
@@ -39,6 +41,14 @@ def text_key(row: ListingRow) -> bytes:
     return embeddings.text_hash(documents.embedding_text(row))
 
 
+class VectorNeeded(outbox.Event, frozen=True, kw_only=True, tag="listing.vector_needed"):
+    """A listing is searchable by its words; the vector of its new text is still to be computed and set."""
+
+    id: UUID
+    kind: str
+    version: int
+
+
 async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled: bool) -> list[list[float] | None]:
     """The vector of each listing: from the cache when its text is unchanged, else computed now."""
     if not enabled:
@@ -54,11 +64,12 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled:
 
 async def push(
     client: AsyncClient, settings: Settings, conn: asyncpg.Connection, rows: list[ListingRow], removed: dict[str, list[UUID]]
-) -> None:
-    """Upsert these public listings and delete the removed ids; return once Meilisearch has applied all of it."""
-    # Keyword search must see a listing within a second of its publication; computing a new text's vector takes
-    # 0.2 s on a quiet machine and far more on a busy one. So a listing goes in first with the vector its text
-    # already has (or none), and a vector computed now follows in a second update.
+) -> set[UUID]:
+    """Upsert these public listings and delete the removed ids; return once Meilisearch has applied all of it.
+
+    A listing goes in with the vector its text already has; the ids returned are those whose text has none yet."""
+    # Keyword search must see a listing within a second of its publication, and a new text's vector takes 0.2 s
+    # on a quiet machine (far more on a busy one): the vector consumer computes it and sets it afterwards.
     known = await repo.cached_vectors(conn, [text_key(r) for r in rows]) if settings.embeddings else {}
     tasks = []
     for kind in engine.KINDS:
@@ -69,23 +80,7 @@ async def push(
         if removed.get(kind):
             tasks.append(await index.delete_documents([str(i) for i in removed[kind]]))
     await engine.wait_for(client, tasks)
-    later = [r for r in rows if settings.embeddings and text_key(r) not in known]
-    if later:
-        await push_vectors(client, settings, later, await vectors_for(conn, later, True))
-
-
-async def push_vectors(
-    client: AsyncClient, settings: Settings, rows: list[ListingRow], vectors: list[list[float] | None]
-) -> None:
-    """Set the vectors of listings already in the index (a partial update: nothing else of them changes)."""
-    tasks = []
-    for kind in engine.KINDS:
-        updates = [
-            {"id": str(r.id), "_vectors": {engine.EMBEDDER: v}} for r, v in zip(rows, vectors, strict=True) if r.kind == kind
-        ]
-        if updates:
-            tasks.append(await client.index(engine.index_uid(settings, kind)).update_documents(updates, primary_key="id"))
-    await engine.wait_for(client, tasks)
+    return {r.id for r in rows if settings.embeddings and text_key(r) not in known}
 
 
 async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
@@ -102,14 +97,54 @@ async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Co
     for listing_id in ids:
         if listing_id not in public_ids:
             removed.setdefault(kinds[listing_id], []).append(listing_id)
-    await push(client, settings, conn, public, removed)
+    without_vector = await push(client, settings, conn, public, removed)
     for listing_id in ids:
         row = current.get(listing_id)
-        if row is not None:
-            event = ListingIndexed(
-                id=row.id, kind=row.kind, status=row.status, version=row.version, searchable=row.id in public_ids
-            )
-            await outbox.emit(conn, row.id, event)
+        if row is None:
+            continue
+        if row.id in without_vector:
+            await outbox.emit(conn, row.id, VectorNeeded(id=row.id, kind=row.kind, version=row.version))
+        else:
+            await outbox.emit(conn, row.id, indexed_event(row, searchable=row.id in public_ids))
+
+
+def indexed_event(row: ListingRow, searchable: bool) -> ListingIndexed:
+    """The announcement that this state of a listing is what search now holds."""
+    return ListingIndexed(id=row.id, kind=row.kind, status=row.status, version=row.version, searchable=searchable)
+
+
+async def add_vectors(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+    """Compute the vectors of listings pushed without one and set them, unless the listing changed meanwhile."""
+    ids = sorted({e.aggregate_id for e in events})
+    rows = await listings.rows_by_id(conn, ids)
+    # Computed before taking the listings' locks, so the indexer is not held up by the model.
+    vectors = {r.id: v for r, v in zip(rows, await vectors_for(conn, rows, settings.embeddings), strict=True)}
+    await repo.lock_listings(conn, ids)
+    now = datetime.now(UTC)
+    computed = {r.id: text_key(r) for r in rows}
+    # A listing withdrawn since is out of the index (a partial update would bring a husk of it back); one whose
+    # text changed since has a newer event of its own.
+    ready = [
+        r for r in await listings.rows_by_id(conn, ids)
+        if rules.is_public(r.status, r.expires_at, now) and computed.get(r.id) == text_key(r)
+    ]
+    await push_vectors(client, settings, ready, [vectors[r.id] for r in ready])
+    for row in ready:
+        await outbox.emit(conn, row.id, indexed_event(row, searchable=True))
+
+
+async def push_vectors(
+    client: AsyncClient, settings: Settings, rows: list[ListingRow], vectors: list[list[float] | None]
+) -> None:
+    """Set the vectors of listings already in the index (a partial update: nothing else of them changes)."""
+    tasks = []
+    for kind in engine.KINDS:
+        updates = [
+            {"id": str(r.id), "_vectors": {engine.EMBEDDER: v}} for r, v in zip(rows, vectors, strict=True) if r.kind == kind
+        ]
+        if updates:
+            tasks.append(await client.index(engine.index_uid(settings, kind)).update_documents(updates, primary_key="id"))
+    await engine.wait_for(client, tasks)
 
 
 @contextlib.asynccontextmanager
@@ -125,8 +160,14 @@ async def consumers(settings: Settings) -> AsyncIterator[list[outbox.Consumer]]:
             ready = True
         await index_events(client, settings, conn, events)
 
+    async def add(conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+        await add_vectors(client, settings, conn, events)
+
     try:
-        yield [outbox.Consumer("search-indexer", (LISTING_CHANGED,), handle, BATCH_SIZE)]
+        yield [
+            outbox.Consumer("search-indexer", (LISTING_CHANGED,), handle, BATCH_SIZE),
+            outbox.Consumer("search-vectors", (VectorNeeded.__struct_config__.tag,), add, VECTOR_BATCH_SIZE),
+        ]
     finally:
         await client.aclose()
 

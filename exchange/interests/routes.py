@@ -7,7 +7,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from exchange.auth import KEYED, Caller, require
 from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, encode_cursor, etag, problems
+from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, next_cursor, problems
 from exchange.interests import service
 from exchange.interests.schemas import Box, InterestCreate, InterestOut, InterestStatus
 from exchange.schemas import Page
@@ -50,12 +50,10 @@ class InterestController(Controller):
     ) -> Page[InterestOut]:
         """The interests one's organization received (in its listings) or sent, newest first."""
         rows = await service.list_page(conn, principal, box, status, decode_cursor(cursor), limit + 1)
-        page = rows[:limit]
         viewer = require(principal)
-        return Page(
-            items=[await service.to_out(conn, r, viewer) for r in page],
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
-        )
+        # Each item may read what accepting revealed, so the conversion awaits and page_of does not fit.
+        items = [await service.to_out(conn, r, viewer) for r in rows[:limit]]
+        return Page(items=items, next_cursor=next_cursor(rows, limit))
 
     @get("/v1/interests/{interest_id:uuid}", responses=problems(400, 401, 404), summary="One interest")
     async def get_one(self, conn: Conn, principal: Caller, interest_id: FromPath[UUID]) -> Response[InterestOut]:

@@ -43,7 +43,10 @@ def test_env_points_at_loopback(stack: Stack) -> None:
     env = stack.env()
     assert set(env) == {
         "DATABASE_URL", "MEILI_URL", "MEILI_MASTER_KEY", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+        "ALLOW_PRIVATE_WEBHOOKS",
     }
+    # A development stack: webhooks may go to a receiver on this machine.
+    assert env["ALLOW_PRIVATE_WEBHOOKS"] == "true"
     assert env["MEILI_URL"].startswith("http://127.0.0.1:")
     assert env["STRIPE_API_BASE"].startswith("http://127.0.0.1:")
     assert env["STRIPE_SECRET_KEY"].startswith("sk_test_")

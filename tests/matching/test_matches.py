@@ -1,8 +1,5 @@
 """Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
 
-import httpx
-
-from matching import engine
 from tests.matching.waiting import indexed
 from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
 
@@ -94,17 +91,3 @@ async def test_who_may_see_matches(client, conn):
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(broker))).status_code == 404
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(enterprise))).status_code == 200
 
-
-async def test_an_indexed_listing_carries_the_vector_of_its_text(client, conn, stack, settings):
-    operator, institute, _ = await parties(client, conn)
-    offer = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
-    await indexed(conn, offer["id"])
-    uid = engine.index_uid(settings, "offer")
-    headers = {"Authorization": f"Bearer {stack.meili_master_key}"}
-    async with httpx.AsyncClient(base_url=stack.meili_url, headers=headers, trust_env=False) as meili:
-        response = await meili.get(f"/indexes/{uid}/documents/{offer['id']}", params={"retrieveVectors": "true"})
-    assert response.status_code == 200, response.text
-    [stored] = response.json()["_vectors"][engine.EMBEDDER]["embeddings"]
-    [cached] = [r["vector"] for r in await conn.fetch("SELECT vector FROM embedding_cache")]
-    assert len(stored) == engine.DIMENSIONS
-    assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from exchange.app import create_app
 from exchange.settings import Settings
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
+from tests.matching.waiting import settled
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
 DEADLINE_SECONDS = 30.0
@@ -28,21 +29,6 @@ async def until(probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool]
         if time.monotonic() > stop:
             raise AssertionError(f"{what} never happened; last seen: {result!r}")
         await asyncio.sleep(0.05)
-
-
-async def settled(conn: asyncpg.Connection, listing_id: str) -> None:
-    """Wait until the subscription matcher has handled every index event of this listing so far."""
-
-    async def pending() -> tuple[int, int]:
-        row = await conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
-            " count(*) FILTER (WHERE processed_at IS NULL) AS open"
-            " FROM outbox WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.indexed')",
-            listing_id,
-        )
-        return row["indexed"], row["open"]
-
-    await until(pending, lambda r: r[0] > 0 and r[1] == 0, f"matching of listing {listing_id}")
 
 
 async def notifications(client: Any, key: str, subscription_id: str) -> list[dict[str, Any]]:

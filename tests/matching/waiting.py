@@ -35,11 +35,29 @@ async def visible(client: Any, kind: str, listing_id: str, deadline: float = DEA
 
 
 async def indexed(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS) -> None:
-    """Wait until the indexer has finished with a listing, its vector included (it announces listing.indexed)."""
+    """Wait until the indexer has finished making a listing searchable, its vector included (listing.indexed says so)."""
     stop = time.monotonic() + deadline
     while not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid)", listing_id
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid"
+        " AND (payload ->> 'searchable')::boolean)", listing_id
     ):
         if time.monotonic() > stop:
             raise AssertionError(f"listing {listing_id} was never indexed")
+        await asyncio.sleep(0.05)
+
+
+async def settled(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS) -> None:
+    """Wait until every index and subscription event of this listing so far has been handled."""
+    stop = time.monotonic() + deadline
+    while True:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
+            " count(*) FILTER (WHERE processed_at IS NULL) AS open FROM outbox"
+            " WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.vector_needed', 'listing.indexed')",
+            listing_id,
+        )
+        if row["indexed"] > 0 and row["open"] == 0:
+            return
+        if time.monotonic() > stop:
+            raise AssertionError(f"the events of listing {listing_id} were never all handled: {dict(row)}")
         await asyncio.sleep(0.05)

@@ -1,0 +1,54 @@
+"""The indexer's two steps against the real Meilisearch: words first, the vector after, never a withdrawn listing back."""
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+
+from exchange.outbox import OutboxRow
+from matching import engine, indexer
+from tests.matching.waiting import indexed, search_until, settled
+from tests.support import bearer, offer_body, operator_key, published, verified_org
+
+
+async def document(settings, listing_id: str) -> httpx.Response:
+    """The offer's document as Meilisearch holds it, with its vector."""
+    headers = {"Authorization": f"Bearer {settings.meili_master_key}"}
+    async with httpx.AsyncClient(base_url=settings.meili_url, headers=headers, trust_env=False) as meili:
+        return await meili.get(f"/indexes/{engine.index_uid(settings, 'offer')}/documents/{listing_id}",
+                               params={"retrieveVectors": "true"})
+
+
+async def test_a_vector_computed_for_a_listing_withdrawn_meanwhile_does_not_bring_it_back(client, conn, settings):
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    offer = await published(client, "offer", institute, operator, offer_body(title="Lò nhiệt phân biochar rút lại"))
+    await indexed(conn, offer["id"])
+    assert (await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(institute))).status_code == 200
+    await search_until(client, "offer", {"q": "biochar"}, lambda body: body["hits"] == [])
+    await settled(conn, offer["id"])
+    before = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'listing.indexed'")
+
+    # The vector step of the publication, arriving late (as when the model was slow).
+    late = OutboxRow(id=0, topic="listing.vector_needed", aggregate_id=uuid.UUID(offer["id"]), attempts=0,
+                     payload={"id": offer["id"], "kind": "offer", "version": 3}, created_at=datetime.now(UTC))
+    async with conn.transaction():
+        await indexer.add_vectors(client.app.state.meili, settings, conn, [late])
+
+    assert (await document(settings, offer["id"])).status_code == 404
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'listing.indexed'") == before
+
+
+async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(client, conn, settings):
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    offer = await published(client, "offer", institute, operator, offer_body(title="Lò nhiệt phân biochar mới"))
+    await settled(conn, offer["id"])
+    topics = [r["topic"] for r in await conn.fetch(
+        "SELECT topic FROM outbox WHERE aggregate_id = $1::uuid AND topic <> 'listing.changed' ORDER BY id", offer["id"])]
+    # Repeated events of one publication may each ask for the vector; it is announced once it is in.
+    assert "listing.vector_needed" in topics and topics[-1] == "listing.indexed"
+    [stored] = (await document(settings, offer["id"])).json()["_vectors"][engine.EMBEDDER]["embeddings"]
+    [cached] = [r["vector"] for r in await conn.fetch("SELECT vector FROM embedding_cache")]
+    assert len(stored) == engine.DIMENSIONS
+    assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5
