@@ -95,7 +95,9 @@ async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Co
     public_ids = {r.id for r in public}
     removed: dict[str, list[UUID]] = {}
     for listing_id in ids:
-        if listing_id not in public_ids:
+        row = current.get(listing_id)
+        # A listing never published was never indexed: its drafts and reviews send Meilisearch nothing.
+        if listing_id not in public_ids and (row is None or row.published_at is not None):
             removed.setdefault(kinds[listing_id], []).append(listing_id)
     without_vector = await push(client, settings, conn, public, removed)
     for listing_id in ids:

@@ -52,3 +52,18 @@ async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(clie
     [cached] = [r["vector"] for r in await conn.fetch("SELECT vector FROM embedding_cache")]
     assert len(stored) == engine.DIMENSIONS
     assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5
+
+
+async def test_a_listing_never_published_sends_meilisearch_nothing(client, conn, settings):
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    created = await client.post("/v1/offers", json=offer_body(), headers=bearer(institute))
+    assert created.status_code == 201, created.text
+    submitted = await client.post(f"/v1/offers/{created.json()['id']}/submit", headers=bearer(institute))
+    assert submitted.status_code == 200, submitted.text
+    await settled(conn, created.json()["id"])
+    headers = {"Authorization": f"Bearer {settings.meili_master_key}"}
+    async with httpx.AsyncClient(base_url=settings.meili_url, headers=headers, trust_env=False) as meili:
+        tasks = await meili.get("/tasks", params={"indexUids": engine.index_uid(settings, "offer"),
+                                                  "types": "documentDeletion,documentAdditionOrUpdate"})
+    assert tasks.status_code == 200 and tasks.json()["results"] == []
