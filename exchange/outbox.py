@@ -117,9 +117,11 @@ async def run_consumers(pool: asyncpg.Pool, dsn: str, consumers: Sequence[Consum
     """Drain each consumer whenever an event is committed (LISTEN), and at least every poll_seconds."""
     wakeups = {c.name: asyncio.Event() for c in consumers}
 
-    def wake(*_: object) -> None:
-        for event in wakeups.values():
-            event.set()
+    def wake(_conn: object, _pid: int, _channel: str, topic: str) -> None:
+        # The notification carries the new row's topic: only the consumers of that topic have work.
+        for consumer in consumers:
+            if topic in consumer.topics:
+                wakeups[consumer.name].set()
 
     async def loop(consumer: Consumer) -> None:
         wakeup = wakeups[consumer.name]

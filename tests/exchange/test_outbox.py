@@ -1,0 +1,51 @@
+"""The outbox consumers on the real PostgreSQL: a commit wakes the consumers of its topic, and only those."""
+
+import asyncio
+import contextlib
+import uuid
+
+from exchange import db, outbox
+
+
+class Ping(outbox.Event, frozen=True, kw_only=True, tag="test.ping"):
+    """An event only the test's first consumer reads."""
+
+    n: int
+
+
+async def test_a_commit_wakes_the_consumers_of_its_topic_at_once_and_no_other(database_url, conn, monkeypatch):
+    seen: dict[str, list[int]] = {"pings": [], "others": []}
+    calls = {"pings": 0, "others": 0}
+
+    def consumer(name: str, topic: str) -> outbox.Consumer:
+        async def handle(_conn, rows):
+            seen[name].extend(r.payload["n"] for r in rows)
+        return outbox.Consumer(name, (topic,), handle, 10)
+
+    pings, others = consumer("pings", "test.ping"), consumer("others", "test.other")
+    original = outbox.drain
+
+    async def counting_drain(pool, c):
+        calls[c.name] += 1
+        return await original(pool, c)
+
+    monkeypatch.setattr(outbox, "drain", counting_drain)
+    pool = await db.create_pool(database_url, min_size=1, max_size=3)
+    # A poll far beyond the test: whatever is handled in time was woken by the notification.
+    task = asyncio.create_task(outbox.run_consumers(pool, database_url, [pings, others], poll_seconds=60))
+    try:
+        await asyncio.sleep(0.5)
+        before = dict(calls)
+        async with conn.transaction():
+            await outbox.emit(conn, uuid.uuid4(), Ping(n=7))
+        for _ in range(100):
+            if seen["pings"]:
+                break
+            await asyncio.sleep(0.02)
+        assert seen["pings"] == [7]
+        assert calls["pings"] > before["pings"] and calls["others"] == before["others"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pool.close()
