@@ -7,6 +7,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
+from exchange import outbox
 from exchange.schemas import ApiStruct
 
 
@@ -53,6 +54,18 @@ async def _search(state: State) -> Check:
         return Check(name="search", ok=False, detail=type(exc).__name__)
 
 
+async def _background(state: State) -> Check:
+    # Informational: a backlog (say, vectors still being computed after a bulk import) is no reason to stop traffic.
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            waiting, oldest = await outbox.backlog(conn)
+    except Exception as exc:  # noqa: BLE001 - any failure means the backlog is unknown
+        return Check(name="background jobs", ok=False, detail=type(exc).__name__)
+    if not waiting:
+        return Check(name="background jobs", ok=True, detail="no event waiting")
+    return Check(name="background jobs", ok=True, detail=f"{waiting} event{'' if waiting == 1 else 's'} waiting, the oldest for {oldest:.0f} s")
+
+
 def _payments(state: State) -> Check:
     key, base = state.settings.stripe_secret_key, state.settings.stripe_api_base
     if not key.startswith("sk_test_"):
@@ -66,7 +79,7 @@ def _payments(state: State) -> Check:
 
 @get("/health/ready", tags=["operations"], summary="Readiness")
 async def ready(state: State) -> Response[Health]:
-    """The database and search engine answer and the payment gateway is configured."""
-    checks = [*await asyncio.gather(_database(state), _search(state)), _payments(state)]
+    """The database and search engine answer and the payment gateway is configured; how far background jobs are behind."""
+    checks = [*await asyncio.gather(_database(state), _search(state), _background(state)), _payments(state)]
     ok = all(c.ok for c in checks)
     return Response(Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503)

@@ -64,6 +64,15 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+async def backlog(conn: asyncpg.Connection) -> tuple[int, float | None]:
+    """How many events wait for a consumer, and for how many seconds the oldest has waited."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS waiting, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
+        " FROM outbox WHERE processed_at IS NULL"
+    )
+    return row["waiting"], row["oldest"]
+
+
 def backoff_seconds(attempts: int) -> float:
     """Delay before the next try of an event that has failed `attempts` times."""
     return min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(attempts - 1, 0))

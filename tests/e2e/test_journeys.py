@@ -562,7 +562,7 @@ async def test_docs_and_health(http, server):
     assert ready.status_code == 200, ready.text
     assert ready.json()["status"] == "ok"
     checks = {c["name"]: c["ok"] for c in ready.json()["checks"]}
-    assert checks == {"database": True, "search": True, "payments": True}
+    assert checks == {"database": True, "search": True, "background jobs": True, "payments": True}
 
 
 async def test_taxonomy(http, server):

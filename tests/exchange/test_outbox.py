@@ -49,3 +49,16 @@ async def test_a_commit_wakes_the_consumers_of_its_topic_at_once_and_no_other(da
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await pool.close()
+
+
+async def test_readiness_tells_how_many_events_wait_for_a_consumer(client, conn):
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert {c["name"]: c["detail"] for c in ready.json()["checks"]}["background jobs"] == "no event waiting"
+    async with conn.transaction():
+        # No consumer reads this topic: it waits for ever.
+        await outbox.emit(conn, uuid.uuid4(), Ping(n=1))
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    detail = {c["name"]: c["detail"] for c in ready.json()["checks"]}["background jobs"]
+    assert detail.startswith("1 event waiting, the oldest for ")
