@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from exchange import devstack
+from exchange import devstack, outbox
 from tests.support import bearer, offer_body
 
 REPO = Path(__file__).resolve().parent.parent
@@ -398,7 +398,7 @@ async def background_settled(database_url: str, timeout: float = 900.0) -> float
     started = time.perf_counter()
     conn = await asyncpg.connect(database_url)
     try:
-        while await conn.fetchval("SELECT count(*) FROM outbox WHERE processed_at IS NULL"):
+        while (await outbox.backlog(conn))[0]:
             if time.perf_counter() - started > timeout:
                 raise RuntimeError(f"the service's background jobs were still busy after {timeout:g} s")
             await asyncio.sleep(0.5)

@@ -19,7 +19,7 @@ from meilisearch_python_sdk.index._common import process_search_parameters
 from bench import search_corpus
 from bench.http_bench import (
     Figures, Started, address, bench_run, concurrency_list, cpu_model, cycle_source, drive, expect, get_request,
-    percentile, post_request, run_async,
+    percentile, post_request, postgres_version, run_async,
 )
 from exchange import db, devstack
 from exchange.settings import Settings, settings_from_env
@@ -312,15 +312,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=concurrency_list, default=[1, 8, 32], help="search clients per run, e.g. 1,8,32")
     p.add_argument("--workers", type=int, default=1, help="worker processes of the service (default 1)")
     return p.parse_args(argv)
-
-
-async def postgres_version(url: str) -> str:
-    """The embedded PostgreSQL's version."""
-    conn = await db.connect(url)
-    try:
-        return await conn.fetchval("SHOW server_version")
-    finally:
-        await conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

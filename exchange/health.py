@@ -63,7 +63,8 @@ async def _background(state: State) -> Check:
         return Check(name="background jobs", ok=False, detail=type(exc).__name__)
     if not waiting:
         return Check(name="background jobs", ok=True, detail="no event waiting")
-    return Check(name="background jobs", ok=True, detail=f"{waiting} event{'' if waiting == 1 else 's'} waiting, the oldest for {oldest:.0f} s")
+    events = "1 event" if waiting == 1 else f"{waiting} events"
+    return Check(name="background jobs", ok=True, detail=f"{events} waiting, the oldest for {oldest:.0f} s")
 
 
 def _payments(state: State) -> Check:

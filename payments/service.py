@@ -10,6 +10,7 @@ import msgspec
 
 from exchange import outbox
 from exchange.auth import Principal, require, require_operator
+from exchange.deal_events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
 from exchange.errors import (
     Conflict,
     DomainError,
@@ -22,7 +23,6 @@ from exchange.errors import (
 )
 from exchange.schemas import FieldError, Money
 from payments import fees, repo
-from exchange.deal_events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
 from payments.gateway import CardError, Gateway, StripeError
 from payments.repo import InvoiceRow, ScheduleRow
 from payments.schemas import (

@@ -102,11 +102,6 @@ async def changes_after(conn: asyncpg.Connection, txid: int, id_: int, limit: in
     return rows_to(await conn.fetch(_CHANGES, str(txid), id_, limit), ChangeRow)
 
 
-async def listings_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[asyncpg.Record]:
-    """Current listing rows."""
-    return await conn.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
-
-
 class PartnerRow(msgspec.Struct, frozen=True, kw_only=True):
     """A partner member."""
 

@@ -10,7 +10,6 @@ import msgspec
 
 from exchange import auth
 from exchange.auth import Principal
-from exchange.db import rows_to
 from exchange.errors import BadRequest, Forbidden, NotFound
 from exchange.schemas import Money
 from exchange.stats import repo
@@ -29,7 +28,6 @@ from exchange.stats.schemas import (
 )
 from listings import rules as listing_rules
 from listings import service as listings
-from listings.repo import ListingRow
 
 LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdrawn", "expired")
 DEAL_STAGES = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
@@ -111,7 +109,7 @@ async def changes(conn: asyncpg.Connection, p: Principal | None, since: str | No
     txid, id_ = decode_position(since)
     rows = await repo.changes_after(conn, txid, id_, limit + 1)
     page = rows[:limit]
-    current = {r.id: r for r in rows_to(await repo.listings_by_id(conn, list({c.listing_id for c in page})), ListingRow)}
+    current = {r.id: r for r in await listings.rows_by_id(conn, list({c.listing_id for c in page}))}
     at = datetime.now(timezone.utc)
     items = []
     for change in page:
