@@ -23,14 +23,15 @@ CANDIDATES = 50
 MAX_GROUPS = 8
 MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
-# How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval: the
-# vector finds what the glossary misses, but shared technical terms say more about a technology transfer.
-WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.30, 0.45, 0.25
+# How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval, also with
+# half and a quarter of the glossary removed: shared technical terms say the most; the small multilingual model's
+# similarity is noisy, so it mostly breaks ties and brings in candidates the keywords miss.
+WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.10, 0.60, 0.30
 # Meilisearch reports a vector match as (1 + cosine) / 2. Between two listings' multilingual-e5 passage vectors,
 # unrelated technologies sit at about 0.86 and the same technology at 0.955 and above: this band is stretched to 0–1.
 SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.86, 0.955
-# Candidates below this relevance are left out: they share too little with the listing.
-MIN_RELEVANCE = 0.20
+# Candidates below this relevance are left out: they share too little with the listing. Alerts use a higher floor.
+MIN_RELEVANCE = 0.10
 # Each broken hard constraint scales the score down, so breakers rank below keepers of similar relevance.
 PENALTY = {"sector": 0.85, "trl": 0.75, "transfer_mode": 0.8, "budget": 0.75, "region": 0.95}
 

@@ -33,6 +33,9 @@ MAX_SUBSCRIPTIONS = 100
 MULTI_SEARCH_CHUNK = 100
 # Demands checked against one new offer concurrently (each is one multi-search).
 DEMAND_CHECKS_AT_ONCE = 4
+# A demand's alert fires only for a clear match: its matches list goes lower, but an alert is an interruption. On
+# bench/matching_eval this floor keeps 79 of 87 relevant pairs and lets through 52 of 2,727 irrelevant ones.
+ALERT_MIN_SCORE = 0.25
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 
@@ -192,7 +195,7 @@ async def demand_scores(
     async def check(demand: ListingRow, vector: list[float] | None) -> float | None:
         async with gate:
             item = await matches.match_one(client, settings, demand, vector, offer.id)
-        return item.score if item is not None else None
+        return item.score if item is not None and item.score >= ALERT_MIN_SCORE else None
 
     results = await asyncio.gather(*(check(d, v) for (_, d), v in zip(checks, vectors, strict=True)))
     return {sub_id: score for (sub_id, _), score in zip(checks, results, strict=True) if score is not None}

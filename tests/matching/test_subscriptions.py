@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from exchange.app import create_app
 from exchange.settings import Settings
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
+from matching import subscriptions
 from tests.matching.waiting import settled
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
@@ -61,6 +62,15 @@ BATTERY_OFFER = {
     "keywords": ["pin lithium", "cathode", "LFP"],
     "patent_numbers": [],
     "ip_status": "know_how",
+}
+
+
+# Shares only the seafood of the demand, nothing of its wastewater treatment.
+COLD_STORAGE_OFFER = {
+    "title": "Kho lạnh cấp đông nhanh IQF bảo quản hải sản",
+    "summary": "Kho lạnh cấp đông nhanh IQF cho tôm và cá, công suất 2 tấn/giờ.",
+    "description": "Kho lạnh cấp đông nhanh giữ chất lượng tôm và cá, tiết kiệm 20% điện năng so với kho truyền thống.",
+    "keywords": ["kho lạnh", "cấp đông", "hải sản"],
 }
 
 
@@ -162,6 +172,21 @@ async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client
     await settled(conn, demand["id"])
     subs = await own_subscriptions()
     assert [(s["id"], s["active"]) for s in subs] == [(auto["id"], True)]
+
+
+async def test_a_demand_is_alerted_only_to_clear_matches(client, conn):
+    operator, institute, enterprise = await parties(client, conn)
+    demand = await published(client, "demand", enterprise, operator, demand_body())
+    await settled(conn, demand["id"])
+    weak = await published(client, "offer", institute, operator, offer_body(**COLD_STORAGE_OFFER))
+    await settled(conn, weak["id"])
+
+    response = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
+    assert response.status_code == 200, response.text
+    scores = {item["listing"]["id"]: item["score"] for item in response.json()["items"]}
+    assert 0 < scores[weak["id"]] < subscriptions.ALERT_MIN_SCORE
+    [auto] = (await client.get("/v1/subscriptions", headers=bearer(enterprise))).json()["items"]
+    assert await notifications(client, enterprise, auto["id"]) == []
 
 
 async def publish_again(client: Any, kind: str, listing_id: str, owner: str, operator: str) -> None:
