@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from exchange.app import create_app
 from exchange.settings import Settings
-from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
 from matching import subscriptions
+from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
 from tests.matching.waiting import settled
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
@@ -65,7 +65,7 @@ BATTERY_OFFER = {
 }
 
 
-# Shares only the seafood of the demand, nothing of its wastewater treatment.
+# Shares only shrimp and seafood with the demand, nothing of its wastewater treatment.
 COLD_STORAGE_OFFER = {
     "title": "Kho lạnh cấp đông nhanh IQF bảo quản hải sản",
     "summary": "Kho lạnh cấp đông nhanh IQF cho tôm và cá, công suất 2 tấn/giờ.",
