@@ -90,4 +90,3 @@ async def test_who_may_see_matches(client, conn):
     # A draft is the owner's business: others do not learn it exists.
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(broker))).status_code == 404
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(enterprise))).status_code == 200
-

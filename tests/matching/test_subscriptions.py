@@ -1,8 +1,6 @@
 """Subscriptions against the real servers: who is told of which new listing, once, and signed webhooks with retries."""
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -14,22 +12,11 @@ from exchange.app import create_app
 from exchange.settings import Settings
 from matching import subscriptions
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
-from tests.matching.waiting import settled
+from tests.matching.waiting import settled, until
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
+# Webhook deliveries retry with backoff: they get longer than the index waits.
 DEADLINE_SECONDS = 30.0
-
-
-async def until(probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str) -> Any:
-    """Poll probe until done(result) holds; fail with the last result after the deadline."""
-    stop = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        result = await probe()
-        if done(result):
-            return result
-        if time.monotonic() > stop:
-            raise AssertionError(f"{what} never happened; last seen: {result!r}")
-        await asyncio.sleep(0.05)
 
 
 async def notifications(client: Any, key: str, subscription_id: str) -> list[dict[str, Any]]:
@@ -253,7 +240,7 @@ async def test_webhook_is_signed_and_retried_with_the_same_notification_id(clien
 
         offer = await published(client, "offer", institute, operator, offer_body())
         row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "delivered",
-                          "webhook delivery")
+                          "webhook delivery", DEADLINE_SECONDS)
         assert (row["delivery_attempts"], row["last_error"]) == (2, None)
 
     assert len(receiver.requests) == 2
@@ -279,13 +266,13 @@ async def test_webhook_gives_up_after_the_last_attempt(client, conn):
         sub = await subscribe(client, enterprise, kind="offers", query="nước thải", webhook_url=receiver.url)
         await published(client, "offer", institute, operator, offer_body())
         await until(lambda: conn.fetchval("SELECT max(attempts) FROM outbox WHERE topic = 'notification.created'"),
-                    lambda n: n is not None and n >= 1, "a first failed delivery")
+                    lambda n: n is not None and n >= 1, "a first failed delivery", DEADLINE_SECONDS)
         # Skip the backoff of the attempts in between: the next one is the last.
         await conn.execute(
             "UPDATE outbox SET attempts = $1, available_at = now() WHERE topic = 'notification.created' AND processed_at IS NULL",
             MAX_ATTEMPTS - 1,
         )
-        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r["delivery_status"] == "failed", "giving up")
+        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r["delivery_status"] == "failed", "giving up", DEADLINE_SECONDS)
     assert (row["delivery_attempts"], row["last_error"]) == (MAX_ATTEMPTS, "HTTP 503")
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'notification.created' AND processed_at IS NULL") == 0
 
@@ -382,5 +369,5 @@ async def test_a_webhook_whose_address_turned_private_is_not_called(production_c
         await conn.execute("UPDATE subscriptions SET webhook_url = $1 WHERE id = $2::uuid", receiver.url, sub["id"])
         await published(production_client, "offer", institute, operator, offer_body())
         row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "failed",
-                          "the refused delivery")
+                          "the refused delivery", DEADLINE_SECONDS)
     assert row["last_error"].startswith("refused: the webhook URL") and receiver.requests == []

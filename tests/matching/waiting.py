@@ -1,27 +1,39 @@
-"""Waiting for the indexer: poll a search until it shows what a test expects, within a deadline."""
+"""Waiting for the indexer and the outbox: poll until what a test expects holds, within a deadline."""
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
 DEADLINE_SECONDS = 20.0
 
 
+async def until(
+    probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str, deadline: float = DEADLINE_SECONDS
+) -> Any:
+    """Poll probe until done(result) holds; fail with the last result after the deadline."""
+    stop = time.monotonic() + deadline
+    while True:
+        result = await probe()
+        if done(result):
+            return result
+        if time.monotonic() > stop:
+            raise AssertionError(f"{what} never happened; last seen: {result!r}")
+        await asyncio.sleep(0.05)
+
+
 async def search_until(
     client: Any, kind: str, params: dict[str, Any], done: Callable[[dict[str, Any]], bool], deadline: float = DEADLINE_SECONDS
 ) -> dict[str, Any]:
     """Search until `done(body)` holds; fail with the last answer if it never does."""
-    stop = time.monotonic() + deadline
-    while True:
+
+    async def search() -> tuple[int, Any]:
         response = await client.get(f"/v1/search/{kind}s", params=params)
-        body = response.json()
-        if response.status_code == 200 and done(body):
-            return body
-        if time.monotonic() > stop:
-            raise AssertionError(f"search {params} never satisfied the test: {response.status_code} {body}")
-        await asyncio.sleep(0.05)
+        return response.status_code, response.json()
+
+    _, body = await until(search, lambda r: r[0] == 200 and done(r[1]), f"search {params} satisfying the test", deadline)
+    return body
 
 
 def ids(body: dict[str, Any]) -> list[str]:
@@ -36,28 +48,25 @@ async def visible(client: Any, kind: str, listing_id: str, deadline: float = DEA
 
 async def indexed(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS) -> None:
     """Wait until the indexer has finished making a listing searchable, its vector included (listing.indexed says so)."""
-    stop = time.monotonic() + deadline
-    while not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid"
-        " AND (payload ->> 'searchable')::boolean)", listing_id
-    ):
-        if time.monotonic() > stop:
-            raise AssertionError(f"listing {listing_id} was never indexed")
-        await asyncio.sleep(0.05)
+
+    async def announced() -> bool:
+        return await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid"
+            " AND (payload ->> 'searchable')::boolean)", listing_id
+        )
+
+    await until(announced, bool, f"indexing of listing {listing_id}", deadline)
 
 
 async def settled(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS) -> None:
     """Wait until every index and subscription event of this listing so far has been handled."""
-    stop = time.monotonic() + deadline
-    while True:
-        row = await conn.fetchrow(
+
+    async def pending() -> dict[str, int]:
+        return dict(await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
             " count(*) FILTER (WHERE processed_at IS NULL) AS open FROM outbox"
             " WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.vector_needed', 'listing.indexed')",
             listing_id,
-        )
-        if row["indexed"] > 0 and row["open"] == 0:
-            return
-        if time.monotonic() > stop:
-            raise AssertionError(f"the events of listing {listing_id} were never all handled: {dict(row)}")
-        await asyncio.sleep(0.05)
+        ))
+
+    await until(pending, lambda r: r["indexed"] > 0 and r["open"] == 0, f"handling of every event of listing {listing_id}", deadline)
