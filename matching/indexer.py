@@ -53,13 +53,13 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled:
     """The vector of each listing: from the cache when its text is unchanged, else computed now."""
     if not enabled:
         return [None] * len(rows)
-    texts = {text_key(r): documents.embedding_text(r) for r in rows}
-    known = await repo.cached_vectors(conn, list(texts))
-    missing = {h: t for h, t in texts.items() if h not in known}
+    keys = [text_key(r) for r in rows]
+    known = await repo.cached_vectors(conn, keys)
+    missing = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True) if k not in known}
     fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
     await repo.cache_vectors(conn, fresh)
     known.update(fresh)
-    return [known[text_key(r)] for r in rows]
+    return [known[k] for k in keys]
 
 
 async def push(
@@ -70,17 +70,18 @@ async def push(
     A listing goes in with the vector its text already has; the ids returned are those whose text has none yet."""
     # Keyword search must see a listing within a second of its publication, and a new text's vector takes 0.2 s
     # on a quiet machine (far more on a busy one): the vector consumer computes it and sets it afterwards.
-    known = await repo.cached_vectors(conn, [text_key(r) for r in rows]) if settings.embeddings else {}
+    keys = {r.id: text_key(r) for r in rows}
+    known = await repo.cached_vectors(conn, list(keys.values())) if settings.embeddings else {}
     tasks = []
     for kind in engine.KINDS:
         index = client.index(engine.index_uid(settings, kind))
-        docs = [documents.document(r, known.get(text_key(r))) for r in rows if r.kind == kind]
+        docs = [documents.document(r, known.get(keys[r.id])) for r in rows if r.kind == kind]
         if docs:
             tasks.append(await index.add_documents(docs, primary_key="id"))
         if removed.get(kind):
             tasks.append(await index.delete_documents([str(i) for i in removed[kind]]))
     await engine.wait_for(client, tasks)
-    return {r.id for r in rows if settings.embeddings and text_key(r) not in known}
+    return {listing_id for listing_id, key in keys.items() if settings.embeddings and key not in known}
 
 
 async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
