@@ -82,16 +82,30 @@ async def handle_indexed(conn: asyncpg.Connection, client: AsyncClient, settings
         await subscriptions.on_listing_indexed(conn, client, settings, indexed.id, indexed.version)
 
 
-async def post(http: httpx.AsyncClient, url: str, secret: str, body: bytes, notification_id: UUID) -> str | None:
-    """POST one signed body; None on a 2xx answer, else a short reason (no address, nothing from the receiver's body)."""
+def pinned(url: str, address: webhook_targets.IpAddress) -> tuple[httpx.URL, str, dict[str, str]]:
+    """The URL sent to an address already checked, with the Host header and TLS server name its host name gives."""
+    original = httpx.URL(url)
+    return original.copy_with(host=str(address)), original.netloc.decode("ascii"), {"sni_hostname": original.raw_host.decode("ascii")}
+
+
+async def post(
+    http: httpx.AsyncClient, url: str, secret: str, body: bytes, notification_id: UUID,
+    address: webhook_targets.IpAddress | None = None,
+) -> str | None:
+    """POST one signed body, to the checked address when given; None on 2xx, else a short reason without the receiver's words."""
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(secret, int(time.time()), body),
         NOTIFICATION_ID_HEADER: str(notification_id),
     }
+    target: str | httpx.URL = url
+    extensions: dict[str, str] = {}
+    if address is not None:
+        # Connecting by name would look it up again: a name re-pointed inside after the check (DNS rebinding) gets nothing.
+        target, headers["Host"], extensions = pinned(url, address)
     try:
         # Streamed so a receiver's answer body is never read into memory.
-        async with http.stream("POST", url, content=body, headers=headers) as response:
+        async with http.stream("POST", target, content=body, headers=headers, extensions=extensions) as response:
             status = response.status_code
     except httpx.TimeoutException:
         return "timed out"
@@ -113,7 +127,7 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: S
         return
     try:
         # Checked again now: a name that resolved to a public address when subscribing may not any more.
-        await webhook_targets.check(found.webhook_url, settings.allow_private_webhooks)
+        addresses = await webhook_targets.check(found.webhook_url, settings.allow_private_webhooks)
     except webhook_targets.TargetRefused as exc:
         await repo.finish_delivery(conn, note.id, "failed", attempt, f"refused: the webhook URL {exc}")
         return
@@ -125,7 +139,7 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: S
             id=note.id, type=EVENT_TYPE, created_at=note.created_at, subscription_id=note.subscription_id,
             score=note.score, listing=views.get(note.listing_id),
         ))
-        error = await post(http, found.webhook_url, found.webhook_secret, body, note.id)
+        error = await post(http, found.webhook_url, found.webhook_secret, body, note.id, addresses[0] if addresses else None)
     if error is None:
         await repo.finish_delivery(conn, note.id, "delivered", attempt, None)
         return

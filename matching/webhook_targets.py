@@ -42,10 +42,10 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-async def check(url: str, allow_private: bool) -> None:
-    """Refuse a webhook URL that is not https or that reaches a non-public address; a name is resolved now."""
+async def check(url: str, allow_private: bool) -> list[IpAddress]:
+    """The public addresses an https webhook URL reaches now (none checked when private targets are allowed); else refuse it."""
     if allow_private:
-        return
+        return []
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise TargetRefused("must be an https URL")
@@ -56,3 +56,4 @@ async def check(url: str, allow_private: bool) -> None:
     addresses = [literal] if literal is not None else await resolve(host, parts.port or 443)
     if not addresses or not all(is_public(a) for a in addresses):
         raise TargetRefused("must reach a public address (not loopback, private, link-local or reserved)")
+    return addresses

@@ -1,9 +1,12 @@
 """Subscriptions against the real servers: who is told of which new listing, once, and signed webhooks with retries."""
 
 import asyncio
+import ipaddress
+import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
@@ -11,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from exchange.app import create_app
 from exchange.settings import Settings
 from matching import subscriptions
-from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, verify
+from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, post, verify
 from tests.matching.waiting import settled, until
 from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
 
@@ -258,6 +261,18 @@ async def test_webhook_is_signed_and_retried_with_the_same_notification_id(clien
     assert ids == {str(row["id"])}
     items = await notifications(client, enterprise, sub["id"])
     assert [(n["id"], n["delivery_status"]) for n in items] == [(str(row["id"]), "delivered")]
+
+
+async def test_a_webhook_goes_to_the_checked_address_without_looking_the_name_up_again():
+    async with Receiver([]) as receiver, httpx.AsyncClient(trust_env=False) as http:
+        port = receiver.url.split(":")[2].split("/")[0]
+        # A .invalid name never resolves: the request can only arrive if it was sent to the address given.
+        url = f"http://hooks.example.invalid:{port}/hooks/techmart"
+        error = await post(http, url, "whsec_test", b'{"ok":true}', uuid.uuid4(), ipaddress.ip_address("127.0.0.1"))
+    assert error is None
+    [(headers, body)] = receiver.requests
+    assert headers["host"] == f"hooks.example.invalid:{port}" and body == b'{"ok":true}'
+    assert verify("whsec_test", headers[SIGNATURE_HEADER.lower()], body)
 
 
 async def test_webhook_gives_up_after_the_last_attempt(client, conn):

@@ -4,6 +4,7 @@ import ipaddress
 
 import pytest
 
+from matching.notify import pinned
 from matching.webhook_targets import TargetRefused, check, is_public
 
 
@@ -22,8 +23,22 @@ def test_internet_addresses_are_public(address):
 
 
 async def test_public_https_literals_pass_and_development_allows_anything():
-    await check("https://93.184.216.34:8443/hook", allow_private=False)
-    await check("http://127.0.0.1:9000/hook", allow_private=True)
+    assert await check("https://93.184.216.34:8443/hook", allow_private=False) == [ipaddress.ip_address("93.184.216.34")]
+    assert await check("http://127.0.0.1:9000/hook", allow_private=True) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "sent_to", "host", "tls_name"),
+    [
+        ("https://hooks.example.com/in?x=1", "93.184.216.34", "https://93.184.216.34/in?x=1", "hooks.example.com", "hooks.example.com"),
+        ("https://hooks.example.com:8443/in", "2606:4700::1", "https://[2606:4700::1]:8443/in", "hooks.example.com:8443", "hooks.example.com"),
+        ("https://bücher.example/h", "1.1.1.1", "https://1.1.1.1/h", "xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("https://u:p@hooks.example.com/h", "1.1.1.1", "https://u:p@1.1.1.1/h", "hooks.example.com", "hooks.example.com"),
+    ],
+)
+def test_a_pinned_webhook_keeps_its_host_name_for_http_and_tls(url, address, sent_to, host, tls_name):
+    target, host_header, extensions = pinned(url, ipaddress.ip_address(address))
+    assert (str(target), host_header, extensions) == (sent_to, host, {"sni_hostname": tls_name})
 
 
 @pytest.mark.parametrize(
