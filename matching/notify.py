@@ -85,7 +85,8 @@ async def handle_indexed(conn: asyncpg.Connection, client: AsyncClient, settings
 def pinned(url: str, address: webhook_targets.IpAddress) -> tuple[httpx.URL, str, dict[str, str]]:
     """The URL sent to an address already checked, with the Host header and TLS server name its host name gives."""
     original = httpx.URL(url)
-    return original.copy_with(host=str(address)), original.netloc.decode("ascii"), {"sni_hostname": original.raw_host.decode("ascii")}
+    tls_name = {"sni_hostname": original.raw_host.decode("ascii")}
+    return original.copy_with(host=str(address)), original.netloc.decode("ascii"), tls_name
 
 
 async def post(
