@@ -3,9 +3,11 @@
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+
+import httpx
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_PORT = 65535
 
 
 class TargetRefused(ValueError):
@@ -44,16 +46,22 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
 
 async def check(url: str, allow_private: bool) -> list[IpAddress]:
     """The public addresses an https webhook URL reaches now (none checked when private targets are allowed); else refuse it."""
+    # Parsed as httpx parses it, since httpx sends it: the host checked here is the host delivery connects to.
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise TargetRefused("is not a valid URL") from exc
+    if target.port is not None and not 0 < target.port <= MAX_PORT:
+        raise TargetRefused(f"has a port outside 1–{MAX_PORT}")
     if allow_private:
         return []
-    parts = urlsplit(url)
-    if parts.scheme != "https":
+    if target.scheme != "https":
         raise TargetRefused("must be an https URL")
-    host = parts.hostname
+    host = target.raw_host.decode("ascii")
     if not host:
         raise TargetRefused("has no host")
     literal = literal_address(host)
-    addresses = [literal] if literal is not None else await resolve(host, parts.port or 443)
+    addresses = [literal] if literal is not None else await resolve(host, target.port or 443)
     if not addresses or not all(is_public(a) for a in addresses):
         raise TargetRefused("must reach a public address (not loopback, private, link-local or reserved)")
     return addresses

@@ -365,6 +365,8 @@ async def production_client(settings: Settings) -> Any:
         ("https://169.254.169.254/latest/meta-data", "public address"),
         ("https://[::1]/hook", "public address"),
         ("https://[::ffff:172.16.0.9]/hook", "public address"),
+        ("https://hooks.example.com:abc/hook", "not a valid URL"),
+        ("https://hooks.example.com:99999/hook", "port outside"),
     ],
 )
 async def test_webhooks_to_private_addresses_or_plain_http_are_refused(production_client, conn, url, reason):

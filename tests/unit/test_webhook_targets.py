@@ -27,6 +27,17 @@ async def test_public_https_literals_pass_and_development_allows_anything():
     assert await check("http://127.0.0.1:9000/hook", allow_private=True) == []
 
 
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("https://hooks.example.com:abc/h", "not a valid URL"), ("https://[::1/h", "not a valid URL"),
+     ("https://hooks.example.com:99999/h", "port outside"), ("http://127.0.0.1:0/h", "port outside")],
+)
+async def test_a_url_that_cannot_be_sent_to_is_refused_not_raised(url, reason, allow_private):
+    with pytest.raises(TargetRefused, match=reason):
+        await check(url, allow_private=allow_private)
+
+
 @pytest.mark.parametrize(
     ("url", "address", "sent_to", "host", "tls_name"),
     [
