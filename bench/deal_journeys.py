@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from bench.http_bench import bench_run, percentile
-from exchange import devstack
+from exchange.dev import stack as devstack
 from tests.e2e.test_deal_journey import journey, parties
 
 STEPS = ("publish", "interest", "accept", "open deal", "terms", "confirm", "invoiced", "pay", "closed")

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from exchange import devstack, outbox
+from exchange.dev import stack as devstack
+from exchange.kernel import outbox
 from tests.support import bearer, offer_body
 
 REPO = Path(__file__).resolve().parent.parent

@@ -21,8 +21,9 @@ from bench.http_bench import (
     Figures, Started, address, bench_run, concurrency_list, cpu_model, cycle_source, drive, expect, get_request,
     percentile, post_request, postgres_version, run_async,
 )
-from exchange import db, devstack
-from exchange.settings import Settings, settings_from_env
+from exchange.kernel import db
+from exchange.dev import stack as devstack
+from exchange.kernel.settings import Settings, settings_from_env
 from listings import service as listings
 from listings.repo import CONTENT_COLUMNS, SEED_COLUMNS
 from listings.schemas import DemandCreate, OfferCreate

@@ -12,15 +12,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from exchange import db, health, jobs
-from exchange.auth import provide_principal
+from exchange.kernel import db
+from exchange import health, jobs
+from exchange.kernel.auth import provide_principal
 from exchange.deals.routes import DealController
-from exchange.errors import EXCEPTION_HANDLERS
-from exchange.http import request_id_middleware
+from exchange.kernel.errors import EXCEPTION_HANDLERS
+from exchange.kernel.http import request_id_middleware
 from exchange.interests.routes import InterestController
 from exchange.organizations import service as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
-from exchange.settings import Settings, settings_from_env
+from exchange.kernel.settings import Settings, settings_from_env
 from exchange.stats.routes import ChangeFeedController, get_stats
 from listings.routes import DemandController, OfferController, get_taxonomy
 from payments import gateway as payments_gateway

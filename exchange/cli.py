@@ -10,22 +10,22 @@ from pathlib import Path
 
 import msgspec
 
-from exchange import db
-from exchange.settings import Settings, SettingsError, settings_from_env
+from exchange.kernel import db
+from exchange.kernel.settings import Settings, SettingsError, settings_from_env
 
 log = logging.getLogger("exchange")
 
 
 def data_dir() -> Path:
     """Where the embedded stack keeps its data: DATA_DIR, or .var at the repository root."""
-    from exchange import devstack
+    from exchange.dev import stack as devstack
 
     return Path(os.environ.get("DATA_DIR") or devstack.repo_root() / ".var")
 
 
 def _embedded_database_url() -> str:
     """The embedded PostgreSQL under the data dir: reused if `make run` has it running, else started for this command."""
-    from exchange import devstack
+    from exchange.dev import stack as devstack
 
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,14 +77,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from_env(**overrides)
     stack = None
     if not settings.database_url:
-        from exchange.devstack import Stack
+        from exchange.dev.stack import Stack
 
         log.info("starting the embedded stack under %s", data_dir())
         stack = Stack(data_dir()).start()
         # Anything given in the environment wins over the embedded service.
         settings = settings_from_env({**stack.env(), **{k: v for k, v in os.environ.items() if v}}, **overrides)
     if stack is not None and settings.stripe_api_base == stack.stripe_api_base:
-        from exchange.devstack import register_stripe_webhook
+        from exchange.dev.stack import register_stripe_webhook
 
         # The sandbox posts its events straight to this service, so `make run` shows the whole payment path.
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -128,7 +128,7 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
     settings = _database_settings()
     if not settings.stripe_api_base:
         # Without STRIPE_API_BASE, the sandbox of a running `make run` (its address is under the data dir).
-        from exchange import devstack
+        from exchange.dev import stack as devstack
 
         address = data_dir() / devstack.STRIPE_ADDRESS_FILE
         if address.is_file():
@@ -144,7 +144,7 @@ def _search_settings() -> Settings:
     """Database settings plus Meilisearch: MEILI_URL, or the embedded one of a running `make run`."""
     settings = _database_settings()
     if not settings.meili_url:
-        from exchange import devstack
+        from exchange.dev import stack as devstack
 
         folder = data_dir()
         address, key = folder / devstack.MEILI_ADDRESS_FILE, folder / "meili.key"

@@ -7,8 +7,8 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-from exchange import outbox
-from exchange.schemas import ApiStruct
+from exchange.kernel import outbox
+from exchange.kernel.schemas import ApiStruct
 
 
 class Check(ApiStruct, kw_only=True):

@@ -8,9 +8,9 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from exchange import db, outbox
+from exchange.kernel import db, outbox
 from exchange.deals import events as deal_events
-from exchange.settings import Settings
+from exchange.kernel.settings import Settings
 from listings import service as listings
 from matching import indexer, notify
 from payments import events as payment_events

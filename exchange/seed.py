@@ -13,7 +13,7 @@ import msgspec
 from listings import repo as listing_repo
 from listings import service as listing_service
 from listings.schemas import DemandCreate, OfferCreate
-from listings.taxonomy import normalize_region
+from exchange.kernel.taxonomy import normalize_region
 
 # Fixed namespace: the same demo key always becomes the same id, so loading twice changes nothing.
 NAMESPACE = uuid.UUID("5b0f3c2e-8d1a-4e57-9a43-0c6f1d2b7e90")

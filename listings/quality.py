@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from exchange.schemas import ApiStruct
+from exchange.kernel.schemas import ApiStruct
 
 
 class Quality(ApiStruct, frozen=True, kw_only=True):

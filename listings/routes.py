@@ -7,9 +7,9 @@ from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller, Principal
-from exchange.db import Conn
-from exchange.http import (
+from exchange.kernel.auth import KEYED, Caller, Principal
+from exchange.kernel.db import Conn
+from exchange.kernel.http import (
     BEARER,
     Cursor,
     IdempotencyKey,
@@ -22,7 +22,7 @@ from exchange.http import (
     remember_idempotent,
     replay_idempotent,
 )
-from exchange.schemas import Page
+from exchange.kernel.schemas import Page
 from listings import service
 from listings.schemas import (
     DemandCreate,
@@ -36,7 +36,7 @@ from listings.schemas import (
     RejectIn,
     SectorCode,
 )
-from listings.taxonomy import TAXONOMY, Taxonomy
+from exchange.kernel.taxonomy import TAXONOMY, Taxonomy
 
 
 def _respond(row: Any, viewer: Principal | None, status_code: int = 200) -> Response:

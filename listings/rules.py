@@ -4,7 +4,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Literal
 
-from exchange.errors import InvalidTransition
+from exchange.kernel.errors import InvalidTransition
 
 Status = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
 Action = Literal["submit", "approve", "reject", "withdraw", "renew"]

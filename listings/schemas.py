@@ -7,9 +7,9 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from exchange.schemas import ApiStruct, Email, InputStruct, Money, text
+from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Money, text
 from listings.quality import Quality
-from listings.taxonomy import IP_STATUS_CODES, SECTOR_CODES, STRATEGIC_GROUP_CODES, TRANSFER_MODE_CODES
+from exchange.kernel.taxonomy import IP_STATUS_CODES, SECTOR_CODES, STRATEGIC_GROUP_CODES, TRANSFER_MODE_CODES
 
 SectorCode = Literal[tuple(sorted(SECTOR_CODES))]  # type: ignore[valid-type]
 StrategicGroup = Literal[tuple(sorted(STRATEGIC_GROUP_CODES))]  # type: ignore[valid-type]

@@ -8,16 +8,16 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from exchange import auth, outbox
-from exchange.auth import Principal
-from exchange.errors import Conflict, Forbidden, NotFound, param_error
-from exchange.http import check_if_match
-from exchange.schemas import Money
+from exchange.kernel import auth, outbox
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
+from exchange.kernel.http import check_if_match
+from exchange.kernel.schemas import Money
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
 from listings.schemas import Contact, DemandOut, OfferOut
-from listings.taxonomy import region_code
+from exchange.kernel.taxonomy import region_code
 
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.

@@ -6,7 +6,7 @@ from typing import Any
 
 from listings import service as listings
 from listings.repo import ListingRow
-from listings.taxonomy import sector as sector_of
+from exchange.kernel.taxonomy import sector as sector_of
 from matching import terms
 from matching.engine import EMBEDDER
 

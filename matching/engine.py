@@ -23,8 +23,8 @@ from meilisearch_python_sdk.models.settings import (
 )
 from meilisearch_python_sdk.models.task import TaskInfo
 
-from exchange.errors import Unavailable
-from exchange.settings import Settings
+from exchange.kernel.errors import Unavailable
+from exchange.kernel.settings import Settings
 from matching.glossary import GLOSSARY
 
 log = logging.getLogger("matching.engine")

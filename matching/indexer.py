@@ -10,9 +10,9 @@ import asyncpg
 import msgspec
 from meilisearch_python_sdk import AsyncClient
 
-from exchange import outbox
-from exchange.outbox import OutboxRow
-from exchange.settings import Settings
+from exchange.kernel import outbox
+from exchange.kernel.outbox import OutboxRow
+from exchange.kernel.settings import Settings
 from listings import rules
 from listings import service as listings
 from listings.repo import ListingRow

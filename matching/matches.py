@@ -10,10 +10,10 @@ import asyncpg
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.models.search import Hybrid, SearchParams
 
-from exchange import auth
-from exchange.auth import Principal
-from exchange.errors import Forbidden
-from exchange.settings import Settings
+from exchange.kernel import auth
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import Forbidden
+from exchange.kernel.settings import Settings
 from listings import service as listings
 from listings.repo import ListingRow
 from matching import constraints, engine, indexer, terms

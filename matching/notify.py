@@ -14,9 +14,9 @@ import httpx
 import msgspec
 from meilisearch_python_sdk import AsyncClient
 
-from exchange import outbox
-from exchange.outbox import OutboxRow
-from exchange.settings import Settings
+from exchange.kernel import outbox
+from exchange.kernel.outbox import OutboxRow
+from exchange.kernel.settings import Settings
 from matching import engine, repo, subscriptions, webhook_targets
 from matching.indexer import ListingIndexed
 

@@ -4,8 +4,8 @@ import sys
 import time
 from typing import TextIO
 
-from exchange import db
-from exchange.settings import Settings
+from exchange.kernel import db
+from exchange.kernel.settings import Settings
 from listings import service as listings
 from matching import engine, indexer
 

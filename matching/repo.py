@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.db import row_to, rows_to
+from exchange.kernel.db import row_to, rows_to
 
 
 async def cached_vectors(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, list[float]]:

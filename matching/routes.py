@@ -7,10 +7,10 @@ from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller
-from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
-from exchange.schemas import Page
+from exchange.kernel.auth import KEYED, Caller
+from exchange.kernel.db import Conn
+from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
+from exchange.kernel.schemas import Page
 from listings.schemas import IpStatus, Language, SectorCode, TransferMode
 from matching import matches, search, subscriptions
 from matching.schemas import (

@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from exchange.schemas import ApiStruct, InputStruct, Url, text
+from exchange.kernel.schemas import ApiStruct, InputStruct, Url, text
 from listings.schemas import IpStatus, Language, SectorCode, TransferMode
 
 SortOrder = Literal["relevance", "published_at", "price"]

@@ -6,9 +6,9 @@ from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
 
-from exchange.errors import param_error
-from exchange.settings import Settings
-from listings.taxonomy import region_code
+from exchange.kernel.errors import param_error
+from exchange.kernel.settings import Settings
+from exchange.kernel.taxonomy import region_code
 from matching import engine
 from matching.schemas import SearchFilters, SearchHit, SearchResults
 

@@ -11,15 +11,15 @@ import msgspec
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.models.search import SearchParams
 
-from exchange import auth, outbox
-from exchange.auth import Principal
-from exchange.errors import Conflict, Forbidden, NotFound, field_error
-from exchange.http import check_if_match
-from exchange.settings import Settings
+from exchange.kernel import auth, outbox
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import Conflict, Forbidden, NotFound, field_error
+from exchange.kernel.http import check_if_match
+from exchange.kernel.settings import Settings
 from listings import rules
 from listings import service as listings
 from listings.repo import ListingRow
-from listings.taxonomy import region_code
+from exchange.kernel.taxonomy import region_code
 from matching import engine, matches, repo, search, webhook_targets
 from matching.repo import NotificationRow, SubscriptionRow
 from matching.schemas import NotificationOut, SearchFilters, SubscriptionCreate, SubscriptionOut

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
-from exchange import outbox
-from exchange.deal_events import DealAgreed, DealCancelled
-from exchange.settings import Settings
+from exchange.kernel import outbox
+from exchange.kernel.events import DealAgreed, DealCancelled
+from exchange.kernel.settings import Settings
 from payments.gateway import Gateway, open_gateway
 
 log = logging.getLogger("payments.events")

@@ -6,7 +6,7 @@ from typing import Any
 
 import stripe
 
-from exchange.settings import Settings
+from exchange.kernel.settings import Settings
 
 TIMEOUT_SECONDS = 20.0
 WEBHOOK_TOLERANCE_SECONDS = 300

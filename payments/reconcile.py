@@ -8,8 +8,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange import db
-from exchange.settings import Settings
+from exchange.kernel import db
+from exchange.kernel.settings import Settings
 from payments import repo
 from payments.gateway import Gateway, StripeError, open_gateway
 from payments.repo import InvoiceRow

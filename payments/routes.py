@@ -9,10 +9,10 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller, require_operator
-from exchange.db import Conn
-from exchange.errors import PROBLEM_MEDIA_TYPE
-from exchange.http import (
+from exchange.kernel.auth import KEYED, Caller, require_operator
+from exchange.kernel.db import Conn
+from exchange.kernel.errors import PROBLEM_MEDIA_TYPE
+from exchange.kernel.http import (
     BEARER,
     Cursor,
     IdempotencyKey,
@@ -26,7 +26,7 @@ from exchange.http import (
     remember_idempotent,
     replay_idempotent,
 )
-from exchange.schemas import Page, Problem
+from exchange.kernel.schemas import Page, Problem
 from payments import repo, service, webhooks
 from payments.schemas import InvoiceOut, InvoiceStatus, PayIn, PaymentOut, Quote, ScheduleIn, ScheduleOut, WebhookAck
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from msgspec import Meta
 
-from exchange.schemas import ApiStruct, InputStruct, Money
+from exchange.kernel.schemas import ApiStruct, InputStruct, Money
 
 InvoiceStatus = Literal["open", "processing", "paid", "failed", "refunded", "void"]
 Party = Literal["buyer", "seller"]

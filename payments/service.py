@@ -8,10 +8,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange import outbox
-from exchange.auth import Principal, require, require_operator
-from exchange.deal_events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
-from exchange.errors import (
+from exchange.kernel import outbox
+from exchange.kernel.auth import Principal, require, require_operator
+from exchange.kernel.events import DealAgreed, DealCancelled, DealFeesPaid, DealInvoiced
+from exchange.kernel.errors import (
     Conflict,
     DomainError,
     Forbidden,
@@ -21,7 +21,7 @@ from exchange.errors import (
     field_error,
     param_error,
 )
-from exchange.schemas import FieldError, Money
+from exchange.kernel.schemas import FieldError, Money
 from payments import fees, repo
 from payments.gateway import CardError, Gateway, StripeError
 from payments.repo import InvoiceRow, ScheduleRow

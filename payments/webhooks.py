@@ -6,8 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from exchange import outbox
-from exchange.errors import BadRequest
+from exchange.kernel import outbox
+from exchange.kernel.errors import BadRequest
 from payments import repo
 from payments.events import StripeEventReceived
 from payments.gateway import Gateway, SignatureError, verify_event

@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from litestar.testing import AsyncTestClient
 
-from exchange import db
+from exchange.kernel import db
 from exchange.app import create_app
-from exchange.devstack import Stack
-from exchange.settings import Settings
+from exchange.dev.stack import Stack
+from exchange.kernel.settings import Settings
 
 TEMPLATE = "exchange_template"
 

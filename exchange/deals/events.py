@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import asyncpg
 import msgspec
 
-from exchange import outbox
-from exchange.deal_events import DealFeesPaid, DealInvoiced
+from exchange.kernel import outbox
+from exchange.kernel.events import DealFeesPaid, DealInvoiced
 from exchange.deals import repo, rules
-from exchange.settings import Settings
+from exchange.kernel.settings import Settings
 
 log = logging.getLogger("exchange.deals")
 

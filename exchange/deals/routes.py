@@ -7,13 +7,13 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from exchange.auth import KEYED, Caller
-from exchange.db import Conn
+from exchange.kernel.auth import KEYED, Caller
+from exchange.kernel.db import Conn
 from exchange.deals import service
 from exchange.deals.rules import Stage
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealEventOut, DealOut, TermsIn
-from exchange.errors import BadRequest
-from exchange.http import (
+from exchange.kernel.errors import BadRequest
+from exchange.kernel.http import (
     BEARER,
     Cursor,
     IdempotencyKey,
@@ -26,7 +26,7 @@ from exchange.http import (
     remember_idempotent,
     replay_idempotent,
 )
-from exchange.schemas import Page
+from exchange.kernel.schemas import Page
 
 
 def _respond(row: service.DealRow, status_code: int = 200) -> Response[DealOut]:

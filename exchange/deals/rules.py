@@ -4,7 +4,7 @@ from typing import Literal
 
 import msgspec
 
-from exchange.errors import Conflict, InvalidTransition
+from exchange.kernel.errors import Conflict, InvalidTransition
 
 Stage = Literal["open", "negotiating", "agreed", "fee_pending", "closed", "cancelled"]
 STAGES: tuple[str, ...] = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")

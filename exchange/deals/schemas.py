@@ -5,8 +5,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from exchange.deals.rules import Stage
-from exchange.schemas import ApiStruct, InputStruct, Money, text
-from listings.taxonomy import TRANSFER_MODE_CODES
+from exchange.kernel.schemas import ApiStruct, InputStruct, Money, text
+from exchange.kernel.taxonomy import TRANSFER_MODE_CODES
 
 TransferMode = Literal[tuple(sorted(TRANSFER_MODE_CODES))]  # type: ignore[valid-type]
 

@@ -7,15 +7,15 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange import auth, outbox
-from exchange.auth import Principal
+from exchange.kernel import auth, outbox
+from exchange.kernel.auth import Principal
 from exchange.deals import repo, rules
-from exchange.deal_events import DealAgreed, DealCancelled, EventMoney
+from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
 from exchange.deals.repo import DealRow, EventRow
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealOut, TermsIn, TermsOut
-from exchange.errors import Forbidden, NotFound, field_error
-from exchange.http import check_if_match
-from exchange.schemas import Money
+from exchange.kernel.errors import Forbidden, NotFound, field_error
+from exchange.kernel.http import check_if_match
+from exchange.kernel.schemas import Money
 
 
 def now() -> datetime:

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.db import row_to, rows_to
+from exchange.kernel.db import row_to, rows_to
 
 
 class InterestRow(msgspec.Struct, frozen=True, kw_only=True):

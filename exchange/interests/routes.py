@@ -5,12 +5,12 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from exchange.auth import KEYED, Caller, require
-from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, next_cursor, problems
+from exchange.kernel.auth import KEYED, Caller, require
+from exchange.kernel.db import Conn
+from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, next_cursor, problems
 from exchange.interests import service
 from exchange.interests.schemas import Box, InterestCreate, InterestOut, InterestStatus
-from exchange.schemas import Page
+from exchange.kernel.schemas import Page
 
 
 async def _respond(conn: Conn, row: service.InterestRow, principal: Caller, status_code: int = 200) -> Response[InterestOut]:

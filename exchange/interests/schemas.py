@@ -6,7 +6,7 @@ from uuid import UUID
 
 from msgspec import UNSET, UnsetType
 
-from exchange.schemas import ApiStruct, InputStruct, text
+from exchange.kernel.schemas import ApiStruct, InputStruct, text
 
 InterestStatus = Literal["pending", "accepted", "declined"]
 Box = Literal["received", "sent"]

@@ -6,10 +6,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange import auth
-from exchange.auth import Principal
-from exchange.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
-from exchange.http import check_if_match
+from exchange.kernel import auth
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
+from exchange.kernel.http import check_if_match
 from exchange.interests import repo
 from exchange.interests.repo import InterestRow
 from exchange.interests.schemas import InterestCreate, InterestOut, PartyDisclosure, Revealed

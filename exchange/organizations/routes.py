@@ -6,9 +6,9 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller
-from exchange.db import Conn
-from exchange.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
+from exchange.kernel.auth import KEYED, Caller
+from exchange.kernel.db import Conn
+from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
 from exchange.organizations import service
 from exchange.organizations.schemas import (
     ApiKeyCreate,
@@ -24,7 +24,7 @@ from exchange.organizations.schemas import (
     RegistrationOut,
     VerifyDecision,
 )
-from exchange.schemas import Page
+from exchange.kernel.schemas import Page
 
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from exchange.schemas import ApiStruct, Email, InputStruct, Url, text
+from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Url, text
 
 OrgKind = Literal["institute", "enterprise", "broker"]
 OrgStatus = Literal["pending_verification", "verified", "rejected"]

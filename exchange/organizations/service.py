@@ -6,10 +6,10 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from exchange import auth
-from exchange.auth import Principal
-from exchange.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
-from exchange.http import check_if_match
+from exchange.kernel import auth
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
+from exchange.kernel.http import check_if_match
 from exchange.organizations import repo
 from exchange.organizations.repo import KeyRow, MemberRow, OrgRow
 from exchange.organizations.schemas import (
@@ -26,7 +26,7 @@ from exchange.organizations.schemas import (
     RegistrationOut,
     VerifyDecision,
 )
-from listings.taxonomy import region_code
+from exchange.kernel.taxonomy import region_code
 
 BOOTSTRAP_LOCK_ID = 7_341_190_554
 

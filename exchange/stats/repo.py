@@ -6,7 +6,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.db import row_to, rows_to
+from exchange.kernel.db import row_to, rows_to
 
 
 async def listing_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:

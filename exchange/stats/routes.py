@@ -6,9 +6,9 @@ from uuid import UUID
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from exchange.auth import KEYED, Caller
-from exchange.db import Conn
-from exchange.http import BEARER, Limit, problems
+from exchange.kernel.auth import KEYED, Caller
+from exchange.kernel.db import Conn
+from exchange.kernel.http import BEARER, Limit, problems
 from exchange.stats import service
 from exchange.stats.schemas import ChangesPage, PartnerCreate, PartnerWithKeyOut, StatsOut
 

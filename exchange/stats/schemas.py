@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from exchange.schemas import ApiStruct, Email, InputStruct, Money, text
+from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Money, text
 
 
 class ListingStats(ApiStruct, kw_only=True):

@@ -8,10 +8,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange import auth
-from exchange.auth import Principal
-from exchange.errors import BadRequest, Forbidden, NotFound
-from exchange.schemas import Money
+from exchange.kernel import auth
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import BadRequest, Forbidden, NotFound
+from exchange.kernel.schemas import Money
 from exchange.stats import repo
 from exchange.stats.schemas import (
     ChangeOut,

@@ -6,7 +6,7 @@ Races are tested through `live` (tests/conftest.py), not `client`, whose request
 import msgspec
 import pytest
 
-from exchange.settings import Settings
+from exchange.kernel.settings import Settings
 
 
 @pytest.fixture

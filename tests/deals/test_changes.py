@@ -2,7 +2,7 @@
 
 import asyncio
 
-from exchange import db
+from exchange.kernel import db
 from tests.deals.parties import published_demand
 from tests.support import bearer, offer_body, operator_key, published_offer, verified_org
 

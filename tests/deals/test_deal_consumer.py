@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from exchange import db, outbox
-from exchange.deal_events import DealFeesPaid, DealInvoiced
+from exchange.kernel import db, outbox
+from exchange.kernel.events import DealFeesPaid, DealInvoiced
 from exchange.deals.events import consumers
 from tests.deals.parties import agreed_deal, open_deal, parties
 from tests.support import bearer

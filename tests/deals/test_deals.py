@@ -5,7 +5,7 @@ import uuid
 
 import msgspec
 
-from exchange.deal_events import DealAgreed, DealCancelled
+from exchange.kernel.events import DealAgreed, DealCancelled
 from tests.deals.parties import accepted_interest, agreed_deal, deal_body, member_key, open_deal, parties, propose
 from tests.support import bearer, published_offer, verified_org
 

@@ -4,7 +4,7 @@ import asyncio
 import uuid
 from collections import Counter
 
-from exchange import db
+from exchange.kernel import db
 from tests.deals.parties import accepted_interest, agreed_deal, open_deal, parties
 from tests.support import bearer, verified_org
 

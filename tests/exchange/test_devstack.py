@@ -10,7 +10,7 @@ import psutil
 import pytest
 import stripe
 
-from exchange.devstack import Stack
+from exchange.dev.stack import Stack
 
 
 def postmaster_pid(stack: Stack) -> int:

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import uuid
 
-from exchange import db, outbox
+from exchange.kernel import db, outbox
 
 
 class Ping(outbox.Event, frozen=True, kw_only=True, tag="test.ping"):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from exchange.outbox import OutboxRow
+from exchange.kernel.outbox import OutboxRow
 from matching import engine, indexer
 from tests.matching.waiting import indexed, search_until, settled
 from tests.support import bearer, offer_body, operator_key, published, verified_org

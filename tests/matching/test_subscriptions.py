@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from exchange.app import create_app
-from exchange.settings import Settings
+from exchange.kernel.settings import Settings
 from matching import subscriptions
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, post, verify
 from tests.matching.waiting import settled, until

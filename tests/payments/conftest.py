@@ -13,10 +13,10 @@ import asyncpg
 import msgspec
 import pytest
 
-from exchange import db, outbox
-from exchange.schemas import Money
-from exchange.settings import Settings
-from exchange.deal_events import DealAgreed, DealCancelled, EventMoney
+from exchange.kernel import db, outbox
+from exchange.kernel.schemas import Money
+from exchange.kernel.settings import Settings
+from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
 from payments.events import consumers
 from payments.gateway import Gateway, open_gateway
 from tests.support import bearer, operator_key, verified_org

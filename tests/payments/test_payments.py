@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 
-from exchange.deal_events import DealInvoiced
+from exchange.kernel.events import DealInvoiced
 from tests.payments.conftest import agree, drain
 from tests.support import bearer
 

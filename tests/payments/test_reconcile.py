@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from exchange.settings import SettingsError, settings_from_env
+from exchange.kernel.settings import SettingsError, settings_from_env
 from payments.reconcile import reconcile
 from tests.support import bearer
 

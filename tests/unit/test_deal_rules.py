@@ -4,7 +4,7 @@ import pytest
 
 from exchange.deals import rules
 from exchange.deals.rules import Confirmations
-from exchange.errors import Conflict, InvalidTransition
+from exchange.kernel.errors import Conflict, InvalidTransition
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exchange.errors import BadRequest, PreconditionFailed, _field_of
-from exchange.http import check_if_match, decode_cursor, encode_cursor, etag
-from exchange.settings import SettingsError, settings_from_env
+from exchange.kernel.errors import BadRequest, PreconditionFailed, _field_of
+from exchange.kernel.http import check_if_match, decode_cursor, encode_cursor, etag
+from exchange.kernel.settings import SettingsError, settings_from_env
 
 
 def test_if_match_accepts_the_current_version_in_any_usual_form():

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exchange.errors import BadRequest
+from exchange.kernel.errors import BadRequest
 from matching import constraints, engine, matches, search, terms
 from matching.glossary import GLOSSARY
 from matching.schemas import SearchFilters

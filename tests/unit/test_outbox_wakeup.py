@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from exchange.outbox import wait_for_wakeup
+from exchange.kernel.outbox import wait_for_wakeup
 
 
 async def test_a_cancellation_that_lands_as_the_event_is_set_still_stops_the_waiter():

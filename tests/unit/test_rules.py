@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exchange.errors import InvalidTransition
+from exchange.kernel.errors import InvalidTransition
 from listings import rules
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

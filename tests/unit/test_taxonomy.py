@@ -5,7 +5,7 @@ from collections import Counter
 import msgspec
 import pytest
 
-from listings import taxonomy as tx
+from exchange.kernel import taxonomy as tx
 
 pytestmark = pytest.mark.unit
 

@@ -16,9 +16,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from exchange.auth import Principal
-from exchange.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed
-from exchange.schemas import Page, Problem
+from exchange.kernel.auth import Principal
+from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed
+from exchange.kernel.schemas import Page, Problem
 
 BEARER = [{"BearerAuth": []}]
 """The OpenAPI security requirement of routes that need a key."""

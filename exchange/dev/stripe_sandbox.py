@@ -2,7 +2,7 @@
 
 localstripe is GPL-3.0 and a dev/test dependency: this is the only module that imports it,
 and nothing in the service imports this module; it runs as its own process:
-`python -m exchange.stripe_sandbox --port N [--host 127.0.0.1]`.
+`python -m exchange.dev.stripe_sandbox --port N [--host 127.0.0.1]`.
 """
 
 import argparse
@@ -10,7 +10,7 @@ import ipaddress
 import logging
 import sys
 
-logger = logging.getLogger("exchange.stripe_sandbox")
+logger = logging.getLogger("exchange.dev.stripe_sandbox")
 
 
 def is_loopback(host: str) -> bool:
@@ -40,7 +40,7 @@ def serve(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and serve."""
-    parser = argparse.ArgumentParser(prog="python -m exchange.stripe_sandbox", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m exchange.dev.stripe_sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     args = parser.parse_args(argv)

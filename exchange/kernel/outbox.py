@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-log = logging.getLogger("exchange.outbox")
+log = logging.getLogger("exchange.kernel.outbox")
 
 CHANNEL = "outbox"
 MAX_BACKOFF_SECONDS = 60.0

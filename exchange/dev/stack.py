@@ -324,7 +324,7 @@ class Stack:
     def _spawn_stripe(self) -> None:
         port = free_port()
         self.stripe_api_base = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "exchange.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
+        args = [sys.executable, "-m", "exchange.dev.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
         # Run from the directory that holds the exchange package so that -m finds it installed or not.
         self._stripe = spawn(args, self.stripe_log, Path(__file__).resolve().parent.parent, dict(os.environ))
         # Lets `exchange reconcile` find the sandbox of a running `make run`.

@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.di import NamedDependency
 
-from exchange.errors import Forbidden, Unauthorized
+from exchange.kernel.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "tmx_"
 Role = Literal["owner", "editor", "viewer", "operator", "partner"]
@@ -101,7 +101,7 @@ def key_required(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 
 KEYED = [key_required]
-"""The guards of every route that needs a key (pair with exchange.http.BEARER in the docs)."""
+"""The guards of every route that needs a key (pair with exchange.kernel.http.BEARER in the docs)."""
 
 
 def require(principal: Principal | None) -> Principal:

@@ -11,7 +11,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-log = logging.getLogger("exchange.db")
+log = logging.getLogger("exchange.kernel.db")
 
 T = TypeVar("T")
 

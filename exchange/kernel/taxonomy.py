@@ -5,8 +5,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import Literal
 
-from exchange.errors import field_error
-from exchange.schemas import ApiStruct
+from exchange.kernel.errors import field_error
+from exchange.kernel.schemas import ApiStruct
 
 
 class ScienceField(ApiStruct, frozen=True, kw_only=True):

@@ -8,9 +8,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from exchange.schemas import PLAIN_TEXT, FieldError, Problem
+from exchange.kernel.schemas import PLAIN_TEXT, FieldError, Problem
 
-log = logging.getLogger("exchange.errors")
+log = logging.getLogger("exchange.kernel.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

@@ -5,7 +5,7 @@ from uuid import UUID
 
 import msgspec
 
-from exchange import outbox
+from exchange.kernel import outbox
 
 
 class EventMoney(msgspec.Struct, frozen=True, kw_only=True):
