@@ -5,13 +5,22 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install bench lock clean
+.PHONY: run test lint install bench lock clean
 
 run: install
 	$(BIN)/exchange serve --seed
 
-test: install
+test: install lint
 	$(BIN)/pytest
+
+# Lint, then the import contracts of pyproject.toml ([tool.importlinter]); each runs even if one before it failed, and
+# any failure fails the target. lint-imports needs the repo root importable, and keeps no cache (it would be untracked).
+lint: install
+	@status=0; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "$(BIN)/ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "PYTHONPATH=. $(BIN)/lint-imports --no-cache --no-logo"; PYTHONPATH=. $(BIN)/lint-imports --no-cache --no-logo || status=1; \
+	exit $$status
 
 install: $(VENV)/.installed node_modules/.installed
 

@@ -33,7 +33,9 @@ class Timings:
         self.steps[name].append(time.perf_counter() - start)
 
 
-async def run(url: str, operator: str, stripe_api: str, stripe_key: str, count: int, concurrency: int) -> tuple[Timings, list[float], float, int]:
+async def run(
+    url: str, operator: str, stripe_api: str, stripe_key: str, count: int, concurrency: int
+) -> tuple[Timings, list[float], float, int]:
     """Prepare the parties, then run the journeys `concurrency` at a time; returns timings, totals, wall time, failures."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits, trust_env=False) as http:
@@ -62,18 +64,25 @@ async def run(url: str, operator: str, stripe_api: str, stripe_key: str, count: 
 
 def print_report(timings: Timings, totals: list[float], wall: float, failures: int, args: argparse.Namespace) -> None:
     """The figures as a Markdown table."""
-    print(f"{len(totals)} journeys completed ({failures} failed), {args.concurrency} concurrent, "
-          f"`exchange serve --workers {args.workers}`: {len(totals) / wall:.2f} journeys/s over {wall:.1f} s")
+    print(
+        f"{len(totals)} journeys completed ({failures} failed), {args.concurrency} concurrent, "
+        f"`exchange serve --workers {args.workers}`: {len(totals) / wall:.2f} journeys/s over {wall:.1f} s"
+    )
     print()
     print("| step | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|")
     for name in STEPS:
         values = sorted(timings.steps.get(name, []))
         if values:
-            print(f"| {name} | {percentile(values, 0.50) * 1000:.0f} | {percentile(values, 0.99) * 1000:.0f} | {values[-1] * 1000:.0f} |")
+            print(
+                f"| {name} | {percentile(values, 0.50) * 1000:.0f} | {percentile(values, 0.99) * 1000:.0f} | {values[-1] * 1000:.0f} |"
+            )
     ordered = sorted(totals)
     if ordered:
-        print(f"| whole journey | {percentile(ordered, 0.50) * 1000:.0f} | {percentile(ordered, 0.99) * 1000:.0f} | {ordered[-1] * 1000:.0f} |")
+        print(
+            f"| whole journey | {percentile(ordered, 0.50) * 1000:.0f} | {percentile(ordered, 0.99) * 1000:.0f}"
+            f" | {ordered[-1] * 1000:.0f} |"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
             stack = started.start_stack()
             operator = secrets.token_urlsafe(32)
             url, _ = started.start_service(stack, operator, False, args.workers)
-            devstack.register_stripe_webhook(stack.stripe_api_base, stack.stripe_secret_key, f"{url}/v1/webhooks/stripe",
-                                             stack.stripe_webhook_secret, webhook_id="bench")
+            devstack.register_stripe_webhook(
+                stack.stripe_api_base,
+                stack.stripe_secret_key,
+                f"{url}/v1/webhooks/stripe",
+                stack.stripe_webhook_secret,
+                webhook_id="bench",
+            )
             timings, totals, wall, failures = asyncio.run(
-                run(url, operator, stack.stripe_api_base, stack.stripe_secret_key, args.journeys, args.concurrency))
+                run(url, operator, stack.stripe_api_base, stack.stripe_secret_key, args.journeys, args.concurrency)
+            )
             print_report(timings, totals, wall, failures, args)
             return 1 if failures else 0
         except (RuntimeError, httpx.HTTPError) as exc:

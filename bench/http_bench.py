@@ -171,7 +171,14 @@ async def worker(conn: Connection, next_request: RequestSource, phase: Phase) ->
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 status, body = await conn.exchange(raw)
-        except (OSError, TimeoutError, EOFError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        except (
+            OSError,
+            TimeoutError,
+            EOFError,
+            ValueError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ) as exc:
             conn.close()
             note_error(phase, f"transport {type(exc).__name__}", str(exc)[:300])
             await asyncio.sleep(0.01)
@@ -216,13 +223,18 @@ def cpu_use(before: tuple | None, after: tuple | None, elapsed: float) -> dict[s
     """Per cent of one core used by the load generator, the server and everything else between two snapshots."""
     if before is None or after is None or elapsed <= 0:
         return {}
-    client, server, busy = (100 * (a - b) / elapsed for a, b in zip(after, before))
+    client, server, busy = (100 * (a - b) / elapsed for a, b in zip(after, before, strict=False))
     rest = math.nan if math.isnan(server) else max(0.0, busy - client - server)
     return {"client": client, "server": server, "rest": rest, "total": busy}
 
 
 async def drive(
-    host: str, port: int, next_request: RequestSource, concurrency: int, duration: float, requests: int | None,
+    host: str,
+    port: int,
+    next_request: RequestSource,
+    concurrency: int,
+    duration: float,
+    requests: int | None,
     server_pid: int | None,
 ) -> Figures:
     """Connect and warm up for WARMUP_SECONDS, then measure for duration seconds (or exactly `requests` requests)."""
@@ -320,8 +332,11 @@ def prepare(url: str, operator_key: str) -> Fixture:
         page = client.get("/v1/offers")
         expect(page, 200)
     return Fixture(
-        offer_ids=ids, owner_key=owner_key, offer_body=offer_body(title="Công nghệ xử lý nước thải chăn nuôi bằng màng MBR"),
-        one_body=one.content, page_body=page.content,
+        offer_ids=ids,
+        owner_key=owner_key,
+        offer_body=offer_body(title="Công nghệ xử lý nước thải chăn nuôi bằng màng MBR"),
+        one_body=one.content,
+        page_body=page.content,
     )
 
 
@@ -337,8 +352,12 @@ def start_service(
     """Start `exchange serve` on the stack, on a free loopback port, and wait until it is live."""
     port = devstack.free_port()
     env = {
-        **os.environ, **stack.env(),
-        "OPERATOR_BOOTSTRAP_KEY": operator_key, "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1", "DATA_DIR": str(workdir),
+        **os.environ,
+        **stack.env(),
+        "OPERATOR_BOOTSTRAP_KEY": operator_key,
+        "LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "DATA_DIR": str(workdir),
     }
     args = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port), "--workers", str(workers)]
     if seed:
@@ -371,14 +390,23 @@ def address(url: str) -> tuple[str, int, str]:
 
 
 async def run_all(
-    service_url: str, service_pid: int | None, bare_url: str, bare_pid: int, fixture: Fixture, args: argparse.Namespace,
+    service_url: str,
+    service_pid: int | None,
+    bare_url: str,
+    bare_pid: int,
+    fixture: Fixture,
+    args: argparse.Namespace,
     rows: list[Row],
 ) -> None:
     """Measure every (endpoint, concurrency) on the service, then its bare counterpart right after."""
     s_host, s_port, s_header = address(service_url)
     b_host, b_port, b_header = address(bare_url)
     endpoints = [
-        ("GET /v1/offers/{id}", cycle_source([get_request(s_header, f"/v1/offers/{i}") for i in fixture.offer_ids]), "/bare/offer"),
+        (
+            "GET /v1/offers/{id}",
+            cycle_source([get_request(s_header, f"/v1/offers/{i}") for i in fixture.offer_ids]),
+            "/bare/offer",
+        ),
         ("GET /v1/offers", cycle_source([get_request(s_header, "/v1/offers")]), "/bare/offers"),
         ("POST /v1/offers", post_offer_source(s_header, fixture.owner_key, fixture.offer_body), "/bare/offer"),
     ]
@@ -465,16 +493,29 @@ def print_facts(service_desc: str, fixture: Fixture, bare_url: str, pg: str, arg
     page_items = len(msgspec.json.decode(fixture.page_body)["items"])
     mode = f"{args.requests} requests" if args.requests else f"{args.duration:g} s"
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"machine: {cores} cores ({usable} usable), {cpu_model()}, {platform.system()} {platform.release()}; load average {load}")
-    print(f"python {platform.python_version()}; " + ", ".join(f"{n} {version(n)}" for n in PACKAGES) + (f"; PostgreSQL {pg}" if pg else ""))
+    print(
+        f"machine: {cores} cores ({usable} usable), {cpu_model()}, {platform.system()} {platform.release()}; load average {load}"
+    )
+    print(
+        f"python {platform.python_version()}; "
+        + ", ".join(f"{n} {version(n)}" for n in PACKAGES)
+        + (f"; PostgreSQL {pg}" if pg else "")
+    )
     print(f"service: {service_desc}")
-    print("bare app: Litestar + msgspec Struct handlers, no middleware, no database; same uvicorn settings (loop and http auto, access log off)")
+    print(
+        "bare app: Litestar + msgspec Struct handlers, no middleware, no database;"
+        " same uvicorn settings (loop and http auto, access log off)"
+    )
     print("load generator: this process, asyncio raw HTTP/1.1 keep-alive, one connection per client, closed loop;")
-    print(f"  it shares the {usable} cores with the service, its database and the bare app, so figures are lower bounds")
+    print(
+        f"  it shares the {usable} cores with the service, its database and the bare app, so figures are lower bounds"
+    )
     print(f"per row: {WARMUP_SECONDS:g} s warm-up, then {mode}, first the service then its bare counterpart")
-    print(f"bodies: GET /v1/offers/{{id}} {len(fixture.one_body)} B, {field_count(fixture.one_body)} fields"
-          f" vs /bare/offer {len(bare_one)} B, {field_count(bare_one)} fields;"
-          f" GET /v1/offers {len(fixture.page_body)} B, {page_items} items vs /bare/offers {len(bare_page)} B")
+    print(
+        f"bodies: GET /v1/offers/{{id}} {len(fixture.one_body)} B, {field_count(fixture.one_body)} fields"
+        f" vs /bare/offer {len(bare_one)} B, {field_count(bare_one)} fields;"
+        f" GET /v1/offers {len(fixture.page_body)} B, {page_items} items vs /bare/offers {len(bare_page)} B"
+    )
     print()
 
 
@@ -483,14 +524,22 @@ def cells(row: Row) -> list[str]:
     s, b = row.service, row.bare
     ratio = f"{s.rps / b.rps:.2f}" if b.rps else "-"
     return [
-        row.endpoint, str(row.concurrency), f"{s.p50_ms:.2f}", f"{s.p99_ms:.2f}", f"{s.rps:.0f}", str(s.errors),
-        f"{b.p50_ms:.2f}", f"{b.p99_ms:.2f}", f"{b.rps:.0f}", ratio,
+        row.endpoint,
+        str(row.concurrency),
+        f"{s.p50_ms:.2f}",
+        f"{s.p99_ms:.2f}",
+        f"{s.rps:.0f}",
+        str(s.errors),
+        f"{b.p50_ms:.2f}",
+        f"{b.p99_ms:.2f}",
+        f"{b.rps:.0f}",
+        ratio,
     ]
 
 
 def format_line(values: list[str] | tuple[str, ...]) -> str:
     """One fixed-width line: the endpoint left-aligned, numbers right-aligned."""
-    parts = [values[0].ljust(WIDTHS[0])] + [v.rjust(w) for v, w in zip(values[1:], WIDTHS[1:])]
+    parts = [values[0].ljust(WIDTHS[0])] + [v.rjust(w) for v, w in zip(values[1:], WIDTHS[1:], strict=False)]
     return " | ".join(parts)
 
 
@@ -501,8 +550,12 @@ def print_table(rows: list[Row]) -> None:
     for row in rows:
         print(format_line(cells(row)))
     print()
-    print("bare counterparts: GET /v1/offers/{id} and POST /v1/offers -> GET /bare/offer; GET /v1/offers -> GET /bare/offers")
-    print("ratio = service req/s / bare req/s; req/s and latencies count every answered request; errors = non-2xx + transport failures")
+    print(
+        "bare counterparts: GET /v1/offers/{id} and POST /v1/offers -> GET /bare/offer; GET /v1/offers -> GET /bare/offers"
+    )
+    print(
+        "ratio = service req/s / bare req/s; req/s and latencies count every answered request; errors = non-2xx + transport failures"
+    )
     errors = [(f"{r.endpoint} at {r.concurrency}", r.service) for r in rows if r.service.errors]
     errors += [(f"{r.bare_path} (bare) at {r.concurrency}", r.bare) for r in rows if r.bare.errors]
     if not errors:
@@ -524,14 +577,24 @@ def print_cpu(rows: list[Row]) -> None:
     if not any(r.service.cpu for r in rows):
         return
     print()
-    print(f"CPU while measuring, % of one core ({os.cpu_count()} cores = {100 * (os.cpu_count() or 1)}): service run | bare run")
-    print(format_cpu_line(("endpoint", "conc", "client", "service", "rest", "total", "client", "bare", "rest", "total")))
+    print(
+        f"CPU while measuring, % of one core ({os.cpu_count()} cores = {100 * (os.cpu_count() or 1)}): service run | bare run"
+    )
+    print(
+        format_cpu_line(("endpoint", "conc", "client", "service", "rest", "total", "client", "bare", "rest", "total"))
+    )
     for r in rows:
         s, b = r.service.cpu, r.bare.cpu
-        values = [s.get(k) for k in ("client", "server", "rest", "total")] + [b.get(k) for k in ("client", "server", "rest", "total")]
+        values = [s.get(k) for k in ("client", "server", "rest", "total")] + [
+            b.get(k) for k in ("client", "server", "rest", "total")
+        ]
         print(format_cpu_line((r.endpoint, str(r.concurrency), *(percent(v) for v in values))))
-    print("client = this load generator; rest = everything else on the machine: PostgreSQL, and any other work running meanwhile")
-    print("(per-process figures are sampled by the kernel, the machine total is not: columns may miss the total by ~10, rest is floored at 0)")
+    print(
+        "client = this load generator; rest = everything else on the machine: PostgreSQL, and any other work running meanwhile"
+    )
+    print(
+        "(per-process figures are sampled by the kernel, the machine total is not: columns may miss the total by ~10, rest is floored at 0)"
+    )
 
 
 def format_cpu_line(values: tuple[str, ...]) -> str:
@@ -557,8 +620,12 @@ def concurrency_list(text: str) -> list[int]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench.http_bench", description=__doc__)
-    p.add_argument("--url", help="a running service (http://host:port); default: start the embedded stack and the service")
-    p.add_argument("--operator-key", help="an operator's API key (needed with --url, to verify the benchmark's institute)")
+    p.add_argument(
+        "--url", help="a running service (http://host:port); default: start the embedded stack and the service"
+    )
+    p.add_argument(
+        "--operator-key", help="an operator's API key (needed with --url, to verify the benchmark's institute)"
+    )
     p.add_argument("--concurrency", type=concurrency_list, default=[1, 8, 32], help="clients per run, e.g. 1,8,32")
     p.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
     p.add_argument("--requests", type=int, default=None, help="measure exactly this many requests per run instead")
@@ -588,7 +655,9 @@ class Started:
         self.stack = devstack.Stack(self.workdir / "stack", fresh=True).start()
         return self.stack
 
-    def start_service(self, stack: devstack.Stack, operator_key: str, seed: bool, workers: int) -> tuple[str, subprocess.Popen]:
+    def start_service(
+        self, stack: devstack.Stack, operator_key: str, seed: bool, workers: int
+    ) -> tuple[str, subprocess.Popen]:
         """`exchange serve` on the stack, stopped with the run."""
         url, proc = start_service(stack, operator_key, self.workdir, seed, workers)
         self.children.append(proc)

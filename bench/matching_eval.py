@@ -49,7 +49,9 @@ def ndcg_at_k(ranked: Sequence[str | None], grades: Mapping[str, int], k: int = 
     return dcg(gains) / ideal
 
 
-def recall_at_k(ranked: Sequence[str | None], grades: Mapping[str, int], k: int = K, threshold: int = RELEVANT_GRADE) -> float:
+def recall_at_k(
+    ranked: Sequence[str | None], grades: Mapping[str, int], k: int = K, threshold: int = RELEVANT_GRADE
+) -> float:
     """Share of the relevant items (grade >= threshold) found in the top k; 0 when nothing is relevant."""
     relevant = {item for item, g in grades.items() if g >= threshold}
     if not relevant:
@@ -115,7 +117,9 @@ def publish(client: httpx.Client, operator_key: str, evalset: EvalSet, tag: str)
     done = Published()
     for org in evalset.organizations:
         body = {
-            "name": f"{org['name']} (eval {tag})", "kind": org["kind"], "province": org["province"],
+            "name": f"{org['name']} (eval {tag})",
+            "kind": org["kind"],
+            "province": org["province"],
             "contact_email": f"{org['key']}-{tag}@eval.example.vn",
         }
         registered = expect(client.post("/v1/organizations", json=body), 201)
@@ -127,7 +131,9 @@ def publish(client: httpx.Client, operator_key: str, evalset: EvalSet, tag: str)
             owner = bearer(done.org_keys[item["owner"]])
             created = client.post(f"/v1/{kind}", json=create_body(item), headers=owner)
             if created.status_code != 201:
-                raise RuntimeError(f"setup: {kind} {item['key']} was refused ({created.status_code}): {created.text[:500]}")
+                raise RuntimeError(
+                    f"setup: {kind} {item['key']} was refused ({created.status_code}): {created.text[:500]}"
+                )
             listing_id = created.json()["id"]
             expect(client.post(f"/v1/{kind}/{listing_id}/submit", headers=owner), 200)
             expect(client.post(f"/v1/{kind}/{listing_id}/approve", headers=bearer(operator_key)), 200)
@@ -154,7 +160,9 @@ def wait_indexed(client: httpx.Client, expected: Mapping[str, int], timeout: flo
         if all(totals[kind] >= count for kind, count in expected.items()):
             return f"indexed after {time.perf_counter() - start:.1f} s ({', '.join(f'{k} {v}' for k, v in totals.items())})"
         if time.perf_counter() - start > timeout:
-            raise RuntimeError(f"the index still shows {totals} after {timeout:g} s, expected at least {dict(expected)}")
+            raise RuntimeError(
+                f"the index still shows {totals} after {timeout:g} s, expected at least {dict(expected)}"
+            )
         time.sleep(0.5)
 
 
@@ -177,7 +185,8 @@ def matching_run(client: httpx.Client, evalset: EvalSet, done: Published, k: int
     for demand in evalset.demands:
         started = time.perf_counter()
         response = client.get(
-            f"/v1/demands/{done.demand_ids[demand['key']]}/matches", params={"limit": k},
+            f"/v1/demands/{done.demand_ids[demand['key']]}/matches",
+            params={"limit": k},
             headers=bearer(done.org_keys[demand["owner"]]),
         )
         run.latencies.append(time.perf_counter() - started)
@@ -233,8 +242,14 @@ class Scores:
 
 def score(run: Run, evalset: EvalSet, k: int) -> Scores:
     """nDCG@k and recall@k of every demand of a run."""
-    ndcg = {d["key"]: ndcg_at_k(run.rankings.get(d["key"], []), evalset.judgments.get(d["key"], {}), k) for d in evalset.demands}
-    recall = {d["key"]: recall_at_k(run.rankings.get(d["key"], []), evalset.judgments.get(d["key"], {}), k) for d in evalset.demands}
+    ndcg = {
+        d["key"]: ndcg_at_k(run.rankings.get(d["key"], []), evalset.judgments.get(d["key"], {}), k)
+        for d in evalset.demands
+    }
+    recall = {
+        d["key"]: recall_at_k(run.rankings.get(d["key"], []), evalset.judgments.get(d["key"], {}), k)
+        for d in evalset.demands
+    }
     return Scores(ndcg, recall)
 
 
@@ -244,7 +259,9 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
     counts = {s: sum(1 for v in styles.values() if v == s) for s in STYLES}
     scored = [(run, score(run, evalset, k)) for run in runs]
     groups = [("all", list(styles))] + [(STYLE_LABELS[s], [key for key, v in styles.items() if v == s]) for s in STYLES]
-    header = f"{'system':<26} | {'metric':<10} | " + " | ".join(f"{f'{label} ({len(keys)})':>22}" for label, keys in groups)
+    header = f"{'system':<26} | {'metric':<10} | " + " | ".join(
+        f"{f'{label} ({len(keys)})':>22}" for label, keys in groups
+    )
     print(header)
     print("-" * len(header))
     for run, sc in scored:
@@ -252,8 +269,10 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
             cells = " | ".join(f"{mean([values[key] for key in keys]):>22.3f}" for _, keys in groups)
             print(f"{run.name:<26} | {metric:<10} | {cells}")
     print()
-    print(f"demands by style: " + ", ".join(f"{STYLE_LABELS[s]} {counts[s]}" for s in STYLES))
-    print(f"gains 2^grade - 1, ideal DCG from every judged offer of the demand; recall@{k}: relevant = grade >= {RELEVANT_GRADE}")
+    print("demands by style: " + ", ".join(f"{STYLE_LABELS[s]} {counts[s]}" for s in STYLES))
+    print(
+        f"gains 2^grade - 1, ideal DCG from every judged offer of the demand; recall@{k}: relevant = grade >= {RELEVANT_GRADE}"
+    )
     languages = {o["key"]: o["language"] for o in evalset.offers}
     for run in runs:
         found = {"same": [0, 0], "other": [0, 0]}
@@ -264,13 +283,17 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
                     side = found["same" if languages[item] == demand["language"] else "other"]
                     side[0] += item in top
                     side[1] += 1
-        print(f"{run.name}: relevant offers found in the demand's language {found['same'][0]}/{found['same'][1]}, "
-              f"in the other language {found['other'][0]}/{found['other'][1]}")
+        print(
+            f"{run.name}: relevant offers found in the demand's language {found['same'][0]}/{found['same'][1]}, "
+            f"in the other language {found['other'][0]}/{found['other'][1]}"
+        )
     for run in runs:
         ordered = sorted(run.latencies)
         if ordered:
-            print(f"{run.name}: p50 {percentile(ordered, 0.5) * 1000:.1f} ms, p99 {percentile(ordered, 0.99) * 1000:.1f} ms per demand"
-                  + (f"; {run.note}" if run.note else ""))
+            print(
+                f"{run.name}: p50 {percentile(ordered, 0.5) * 1000:.1f} ms, p99 {percentile(ordered, 0.99) * 1000:.1f} ms per demand"
+                + (f"; {run.note}" if run.note else "")
+            )
     if verbose:
         print()
         for demand in evalset.demands:
@@ -280,7 +303,11 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
             for run, sc in scored:
                 top = ", ".join(f"{item or '(other)'}:{grades.get(item, 0)}" for item in run.rankings.get(key, [])[:5])
                 print(f"    {run.name:<26} nDCG {sc.ndcg[key]:.3f} recall {sc.recall[key]:.2f}  top: {top}")
-            missed = [item for item, g in grades.items() if g >= RELEVANT_GRADE and all(item not in r.rankings.get(key, [])[:k] for r in runs)]
+            missed = [
+                item
+                for item, g in grades.items()
+                if g >= RELEVANT_GRADE and all(item not in r.rankings.get(key, [])[:k] for r in runs)
+            ]
             if missed:
                 print(f"    missed by every system: {', '.join(missed)}")
 
@@ -291,13 +318,21 @@ def print_report(evalset: EvalSet, runs: list[Run], k: int, verbose: bool) -> No
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench.matching_eval", description=__doc__)
-    p.add_argument("--url", help="a running service (http://host:port); default: start the embedded stack and the service")
+    p.add_argument(
+        "--url", help="a running service (http://host:port); default: start the embedded stack and the service"
+    )
     p.add_argument("--operator-key", help="an operator's API key (needed with --url)")
-    p.add_argument("--database-url", help="the running service's database, for the baseline (with --url; without it no baseline)")
+    p.add_argument(
+        "--database-url", help="the running service's database, for the baseline (with --url; without it no baseline)"
+    )
     p.add_argument("--data", type=Path, default=DATA, help="folder of the evaluation set")
     p.add_argument("--k", type=int, default=K, help=f"cut-off of both metrics (default {K})")
-    p.add_argument("--timeout", type=float, default=INDEX_TIMEOUT, help="seconds to wait for the index to show every listing")
-    p.add_argument("--verbose", action="store_true", help="per-demand lines: scores and the top results with their grades")
+    p.add_argument(
+        "--timeout", type=float, default=INDEX_TIMEOUT, help="seconds to wait for the index to show every listing"
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="per-demand lines: scores and the top results with their grades"
+    )
     args = p.parse_args(argv)
     if args.url and not args.operator_key:
         p.error("--url needs --operator-key")
@@ -330,9 +365,16 @@ def evaluate(args: argparse.Namespace, evalset: EvalSet, started: Started) -> in
         database_url = stack.database_url
     with httpx.Client(base_url=url, timeout=120.0, trust_env=False) as client:
         before = {kind: indexed_total(client, kind) or 0 for kind in ("offers", "demands")}
-        print(f"publishing {len(evalset.offers)} offers and {len(evalset.demands)} demands ...", file=sys.stderr, flush=True)
+        print(
+            f"publishing {len(evalset.offers)} offers and {len(evalset.demands)} demands ...",
+            file=sys.stderr,
+            flush=True,
+        )
         done = publish(client, operator_key, evalset, secrets.token_hex(3))
-        expected = {"offers": before["offers"] + len(done.offer_ids), "demands": before["demands"] + len(done.demand_ids)}
+        expected = {
+            "offers": before["offers"] + len(done.offer_ids),
+            "demands": before["demands"] + len(done.demand_ids),
+        }
         waited = wait_indexed(client, expected, args.timeout)
         print("matching ...", file=sys.stderr, flush=True)
         matched = matching_run(client, evalset, done, args.k)
@@ -342,8 +384,10 @@ def evaluate(args: argparse.Namespace, evalset: EvalSet, started: Started) -> in
     if database_url:
         runs.append(run_async(baseline_run(database_url, evalset, done, args.k)))
     grades = [g for judged in evalset.judgments.values() for g in judged.values()]
-    print(f"set: {len(evalset.offers)} offers, {len(evalset.demands)} demands, {len(evalset.organizations)} organizations; "
-          f"judgments {len(grades)} (grade 3: {grades.count(3)}, 2: {grades.count(2)}, 1: {grades.count(1)}); unjudged = 0")
+    print(
+        f"set: {len(evalset.offers)} offers, {len(evalset.demands)} demands, {len(evalset.organizations)} organizations; "
+        f"judgments {len(grades)} (grade 3: {grades.count(3)}, 2: {grades.count(2)}, 1: {grades.count(1)}); unjudged = 0"
+    )
     print(f"service: {url if args.url else '`exchange serve` on the embedded stack, no demo data'}; {waited}")
     if isinstance(matched, str):
         print(matched)

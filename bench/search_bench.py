@@ -18,11 +18,23 @@ from meilisearch_python_sdk.index._common import process_search_parameters
 
 from bench import search_corpus
 from bench.http_bench import (
-    Figures, Started, address, bench_run, concurrency_list, cpu_model, cycle_source, drive, expect, get_request,
-    percentile, post_request, postgres_version, run_async,
+    Figures,
+    Started,
+    address,
+    bench_run,
+    concurrency_list,
+    cpu_model,
+    cycle_source,
+    drive,
+    expect,
+    get_request,
+    percentile,
+    post_request,
+    postgres_version,
+    run_async,
 )
-from exchange.kernel import db
 from exchange.dev import stack as devstack
+from exchange.kernel import db
 from exchange.kernel.settings import Settings, settings_from_env
 from listings import service as listings
 from listings.repo import CONTENT_COLUMNS, SEED_COLUMNS
@@ -61,8 +73,12 @@ class Orgs(msgspec.Struct):
 def register(client: httpx.Client, operator_key: str, kind: str, n: int) -> tuple[str, str]:
     """Register and verify one organization; return (id, owner key)."""
     suffix = secrets.token_hex(4)
-    body = {"name": f"Bench {kind} {n} {suffix}", "kind": kind, "province": search_corpus.REGIONS[n % len(search_corpus.REGIONS)],
-            "contact_email": f"bench-{suffix}@{kind}.example.vn"}
+    body = {
+        "name": f"Bench {kind} {n} {suffix}",
+        "kind": kind,
+        "province": search_corpus.REGIONS[n % len(search_corpus.REGIONS)],
+        "contact_email": f"bench-{suffix}@{kind}.example.vn",
+    }
     registered = expect(client.post("/v1/organizations", json=body), 201)
     org_id = registered["organization"]["id"]
     expect(client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator_key)), 200)
@@ -85,8 +101,14 @@ def listing_values(n: int, corpus: list, orgs: Orgs, now: datetime) -> dict:
     owners = orgs.institutes if kind == "offer" else orgs.enterprises
     published = now - timedelta(days=n % 300, minutes=n % 1440)
     values.update(
-        kind=kind, owner_org_id=owners[n % len(owners)], created_by=None, id=uuid.uuid4(), status="published",
-        created_at=published - timedelta(days=2), submitted_at=published - timedelta(days=1), published_at=published,
+        kind=kind,
+        owner_org_id=owners[n % len(owners)],
+        created_by=None,
+        id=uuid.uuid4(),
+        status="published",
+        created_at=published - timedelta(days=2),
+        submitted_at=published - timedelta(days=1),
+        published_at=published,
         expires_at=published + timedelta(days=365),
     )
     return values
@@ -98,7 +120,9 @@ async def copy_listings(conn, rows: list[dict]) -> None:
         of_kind = [r for r in rows if r["kind"] == kind]
         if of_kind:
             columns = [c for c in COPY_COLUMNS if c in of_kind[0]]
-            await conn.copy_records_to_table("listings", records=[tuple(r[c] for c in columns) for r in of_kind], columns=columns)
+            await conn.copy_records_to_table(
+                "listings", records=[tuple(r[c] for c in columns) for r in of_kind], columns=columns
+            )
 
 
 async def load(settings: Settings, orgs: Orgs, count: int) -> dict[str, float]:
@@ -124,8 +148,13 @@ async def load(settings: Settings, orgs: Orgs, count: int) -> dict[str, float]:
         figures.update({f"indexed_{kind}": n for kind, n in counts.items()})
         async with pool.acquire() as conn:
             figures["vectors"] = await conn.fetchval("SELECT count(*) FROM embedding_cache")
-            demand_ids = [str(r["id"]) for r in await conn.fetch(
-                "SELECT id FROM listings WHERE kind = 'demand' AND status = 'published' ORDER BY random() LIMIT $1", MATCH_SAMPLE)]
+            demand_ids = [
+                str(r["id"])
+                for r in await conn.fetch(
+                    "SELECT id FROM listings WHERE kind = 'demand' AND status = 'published' ORDER BY random() LIMIT $1",
+                    MATCH_SAMPLE,
+                )
+            ]
         figures["demand_ids"] = demand_ids  # type: ignore[assignment]
         return figures
     finally:
@@ -143,15 +172,28 @@ def meili_body(params: dict, now: datetime) -> bytes:
     q = params.get("q")
     modes = params.get("transfer_mode")
     filters = SearchFilters(
-        sector=params.get("sector"), trl_min=params.get("trl_min"), trl_max=params.get("trl_max"),
-        transfer_mode=[modes] if isinstance(modes, str) else list(modes or []), region=params.get("region"),
-        price_max=params.get("price_max"), language=params.get("language"), ip_status=params.get("ip_status"),
+        sector=params.get("sector"),
+        trl_min=params.get("trl_min"),
+        trl_max=params.get("trl_max"),
+        transfer_mode=[modes] if isinstance(modes, str) else list(modes or []),
+        region=params.get("region"),
+        price_max=params.get("price_max"),
+        language=params.get("language"),
+        ip_status=params.get("ip_status"),
     )
     body = process_search_parameters(
-        q=q or None, filter=search.filter_clauses("offer", filters, now), sort=search.sort_rule("offer", params.get("sort", "relevance")),
-        facets=search.facet_list("offer", params.get("facets")) or None, limit=20, offset=0, attributes_to_retrieve=["listing"],
-        attributes_to_highlight=search.HIGHLIGHTED if q else None, attributes_to_crop=["description"] if q else None,
-        crop_length=search.CROP_WORDS, highlight_pre_tag=search.HIGHLIGHT_PRE, highlight_post_tag=search.HIGHLIGHT_POST,
+        q=q or None,
+        filter=search.filter_clauses("offer", filters, now),
+        sort=search.sort_rule("offer", params.get("sort", "relevance")),
+        facets=search.facet_list("offer", params.get("facets")) or None,
+        limit=20,
+        offset=0,
+        attributes_to_retrieve=["listing"],
+        attributes_to_highlight=search.HIGHLIGHTED if q else None,
+        attributes_to_crop=["description"] if q else None,
+        crop_length=search.CROP_WORDS,
+        highlight_pre_tag=search.HIGHLIGHT_PRE,
+        highlight_post_tag=search.HIGHLIGHT_POST,
         show_ranking_score=True,
     )
     return msgspec.json.encode(body)
@@ -163,8 +205,11 @@ def check_queries(service_url: str, stack: devstack.Stack, uid: str, bodies: lis
     with httpx.Client(timeout=30.0, trust_env=False) as client:
         for params, body in zip(search_corpus.QUERIES, bodies, strict=True):
             api = expect(client.get(service_url + api_path(params)), 200)
-            meili = client.post(f"{stack.meili_url}/indexes/{uid}/search", content=body,
-                                headers={"Authorization": f"Bearer {stack.meili_master_key}", "Content-Type": "application/json"})
+            meili = client.post(
+                f"{stack.meili_url}/indexes/{uid}/search",
+                content=body,
+                headers={"Authorization": f"Bearer {stack.meili_master_key}", "Content-Type": "application/json"},
+            )
             totals.append((api["estimated_total"], expect(meili, 200)["estimatedTotalHits"]))
     return totals
 
@@ -175,7 +220,12 @@ def keyed_get(host: str, path: str, key: str) -> bytes:
 
 
 async def measure_search(
-    service_url: str, service_pid: int, stack: devstack.Stack, uid: str, bodies: list[bytes], args: argparse.Namespace,
+    service_url: str,
+    service_pid: int,
+    stack: devstack.Stack,
+    uid: str,
+    bodies: list[bytes],
+    args: argparse.Namespace,
 ) -> list[tuple[int, Figures, Figures]]:
     """The rotating queries at each concurrency through the API, then straight to Meilisearch."""
     s_host, s_port, s_header = address(service_url)
@@ -217,7 +267,9 @@ async def wait_search(client: httpx.AsyncClient, word: str, listing_id: str, pre
         if seen == present:
             return time.perf_counter() - since
         if time.perf_counter() - since > LAG_GIVE_UP_SECONDS:
-            raise RuntimeError(f"listing {listing_id} still {'absent' if present else 'present'} after {LAG_GIVE_UP_SECONDS:g} s")
+            raise RuntimeError(
+                f"listing {listing_id} still {'absent' if present else 'present'} after {LAG_GIVE_UP_SECONDS:g} s"
+            )
         await asyncio.sleep(LAG_POLL_SECONDS)
 
 
@@ -227,7 +279,7 @@ async def measure_lag(service_url: str, operator_key: str, owner_key: str) -> tu
     published, withdrawn = [], []
     async with httpx.AsyncClient(base_url=service_url, timeout=30.0, trust_env=False) as client:
         ids = []
-        for n in range(LAG_PUBLICATIONS):
+        for _ in range(LAG_PUBLICATIONS):
             word = unique_word()
             _, body = search_corpus.listing_body(random.randrange(len(corpus)), corpus)
             body = {**body, "title": f"{body['title']} (mẫu {word})"}
@@ -256,34 +308,55 @@ def print_report(args, stack_pg: str, load_figures: dict, totals, search_rows, m
     """Every figure, with the targets beside them."""
     cores = os.cpu_count() or 0
     before, after = (", ".join(f"{v:.2f}" for v in load) for load in (LOAD_AT_START, os.getloadavg()))
-    print(f"machine: {cores} cores, {cpu_model()}; PostgreSQL {stack_pg}; load average {before} at start, {after} at the end")
-    print(f"service: `exchange serve --workers {args.workers}` on the embedded stack, RUN_JOBS on (the indexer runs in the service)")
-    print(f"listings: {args.listings} published ({load_figures['indexed_offer']} offers, {load_figures['indexed_demand']} demands), "
-          f"{load_figures['distinct_texts']:.0f} distinct texts (20 topics x vi/en x variants) varied by region, TRL, price, modes, owner")
+    print(
+        f"machine: {cores} cores, {cpu_model()}; PostgreSQL {stack_pg}; load average {before} at start, {after} at the end"
+    )
+    print(
+        f"service: `exchange serve --workers {args.workers}` on the embedded stack, RUN_JOBS on (the indexer runs in the service)"
+    )
+    print(
+        f"listings: {args.listings} published ({load_figures['indexed_offer']} offers, {load_figures['indexed_demand']} demands), "
+        f"{load_figures['distinct_texts']:.0f} distinct texts (20 topics x vi/en x variants) varied by region, TRL, price, modes, owner"
+    )
     print()
     print("1. loading")
     print(f"   build rows (content_columns, quality score): {load_figures['build_s']:.1f} s")
     print(f"   COPY into PostgreSQL + ANALYZE:              {load_figures['copy_s']:.1f} s")
-    print(f"   indexer.reindex into Meilisearch:            {load_figures['reindex_s']:.1f} s "
-          f"({load_figures['vectors']} vectors computed and cached)")
+    print(
+        f"   indexer.reindex into Meilisearch:            {load_figures['reindex_s']:.1f} s "
+        f"({load_figures['vectors']} vectors computed and cached)"
+    )
     print()
     agree = sum(1 for a, m in totals if a == m)
     hits = sorted(a for a, _ in totals)
-    print(f"2. search: {len(search_corpus.QUERIES)} rotating queries on GET /v1/search/offers vs POST /indexes/<uid>/search, "
-          f"{args.duration:g} s per run after 1 s warm-up")
-    print(f"   estimated totals agree API = Meilisearch on {agree}/{len(totals)} queries; hits per query min {hits[0]}, median {hits[len(hits) // 2]}, max {hits[-1]}")
-    print("   conc |  API p50 |  API p99 |  API req/s | errors | Meili p50 | Meili p99 | Meili req/s | ratio | service CPU %")
+    print(
+        f"2. search: {len(search_corpus.QUERIES)} rotating queries on GET /v1/search/offers vs POST /indexes/<uid>/search, "
+        f"{args.duration:g} s per run after 1 s warm-up"
+    )
+    print(
+        f"   estimated totals agree API = Meilisearch on {agree}/{len(totals)} queries;"
+        f" hits per query min {hits[0]}, median {hits[len(hits) // 2]}, max {hits[-1]}"
+    )
+    print(
+        "   conc |  API p50 |  API p99 |  API req/s | errors | Meili p50 | Meili p99 | Meili req/s | ratio | service CPU %"
+    )
     for c, a, m in search_rows:
         ratio = a.rps / m.rps if m.rps else 0.0
-        print(f"   {c:4d} | {a.p50_ms:8.2f} | {a.p99_ms:8.2f} | {a.rps:10.0f} | {a.errors + m.errors:6d} | {m.p50_ms:9.2f} | "
-              f"{m.p99_ms:9.2f} | {m.rps:11.0f} | {ratio:5.2f} | {a.cpu.get('server', float('nan')):5.0f}")
+        print(
+            f"   {c:4d} | {a.p50_ms:8.2f} | {a.p99_ms:8.2f} | {a.rps:10.0f} | {a.errors + m.errors:6d} | {m.p50_ms:9.2f} | "
+            f"{m.p99_ms:9.2f} | {m.rps:11.0f} | {ratio:5.2f} | {a.cpu.get('server', float('nan')):5.0f}"
+        )
     at8 = next((r for r in search_rows if r[0] == 8), None)
     if at8:
         c, a, m = at8
-        print(f"   target API p99 < {TARGET_P99_MS:g} ms at 8 clients: {a.p99_ms:.1f} ms, {verdict(a.p99_ms < TARGET_P99_MS)}")
+        print(
+            f"   target API p99 < {TARGET_P99_MS:g} ms at 8 clients: {a.p99_ms:.1f} ms, {verdict(a.p99_ms < TARGET_P99_MS)}"
+        )
     for c, a, m in search_rows:
         ratio = a.rps / m.rps if m.rps else 0.0
-        print(f"   target API throughput >= {TARGET_RATIO:g} x Meilisearch at {c}: {ratio:.2f}, {verdict(ratio >= TARGET_RATIO)}")
+        print(
+            f"   target API throughput >= {TARGET_RATIO:g} x Meilisearch at {c}: {ratio:.2f}, {verdict(ratio >= TARGET_RATIO)}"
+        )
     print()
     print(f"3. matching: GET /v1/demands/{{id}}/matches over {MATCH_SAMPLE} sampled demands, operator key")
     print("   conc |  p50 ms |  p99 ms | req/s | requests | errors")
@@ -291,11 +364,20 @@ def print_report(args, stack_pg: str, load_figures: dict, totals, search_rows, m
         print(f"   {c:4d} | {f.p50_ms:7.1f} | {f.p99_ms:7.1f} | {f.rps:5.1f} | {f.count:8d} | {f.errors:6d}")
     print()
     published, withdrawn = lag
-    print(f"4. index lag: from the approve (withdraw) response to the first search that shows (stops showing) it, polled every {LAG_POLL_SECONDS * 1000:g} ms")
-    print(f"   publish  ({len(published)}): p50 {ms(published, 0.5)} ms, p99 {ms(published, 0.99)} ms, max {ms(published, 1.0)} ms; "
-          f"target p99 < {TARGET_LAG_MS:g} ms: {verdict(percentile(sorted(published), 0.99) * 1000 < TARGET_LAG_MS)}")
-    print(f"   withdraw ({len(withdrawn)}): p50 {ms(withdrawn, 0.5)} ms, p99 {ms(withdrawn, 0.99)} ms, max {ms(withdrawn, 1.0)} ms")
-    errors = [(f"search API at {c}", a) for c, a, _ in search_rows if a.errors] + [(f"Meilisearch at {c}", m) for c, _, m in search_rows if m.errors]
+    print(
+        "4. index lag: from the approve (withdraw) response to the first search that shows (stops showing) it,"
+        f" polled every {LAG_POLL_SECONDS * 1000:g} ms"
+    )
+    print(
+        f"   publish  ({len(published)}): p50 {ms(published, 0.5)} ms, p99 {ms(published, 0.99)} ms, max {ms(published, 1.0)} ms; "
+        f"target p99 < {TARGET_LAG_MS:g} ms: {verdict(percentile(sorted(published), 0.99) * 1000 < TARGET_LAG_MS)}"
+    )
+    print(
+        f"   withdraw ({len(withdrawn)}): p50 {ms(withdrawn, 0.5)} ms, p99 {ms(withdrawn, 0.99)} ms, max {ms(withdrawn, 1.0)} ms"
+    )
+    errors = [(f"search API at {c}", a) for c, a, _ in search_rows if a.errors] + [
+        (f"Meilisearch at {c}", m) for c, _, m in search_rows if m.errors
+    ]
     errors += [(f"matching at {c}", f) for c, f in match_rows if f.errors]
     print()
     if not errors:
@@ -310,7 +392,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.search_bench", description=__doc__)
     p.add_argument("--listings", type=int, default=20_000, help="published listings to load (default 20000)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
-    p.add_argument("--concurrency", type=concurrency_list, default=[1, 8, 32], help="search clients per run, e.g. 1,8,32")
+    p.add_argument(
+        "--concurrency", type=concurrency_list, default=[1, 8, 32], help="search clients per run, e.g. 1,8,32"
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes of the service (default 1)")
     return p.parse_args(argv)
 
@@ -352,7 +436,9 @@ def measure(args: argparse.Namespace, started: Started) -> int:
     step("  index lag ...")
     lag = run_async(measure_lag(service_url, operator_key, orgs.institute_key))
     step("done")
-    print_report(args, run_async(postgres_version(stack.database_url)), load_figures, totals, search_rows, match_rows, lag)
+    print_report(
+        args, run_async(postgres_version(stack.database_url)), load_figures, totals, search_rows, match_rows, lag
+    )
     return 0
 
 

@@ -18,90 +18,373 @@ class Topic:
 
 
 TOPICS = (
-    Topic("207", "biotech_biomedicine",
-          ("hệ thống xử lý nước thải chăn nuôi bằng màng sinh học MBR", "trang trại heo", ("nước thải", "MBR", "chăn nuôi"), "m3/ngày"),
-          ("MBR membrane bioreactor for livestock wastewater", "pig farms", ("wastewater", "MBR", "livestock"), "m3 per day"),
-          (20, 50, 80, 120, 200, 350)),
-    Topic("401", "energy_materials",
-          ("máy sấy nông sản bơm nhiệt kết hợp năng lượng mặt trời", "cà phê và ca cao", ("máy sấy", "bơm nhiệt", "cà phê"), "tấn/mẻ"),
-          ("solar-assisted heat pump dryer for farm produce", "coffee and cocoa beans", ("dryer", "heat pump", "coffee"), "tonnes per batch"),
-          (1, 2, 3, 5, 8, 10)),
-    Topic("406", "biotech_biomedicine",
-          ("chế phẩm vi sinh phân giải phụ phẩm nông nghiệp", "rơm rạ và vỏ cà phê", ("vi sinh", "ủ phân", "phụ phẩm"), "tấn/tháng"),
-          ("microbial inoculant for composting crop residues", "rice straw and coffee husks", ("microbial", "compost", "crop residues"), "tonnes per month"),
-          (10, 30, 60, 100, 250, 500)),
-    Topic("405", "marine_subsoil",
-          ("hệ thống nuôi tôm tuần hoàn RAS", "nuôi tôm thẻ chân trắng siêu thâm canh", ("nuôi tôm", "RAS", "thủy sản"), "tấn/vụ"),
-          ("recirculating aquaculture system for shrimp", "super-intensive whiteleg shrimp farming", ("shrimp", "RAS", "aquaculture"), "tonnes per crop"),
-          (5, 10, 20, 40, 60, 100)),
-    Topic("202", "digital",
-          ("cảm biến IoT giám sát chất lượng nước", "ao nuôi thủy sản", ("IoT", "cảm biến", "chất lượng nước"), "điểm đo"),
-          ("IoT water quality monitoring sensors", "aquaculture ponds", ("IoT", "sensor", "water quality"), "measuring points"),
-          (4, 8, 16, 32, 64, 128)),
-    Topic("203", "robotics_automation",
-          ("robot hàn tự động", "nhà máy chế tạo kết cấu thép", ("robot", "hàn", "tự động hóa"), "mối hàn/giờ"),
-          ("automated welding robot", "steel structure fabrication plants", ("robot", "welding", "automation"), "welds per hour"),
-          (60, 120, 240, 400, 600, 900)),
-    Topic("211", "biotech_biomedicine",
-          ("công nghệ chiết xuất tinh dầu bằng CO2 siêu tới hạn", "tinh dầu quế và hồi", ("tinh dầu", "CO2 siêu tới hạn", "chiết xuất"), "kg/mẻ"),
-          ("supercritical CO2 extraction of essential oils", "cinnamon and star anise oils", ("essential oil", "supercritical CO2", "extraction"), "kg per batch"),
-          (5, 10, 25, 50, 100, 200)),
-    Topic("304", "biotech_biomedicine",
-          ("quy trình sản xuất cao dược liệu chuẩn hóa", "cây đinh lăng và sâm Ngọc Linh", ("dược liệu", "cao chiết", "tiêu chuẩn hóa"), "kg/ngày"),
-          ("standardised herbal extract production process", "Polyscias and Ngoc Linh ginseng", ("herbal medicine", "extract", "standardisation"), "kg per day"),
-          (10, 20, 50, 100, 150, 300)),
-    Topic("205", "energy_materials",
-          ("gạch không nung từ tro xỉ nhiệt điện", "công trình xây dựng dân dụng", ("gạch không nung", "tro xỉ", "vật liệu xây dựng"), "triệu viên/năm"),
-          ("unfired bricks from thermal power plant fly ash", "residential construction", ("unfired bricks", "fly ash", "building materials"), "million bricks per year"),
-          (5, 10, 20, 30, 50, 80)),
-    Topic("202", "energy_materials",
-          ("hệ thống điện mặt trời áp mái kết hợp lưu trữ pin lithium", "nhà xưởng sản xuất", ("điện mặt trời", "lưu trữ năng lượng", "pin lithium"), "kWp"),
-          ("rooftop solar power with lithium battery storage", "factory rooftops", ("solar power", "energy storage", "lithium battery"), "kWp"),
-          (50, 100, 250, 500, 1000, 2000)),
-    Topic("202", "digital",
-          ("phần mềm truy xuất nguồn gốc nông sản bằng mã QR", "hợp tác xã rau an toàn", ("truy xuất nguồn gốc", "mã QR", "nông sản"), "mã/ngày"),
-          ("QR code traceability software for agricultural products", "safe vegetable cooperatives", ("traceability", "QR code", "farm products"), "codes per day"),
-          (1000, 5000, 10000, 20000, 50000, 100000)),
-    Topic("204", "biotech_biomedicine",
-          ("công nghệ sản xuất phân bón hữu cơ vi sinh", "phân chuồng và bã mía", ("phân bón hữu cơ", "vi sinh", "bã mía"), "tấn/năm"),
-          ("bio-organic fertiliser production technology", "manure and sugarcane bagasse", ("organic fertiliser", "microbial", "bagasse"), "tonnes per year"),
-          (500, 1000, 3000, 5000, 10000, 20000)),
-    Topic("403", "biotech_biomedicine",
-          ("chế phẩm probiotic bổ sung thức ăn cho gà thịt", "trang trại gà công nghiệp", ("probiotic", "gà thịt", "thức ăn chăn nuôi"), "con"),
-          ("probiotic feed additive for broiler chickens", "industrial poultry farms", ("probiotic", "broiler", "animal feed"), "birds"),
-          (5000, 10000, 20000, 50000, 100000, 200000)),
-    Topic("404", "energy_materials",
-          ("công nghệ biến tính nhiệt gỗ rừng trồng", "gỗ keo và bạch đàn", ("biến tính gỗ", "gỗ keo", "chế biến gỗ"), "m3/năm"),
-          ("thermal modification of plantation wood", "acacia and eucalyptus timber", ("wood modification", "acacia", "wood processing"), "m3 per year"),
-          (500, 1000, 2000, 5000, 8000, 12000)),
-    Topic("206", "biotech_biomedicine",
-          ("thiết bị siêu âm chẩn đoán cầm tay", "trạm y tế xã", ("siêu âm", "chẩn đoán hình ảnh", "thiết bị y tế"), "ca khám/ngày"),
-          ("handheld ultrasound imaging device", "commune health stations", ("ultrasound", "medical imaging", "medical device"), "scans per day"),
-          (20, 40, 60, 80, 120, 200)),
-    Topic("202", "digital",
-          ("hệ thống camera AI phát hiện lỗi sản phẩm", "dây chuyền đóng gói thực phẩm", ("trí tuệ nhân tạo", "thị giác máy tính", "kiểm tra chất lượng"), "sản phẩm/phút"),
-          ("AI camera system for product defect detection", "food packaging lines", ("artificial intelligence", "computer vision", "quality inspection"), "items per minute"),
-          (30, 60, 120, 200, 300, 600)),
-    Topic("207", "energy_materials",
-          ("lò đốt chất thải rắn sinh hoạt thu hồi năng lượng", "đô thị vừa và nhỏ", ("chất thải rắn", "lò đốt", "điện rác"), "tấn/ngày"),
-          ("waste-to-energy incinerator for municipal solid waste", "small and medium towns", ("solid waste", "incinerator", "waste-to-energy"), "tonnes per day"),
-          (50, 100, 200, 300, 500, 1000)),
-    Topic("401", "digital",
-          ("hệ thống tưới nhỏ giọt thông minh", "vườn sầu riêng và cà phê", ("tưới nhỏ giọt", "nông nghiệp thông minh", "tiết kiệm nước"), "ha"),
-          ("smart drip irrigation system", "durian and coffee orchards", ("drip irrigation", "smart farming", "water saving"), "hectares"),
-          (5, 10, 20, 50, 100, 300)),
-    Topic("209", "biotech_biomedicine",
-          ("công nghệ sản xuất enzyme từ nấm mốc", "chế biến thức ăn chăn nuôi", ("enzyme", "lên men", "nấm mốc"), "lít/mẻ"),
-          ("fungal enzyme production technology", "animal feed processing", ("enzyme", "fermentation", "fungi"), "litres per batch"),
-          (100, 500, 1000, 2000, 5000, 10000)),
-    Topic("201", "energy_materials",
-          ("bê tông chất lượng siêu cao UHPC", "dầm cầu nhịp ngắn", ("bê tông UHPC", "cầu", "vật liệu xây dựng"), "m3/ngày"),
-          ("ultra-high performance concrete UHPC", "short-span bridge girders", ("UHPC", "bridge", "building materials"), "m3 per day"),
-          (10, 20, 40, 60, 100, 150)),
+    Topic(
+        "207",
+        "biotech_biomedicine",
+        (
+            "hệ thống xử lý nước thải chăn nuôi bằng màng sinh học MBR",
+            "trang trại heo",
+            ("nước thải", "MBR", "chăn nuôi"),
+            "m3/ngày",
+        ),
+        (
+            "MBR membrane bioreactor for livestock wastewater",
+            "pig farms",
+            ("wastewater", "MBR", "livestock"),
+            "m3 per day",
+        ),
+        (20, 50, 80, 120, 200, 350),
+    ),
+    Topic(
+        "401",
+        "energy_materials",
+        (
+            "máy sấy nông sản bơm nhiệt kết hợp năng lượng mặt trời",
+            "cà phê và ca cao",
+            ("máy sấy", "bơm nhiệt", "cà phê"),
+            "tấn/mẻ",
+        ),
+        (
+            "solar-assisted heat pump dryer for farm produce",
+            "coffee and cocoa beans",
+            ("dryer", "heat pump", "coffee"),
+            "tonnes per batch",
+        ),
+        (1, 2, 3, 5, 8, 10),
+    ),
+    Topic(
+        "406",
+        "biotech_biomedicine",
+        (
+            "chế phẩm vi sinh phân giải phụ phẩm nông nghiệp",
+            "rơm rạ và vỏ cà phê",
+            ("vi sinh", "ủ phân", "phụ phẩm"),
+            "tấn/tháng",
+        ),
+        (
+            "microbial inoculant for composting crop residues",
+            "rice straw and coffee husks",
+            ("microbial", "compost", "crop residues"),
+            "tonnes per month",
+        ),
+        (10, 30, 60, 100, 250, 500),
+    ),
+    Topic(
+        "405",
+        "marine_subsoil",
+        (
+            "hệ thống nuôi tôm tuần hoàn RAS",
+            "nuôi tôm thẻ chân trắng siêu thâm canh",
+            ("nuôi tôm", "RAS", "thủy sản"),
+            "tấn/vụ",
+        ),
+        (
+            "recirculating aquaculture system for shrimp",
+            "super-intensive whiteleg shrimp farming",
+            ("shrimp", "RAS", "aquaculture"),
+            "tonnes per crop",
+        ),
+        (5, 10, 20, 40, 60, 100),
+    ),
+    Topic(
+        "202",
+        "digital",
+        (
+            "cảm biến IoT giám sát chất lượng nước",
+            "ao nuôi thủy sản",
+            ("IoT", "cảm biến", "chất lượng nước"),
+            "điểm đo",
+        ),
+        (
+            "IoT water quality monitoring sensors",
+            "aquaculture ponds",
+            ("IoT", "sensor", "water quality"),
+            "measuring points",
+        ),
+        (4, 8, 16, 32, 64, 128),
+    ),
+    Topic(
+        "203",
+        "robotics_automation",
+        ("robot hàn tự động", "nhà máy chế tạo kết cấu thép", ("robot", "hàn", "tự động hóa"), "mối hàn/giờ"),
+        (
+            "automated welding robot",
+            "steel structure fabrication plants",
+            ("robot", "welding", "automation"),
+            "welds per hour",
+        ),
+        (60, 120, 240, 400, 600, 900),
+    ),
+    Topic(
+        "211",
+        "biotech_biomedicine",
+        (
+            "công nghệ chiết xuất tinh dầu bằng CO2 siêu tới hạn",
+            "tinh dầu quế và hồi",
+            ("tinh dầu", "CO2 siêu tới hạn", "chiết xuất"),
+            "kg/mẻ",
+        ),
+        (
+            "supercritical CO2 extraction of essential oils",
+            "cinnamon and star anise oils",
+            ("essential oil", "supercritical CO2", "extraction"),
+            "kg per batch",
+        ),
+        (5, 10, 25, 50, 100, 200),
+    ),
+    Topic(
+        "304",
+        "biotech_biomedicine",
+        (
+            "quy trình sản xuất cao dược liệu chuẩn hóa",
+            "cây đinh lăng và sâm Ngọc Linh",
+            ("dược liệu", "cao chiết", "tiêu chuẩn hóa"),
+            "kg/ngày",
+        ),
+        (
+            "standardised herbal extract production process",
+            "Polyscias and Ngoc Linh ginseng",
+            ("herbal medicine", "extract", "standardisation"),
+            "kg per day",
+        ),
+        (10, 20, 50, 100, 150, 300),
+    ),
+    Topic(
+        "205",
+        "energy_materials",
+        (
+            "gạch không nung từ tro xỉ nhiệt điện",
+            "công trình xây dựng dân dụng",
+            ("gạch không nung", "tro xỉ", "vật liệu xây dựng"),
+            "triệu viên/năm",
+        ),
+        (
+            "unfired bricks from thermal power plant fly ash",
+            "residential construction",
+            ("unfired bricks", "fly ash", "building materials"),
+            "million bricks per year",
+        ),
+        (5, 10, 20, 30, 50, 80),
+    ),
+    Topic(
+        "202",
+        "energy_materials",
+        (
+            "hệ thống điện mặt trời áp mái kết hợp lưu trữ pin lithium",
+            "nhà xưởng sản xuất",
+            ("điện mặt trời", "lưu trữ năng lượng", "pin lithium"),
+            "kWp",
+        ),
+        (
+            "rooftop solar power with lithium battery storage",
+            "factory rooftops",
+            ("solar power", "energy storage", "lithium battery"),
+            "kWp",
+        ),
+        (50, 100, 250, 500, 1000, 2000),
+    ),
+    Topic(
+        "202",
+        "digital",
+        (
+            "phần mềm truy xuất nguồn gốc nông sản bằng mã QR",
+            "hợp tác xã rau an toàn",
+            ("truy xuất nguồn gốc", "mã QR", "nông sản"),
+            "mã/ngày",
+        ),
+        (
+            "QR code traceability software for agricultural products",
+            "safe vegetable cooperatives",
+            ("traceability", "QR code", "farm products"),
+            "codes per day",
+        ),
+        (1000, 5000, 10000, 20000, 50000, 100000),
+    ),
+    Topic(
+        "204",
+        "biotech_biomedicine",
+        (
+            "công nghệ sản xuất phân bón hữu cơ vi sinh",
+            "phân chuồng và bã mía",
+            ("phân bón hữu cơ", "vi sinh", "bã mía"),
+            "tấn/năm",
+        ),
+        (
+            "bio-organic fertiliser production technology",
+            "manure and sugarcane bagasse",
+            ("organic fertiliser", "microbial", "bagasse"),
+            "tonnes per year",
+        ),
+        (500, 1000, 3000, 5000, 10000, 20000),
+    ),
+    Topic(
+        "403",
+        "biotech_biomedicine",
+        (
+            "chế phẩm probiotic bổ sung thức ăn cho gà thịt",
+            "trang trại gà công nghiệp",
+            ("probiotic", "gà thịt", "thức ăn chăn nuôi"),
+            "con",
+        ),
+        (
+            "probiotic feed additive for broiler chickens",
+            "industrial poultry farms",
+            ("probiotic", "broiler", "animal feed"),
+            "birds",
+        ),
+        (5000, 10000, 20000, 50000, 100000, 200000),
+    ),
+    Topic(
+        "404",
+        "energy_materials",
+        (
+            "công nghệ biến tính nhiệt gỗ rừng trồng",
+            "gỗ keo và bạch đàn",
+            ("biến tính gỗ", "gỗ keo", "chế biến gỗ"),
+            "m3/năm",
+        ),
+        (
+            "thermal modification of plantation wood",
+            "acacia and eucalyptus timber",
+            ("wood modification", "acacia", "wood processing"),
+            "m3 per year",
+        ),
+        (500, 1000, 2000, 5000, 8000, 12000),
+    ),
+    Topic(
+        "206",
+        "biotech_biomedicine",
+        (
+            "thiết bị siêu âm chẩn đoán cầm tay",
+            "trạm y tế xã",
+            ("siêu âm", "chẩn đoán hình ảnh", "thiết bị y tế"),
+            "ca khám/ngày",
+        ),
+        (
+            "handheld ultrasound imaging device",
+            "commune health stations",
+            ("ultrasound", "medical imaging", "medical device"),
+            "scans per day",
+        ),
+        (20, 40, 60, 80, 120, 200),
+    ),
+    Topic(
+        "202",
+        "digital",
+        (
+            "hệ thống camera AI phát hiện lỗi sản phẩm",
+            "dây chuyền đóng gói thực phẩm",
+            ("trí tuệ nhân tạo", "thị giác máy tính", "kiểm tra chất lượng"),
+            "sản phẩm/phút",
+        ),
+        (
+            "AI camera system for product defect detection",
+            "food packaging lines",
+            ("artificial intelligence", "computer vision", "quality inspection"),
+            "items per minute",
+        ),
+        (30, 60, 120, 200, 300, 600),
+    ),
+    Topic(
+        "207",
+        "energy_materials",
+        (
+            "lò đốt chất thải rắn sinh hoạt thu hồi năng lượng",
+            "đô thị vừa và nhỏ",
+            ("chất thải rắn", "lò đốt", "điện rác"),
+            "tấn/ngày",
+        ),
+        (
+            "waste-to-energy incinerator for municipal solid waste",
+            "small and medium towns",
+            ("solid waste", "incinerator", "waste-to-energy"),
+            "tonnes per day",
+        ),
+        (50, 100, 200, 300, 500, 1000),
+    ),
+    Topic(
+        "401",
+        "digital",
+        (
+            "hệ thống tưới nhỏ giọt thông minh",
+            "vườn sầu riêng và cà phê",
+            ("tưới nhỏ giọt", "nông nghiệp thông minh", "tiết kiệm nước"),
+            "ha",
+        ),
+        (
+            "smart drip irrigation system",
+            "durian and coffee orchards",
+            ("drip irrigation", "smart farming", "water saving"),
+            "hectares",
+        ),
+        (5, 10, 20, 50, 100, 300),
+    ),
+    Topic(
+        "209",
+        "biotech_biomedicine",
+        (
+            "công nghệ sản xuất enzyme từ nấm mốc",
+            "chế biến thức ăn chăn nuôi",
+            ("enzyme", "lên men", "nấm mốc"),
+            "lít/mẻ",
+        ),
+        (
+            "fungal enzyme production technology",
+            "animal feed processing",
+            ("enzyme", "fermentation", "fungi"),
+            "litres per batch",
+        ),
+        (100, 500, 1000, 2000, 5000, 10000),
+    ),
+    Topic(
+        "201",
+        "energy_materials",
+        (
+            "bê tông chất lượng siêu cao UHPC",
+            "dầm cầu nhịp ngắn",
+            ("bê tông UHPC", "cầu", "vật liệu xây dựng"),
+            "m3/ngày",
+        ),
+        (
+            "ultra-high performance concrete UHPC",
+            "short-span bridge girders",
+            ("UHPC", "bridge", "building materials"),
+            "m3 per day",
+        ),
+        (10, 20, 40, 60, 100, 150),
+    ),
 )
 
-REGIONS = ("01", "79", "48", "31", "92", "66", "75", "56", "40", "38", "24", "22", "19", "68", "82", "91", "96", "52", "46", "37")
-MODES = (("license", "consulting"), ("equipment_sale",), ("license",), ("rnd_cooperation", "consulting"), ("assignment",), ("joint_venture", "license"))
+REGIONS = (
+    "01",
+    "79",
+    "48",
+    "31",
+    "92",
+    "66",
+    "75",
+    "56",
+    "40",
+    "38",
+    "24",
+    "22",
+    "19",
+    "68",
+    "82",
+    "91",
+    "96",
+    "52",
+    "46",
+    "37",
+)
+MODES = (
+    ("license", "consulting"),
+    ("equipment_sale",),
+    ("license",),
+    ("rnd_cooperation", "consulting"),
+    ("assignment",),
+    ("joint_venture", "license"),
+)
 IP = ("patent_granted", "patent_pending", "utility_solution", "know_how", "none")
 OFFER_VARIANTS = 15
 DEMAND_VARIANTS = 10
@@ -147,7 +430,8 @@ def demand_text(topic: Topic, lang: str, v: int) -> dict[str, Any]:
                 f"Doanh nghiệp chúng tôi cần {name} để phục vụ {use} với quy mô {scale} {unit}. "
                 f"Yêu cầu công nghệ đã được kiểm chứng, có thể lắp đặt và vận hành trong vòng {months} tháng, "
                 "chi phí vận hành thấp và có đào tạo nhân sự vận hành. Ưu tiên đơn vị chuyển giao có kinh nghiệm triển khai tại Việt Nam. "
-                "Chúng tôi sẵn sàng bố trí mặt bằng chạy thử, chia sẻ số liệu vận hành và đồng tài trợ việc điều chỉnh theo nguyên liệu địa phương."
+                "Chúng tôi sẵn sàng bố trí mặt bằng chạy thử, chia sẻ số liệu vận hành "
+                "và đồng tài trợ việc điều chỉnh theo nguyên liệu địa phương."
             ),
             "keywords": list(keywords),
         }
@@ -179,19 +463,31 @@ def listing_body(n: int, corpus: list[tuple[str, Topic, str, dict[str, Any]]]) -
     kind, topic, lang, text = corpus[n % len(corpus)]
     round_ = n // len(corpus)
     body: dict[str, Any] = {
-        **text, "language": lang, "sector": topic.sector, "strategic_groups": [topic.group],
+        **text,
+        "language": lang,
+        "sector": topic.sector,
+        "strategic_groups": [topic.group],
         "region": REGIONS[(n * 7 + round_) % len(REGIONS)],
     }
     modes = list(MODES[(n + round_) % len(MODES)])
     amount = (2 + (n * 13) % 48) * 100_000_000
     if kind == "offer":
-        body.update(trl=3 + (n + round_) % 7, ip_status=IP[n % len(IP)], transfer_modes=modes,
-                    price={"amount": amount, "currency": "VND"}, price_type=("indicative", "floor", "firm")[n % 3])
+        body.update(
+            trl=3 + (n + round_) % 7,
+            ip_status=IP[n % len(IP)],
+            transfer_modes=modes,
+            price={"amount": amount, "currency": "VND"},
+            price_type=("indicative", "floor", "firm")[n % 3],
+        )
         if body["ip_status"] in ("patent_granted", "utility_solution"):
             body["patent_numbers"] = [f"1-00{30000 + n % 9000}"]
     else:
-        body.update(trl_min=4 + n % 5, preferred_transfer_modes=modes, budget_max={"amount": amount, "currency": "VND"},
-                    deadline=f"2027-{1 + n % 12:02d}-28")
+        body.update(
+            trl_min=4 + n % 5,
+            preferred_transfer_modes=modes,
+            budget_max={"amount": amount, "currency": "VND"},
+            deadline=f"2027-{1 + n % 12:02d}-28",
+        )
     return kind, body
 
 

@@ -12,21 +12,19 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from exchange.kernel import db
 from exchange import health, jobs
-from exchange.kernel.auth import provide_principal
 from exchange.deals.routes import DealController
+from exchange.interests.routes import InterestController
+from exchange.kernel import db
+from exchange.kernel.auth import provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
 from exchange.kernel.http import request_id_middleware
-from exchange.interests.routes import InterestController
-from exchange.organizations import service as organizations
-from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.kernel.settings import Settings, settings_from_env
+from exchange.organizations import public as organizations
+from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
 from listings.routes import DemandController, OfferController, get_taxonomy
-from payments import gateway as payments_gateway
-from payments.routes import FeeController, InvoiceController, stripe_webhook
-from matching import engine as search_engine
+from matching import public as matching
 from matching.routes import (
     DemandMatchController,
     DemandSearchController,
@@ -34,6 +32,8 @@ from matching.routes import (
     OfferSearchController,
     SubscriptionController,
 )
+from payments import public as payments
+from payments.routes import FeeController, InvoiceController, stripe_webhook
 
 log = logging.getLogger("exchange")
 
@@ -43,7 +43,9 @@ MAX_BODY_BYTES = 1024 * 1024
 @contextlib.asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state.settings
-    app.state.pool = await db.create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app.state.pool = await db.create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
     app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
     if settings.operator_bootstrap_key:
         async with app.state.pool.acquire() as conn, conn.transaction():
@@ -52,8 +54,8 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Each package's clients for request handlers go on app.state here.
-            app.state.stripe = await stack.enter_async_context(payments_gateway.open_gateway(settings))
-            app.state.meili = await stack.enter_async_context(search_engine.request_client(settings))
+            app.state.stripe = await stack.enter_async_context(payments.open_gateway(settings))
+            app.state.meili = await stack.enter_async_context(matching.request_client(settings))
             if settings.run_jobs:
                 await stack.enter_async_context(jobs.running(settings))
             yield
@@ -72,17 +74,33 @@ def create_app(settings: Settings) -> Litestar:
         render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
         components=Components(
             security_schemes={
-                "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key: `Authorization: Bearer tmx_...`")
+                "BearerAuth": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key: `Authorization: Bearer tmx_...`"
+                )
             }
         ),
     )
     app = Litestar(
         route_handlers=[
-            OrganizationController, MemberController, OfferController, DemandController, get_taxonomy,
-            FeeController, InvoiceController, stripe_webhook,
-            health.live, health.ready,
-            OfferSearchController, DemandSearchController, OfferMatchController, DemandMatchController, SubscriptionController,
-            InterestController, DealController, ChangeFeedController, get_stats,
+            OrganizationController,
+            MemberController,
+            OfferController,
+            DemandController,
+            get_taxonomy,
+            FeeController,
+            InvoiceController,
+            stripe_webhook,
+            health.live,
+            health.ready,
+            OfferSearchController,
+            DemandSearchController,
+            OfferMatchController,
+            DemandMatchController,
+            SubscriptionController,
+            InterestController,
+            DealController,
+            ChangeFeedController,
+            get_stats,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -88,13 +88,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # The sandbox posts its events straight to this service, so `make run` shows the whole payment path.
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        register_stripe_webhook(settings.stripe_api_base, settings.stripe_secret_key,
-                                f"http://{host}:{settings.port}/v1/webhooks/stripe", settings.stripe_webhook_secret)
+        register_stripe_webhook(
+            settings.stripe_api_base,
+            settings.stripe_secret_key,
+            f"http://{host}:{settings.port}/v1/webhooks/stripe",
+            settings.stripe_webhook_secret,
+        )
     try:
         asyncio.run(_prepare(settings, seed=args.seed))
         log.info("serving on http://%s:%d (docs at /schema), %d worker(s)", settings.host, settings.port, args.workers)
-        options = dict(host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                       access_log=args.access_log, server_header=False)
+        options = dict(
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=args.access_log,
+            server_header=False,
+        )
         if args.workers > 1:
             # Worker processes build their app from the environment, so hand them the effective settings.
             os.environ.update(_settings_env(settings))
@@ -110,7 +119,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _settings_env(settings: Settings) -> dict[str, str]:
     """Settings as the environment variables settings_from_env reads back."""
     values = msgspec.to_builtins(settings)
-    return {name.upper(): str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()}
+    return {
+        name.upper(): str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()
+    }
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
@@ -123,7 +134,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 def cmd_reconcile(_: argparse.Namespace) -> int:
     """Compare every invoice with its PaymentIntent in Stripe; exit 1 when any disagrees."""
-    from payments.reconcile import main as reconcile
+    from payments.public import reconcile
 
     settings = _database_settings()
     if not settings.stripe_api_base:
@@ -132,8 +143,11 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
 
         address = data_dir() / devstack.STRIPE_ADDRESS_FILE
         if address.is_file():
-            settings = msgspec.structs.replace(settings, stripe_api_base=address.read_text().strip(),
-                                               stripe_secret_key=settings.stripe_secret_key or devstack.STRIPE_SECRET_KEY)
+            settings = msgspec.structs.replace(
+                settings,
+                stripe_api_base=address.read_text().strip(),
+                stripe_secret_key=settings.stripe_secret_key or devstack.STRIPE_SECRET_KEY,
+            )
     if not settings.stripe_secret_key:
         print("exchange: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a sandbox) to reconcile", file=sys.stderr)
         return 2
@@ -157,7 +171,7 @@ def _search_settings() -> Settings:
 
 def cmd_reindex(_: argparse.Namespace) -> int:
     """Rebuild both search indexes from PostgreSQL into fresh ones and swap them in."""
-    from matching.reindex import main as reindex
+    from matching.public import reindex
 
     settings = _search_settings()
     if not settings.meili_url:
@@ -180,7 +194,7 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
     """Create an operator (or give an existing one a new key); the key is the last line printed."""
-    from exchange.organizations.service import create_operator
+    from exchange.organizations.public import create_operator
 
     settings = _database_settings()
     asyncio.run(_prepare(settings, seed=False))
@@ -199,14 +213,22 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default PORT or 8000)")
     serve.add_argument("--seed", action="store_true", help="load the demo data before serving")
     serve.add_argument("--access-log", action="store_true", help="log every request")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-                       help="worker processes (default WEB_CONCURRENCY or 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="worker processes (default WEB_CONCURRENCY or 1)",
+    )
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the background jobs on their own").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the demo data (idempotent)").set_defaults(func=cmd_seed)
-    sub.add_parser("reindex", help="rebuild the search indexes from the database, swapping them in live").set_defaults(func=cmd_reindex)
-    sub.add_parser("reconcile", help="compare every invoice with Stripe; exit 1 on any disagreement").set_defaults(func=cmd_reconcile)
+    sub.add_parser("reindex", help="rebuild the search indexes from the database, swapping them in live").set_defaults(
+        func=cmd_reindex
+    )
+    sub.add_parser("reconcile", help="compare every invoice with Stripe; exit 1 on any disagreement").set_defaults(
+        func=cmd_reconcile
+    )
     op = sub.add_parser("create-operator", help="create an operator and print its API key")
     op.add_argument("--email", required=True)
     op.add_argument("--name", default="Operator")
@@ -217,7 +239,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args)
     except SettingsError as exc:

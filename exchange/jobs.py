@@ -3,24 +3,26 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
+from exchange.deals import consumers as deals
 from exchange.kernel import db, outbox
-from exchange.deals import events as deal_events
 from exchange.kernel.settings import Settings
-from listings import service as listings
-from matching import indexer, notify
-from payments import events as payment_events
+from listings import public as listings
+from matching import consumers as matching
+from payments import consumers as payments
 
 log = logging.getLogger("exchange.jobs")
 
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = [indexer.consumers, notify.consumers, deal_events.consumers, payment_events.consumer_source]
+CONSUMER_SOURCES: list[ConsumerSource] = [matching.consumers, deals.consumers, payments.consumers]
+# The outbox retention job runs this often; what it deletes is days old, so there is no hurry.
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def sweep_expired(pool: asyncpg.Pool) -> int:
@@ -29,31 +31,48 @@ async def sweep_expired(pool: asyncpg.Pool) -> int:
         return await listings.expire_due(conn)
 
 
-async def sweep_forever(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Run the expiry sweep until cancelled; a failed run is retried on the next tick."""
+async def prune_outbox(pool: asyncpg.Pool, settings: Settings) -> int:
+    """Delete outbox events processed longer ago than the retention setting."""
+    async with pool.acquire() as conn:
+        return await outbox.prune(conn, settings.outbox_retention_days)
+
+
+async def every(seconds: float, name: str, job: Callable[[], Awaitable[int]]) -> None:
+    """Run a job until cancelled, then wait; a failed run is retried on the next tick."""
     while True:
         try:
-            count = await sweep_expired(pool)
+            count = await job()
             if count:
-                log.info("expired %d listings", count)
+                log.info("%s: %d", name, count)
         except Exception:  # noqa: BLE001 - the next tick retries
-            log.exception("expiry sweep failed")
-        await asyncio.sleep(settings.expiry_sweep_seconds)
+            log.exception("%s failed", name)
+        await asyncio.sleep(seconds)
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[None]:
-    """Run every job (the sweep and the outbox consumers) on their own pool while inside."""
+    """Run every job (the sweeps and the outbox consumers) on their own pool while inside."""
     async with contextlib.AsyncExitStack() as stack:
         consumers: list[outbox.Consumer] = []
         for source in CONSUMER_SOURCES:
             consumers.extend(await stack.enter_async_context(source(settings)))
-        # One connection per consumer and one for the sweep: a slow webhook receiver must not hold up the indexer.
+        # One connection per consumer and one for the sweeps: a slow webhook receiver must not hold up the indexer.
         pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 1)
         stack.push_async_callback(pool.close)
-        tasks = [asyncio.create_task(sweep_forever(pool, settings), name="expiry-sweep")]
+        tasks = [
+            asyncio.create_task(
+                every(settings.expiry_sweep_seconds, "listings expired", lambda: sweep_expired(pool)),
+                name="expiry-sweep",
+            ),
+            asyncio.create_task(
+                every(PRUNE_EVERY_SECONDS, "outbox events pruned", lambda: prune_outbox(pool, settings)),
+                name="outbox-prune",
+            ),
+        ]
         if consumers:
-            tasks.append(asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox"))
+            tasks.append(
+                asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox")
+            )
         try:
             yield
         finally:

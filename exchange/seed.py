@@ -3,21 +3,17 @@
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 import asyncpg
-import msgspec
 
-from listings import repo as listing_repo
-from listings import service as listing_service
-from listings.schemas import DemandCreate, OfferCreate
 from exchange.kernel.taxonomy import normalize_region
+from listings import public as listings
 
 # Fixed namespace: the same demo key always becomes the same id, so loading twice changes nothing.
 NAMESPACE = uuid.UUID("5b0f3c2e-8d1a-4e57-9a43-0c6f1d2b7e90")
-CREATE_TYPES = {"offer": OfferCreate, "demand": DemandCreate}
 _ORG_KEYS = ("name", "kind", "tax_code", "province", "website", "contact_email")
 
 
@@ -45,28 +41,30 @@ async def _seed_org(conn: asyncpg.Connection, org: dict[str, Any]) -> tuple[uuid
         """INSERT INTO organizations (id, name, kind, tax_code, province, website, contact_email, status, verified_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'verified' THEN now() END)
            ON CONFLICT (id) DO NOTHING""",
-        org_id, *values.values(), status,
+        org_id,
+        *values.values(),
+        status,
     )
     await conn.execute(
         """INSERT INTO members (id, org_id, name, email, role) VALUES ($1, $2, $3, $4, 'owner')
            ON CONFLICT (id) DO NOTHING""",
-        demo_id("member", org["key"]), org_id, f"Owner of {org['name']}", org["contact_email"],
+        demo_id("member", org["key"]),
+        org_id,
+        f"Owner of {org['name']}",
+        org["contact_email"],
     )
     return org_id, status == "verified", values["province"]
 
 
-def _listing_values(item: dict[str, Any], verified: bool, province: str, now: datetime) -> dict[str, Any]:
+def _lifecycle(item: dict[str, Any], verified: bool, now: datetime) -> dict[str, Any]:
+    """A demo listing's fixed id, status and the times that status implies."""
     kind = item["kind"]
-    create_type = CREATE_TYPES[kind]
-    fields = {k: v for k, v in item.items() if k in create_type.__struct_fields__ and v is not None}
-    data = msgspec.convert(fields, create_type)
-    values = listing_service.content_columns(kind, data, default_region=province)
     status = item.get("status", "published")
     if status == "published" and not verified:
         status = "pending_review"
     age = _days_ago(item["key"], 360)
     created = now - timedelta(days=age + 3)
-    values.update(id=demo_id(kind, item["key"]), status=status, created_at=created)
+    values: dict[str, Any] = {"id": demo_id(kind, item["key"]), "status": status, "created_at": created}
     if status in ("pending_review", "published"):
         values["submitted_at"] = created + timedelta(days=1)
     if status == "published":
@@ -77,17 +75,14 @@ def _listing_values(item: dict[str, Any], verified: bool, province: str, now: da
 
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
     """Load the demo organizations and listings; records already there are left as they are."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     orgs: dict[str, tuple[uuid.UUID, bool, str]] = {}
     for org in load_json("organizations.json"):
         orgs[org["key"]] = await _seed_org(conn, org)
     added = 0
     for item in load_json("listings.json"):
         org_id, verified, province = orgs[item["org"]]
-        values = _listing_values(item, verified, province, now)
-        row = await listing_repo.insert(conn, item["kind"], org_id, None, values)
-        if row is not None:
-            await listing_service.emit_change(conn, row)
+        if await listings.insert_seeded(conn, item["kind"], org_id, item, province, _lifecycle(item, verified, now)):
             added += 1
     if added:
         # A bulk load leaves the planner without statistics until autovacuum comes by.

@@ -71,24 +71,45 @@ def score(listing: QualityInput) -> Quality:
         points += 25
     elif length >= MIN_DESCRIPTION:
         points += 12
-        hints.append(f"Extend the description to at least {GOOD_DESCRIPTION} characters: how it works, results, where it was piloted.")
+        hints.append(
+            f"Extend the description to at least {GOOD_DESCRIPTION} characters: how it works, results, where it was piloted."
+        )
     else:
         hints.append(f"The description is too short: write at least {GOOD_DESCRIPTION} characters.")
-    award(has_measurable_claims(listing.description), 20,
-          "State measurable advantages with numbers and units (capacity, yield %, energy saved, cost per unit)."
-          if offer else "State measurable requirements with numbers and units (capacity, specifications, targets).")
+    award(
+        has_measurable_claims(listing.description),
+        20,
+        "State measurable advantages with numbers and units (capacity, yield %, energy saved, cost per unit)."
+        if offer
+        else "State measurable requirements with numbers and units (capacity, specifications, targets).",
+    )
     award(len(listing.keywords) >= 3, 10, "Add at least 3 keywords so the listing is found and matched.")
-    award(bool(listing.transfer_modes), 5,
-          "Say how the technology can be transferred (licence, assignment, joint venture ...)."
-          if offer else "Say which transfer modes you would accept.")
+    award(
+        bool(listing.transfer_modes),
+        5,
+        "Say how the technology can be transferred (licence, assignment, joint venture ...)."
+        if offer
+        else "Say which transfer modes you would accept.",
+    )
     if offer:
         award(listing.trl is not None, 10, "Give the technology readiness level (TRL 1-9).")
-        award(bool(listing.summary and len(listing.summary.strip()) >= 40), 5, "Add a one-sentence summary of at least 40 characters.")
+        award(
+            bool(listing.summary and len(listing.summary.strip()) >= 40),
+            5,
+            "Add a one-sentence summary of at least 40 characters.",
+        )
         if listing.ip_status in PATENTED:
-            award(bool(listing.patent_numbers), 10, "Give the patent or utility-solution numbers for the protected technology.")
+            award(
+                bool(listing.patent_numbers),
+                10,
+                "Give the patent or utility-solution numbers for the protected technology.",
+            )
         else:
-            award(listing.ip_status is not None and listing.ip_status != "none", 10,
-                  "Say how the technology is protected (patent, utility solution, know-how).")
+            award(
+                listing.ip_status is not None and listing.ip_status != "none",
+                10,
+                "Say how the technology is protected (patent, utility solution, know-how).",
+            )
         award(listing.has_price, 5, "Give an indicative price, or leave it negotiable on purpose.")
     else:
         award(listing.trl_min is not None, 10, "Give the minimum technology readiness level you need (TRL 1-9).")

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,10 +54,29 @@ class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
 
 # Content columns a create or an edit may set; everything else moves only through the lifecycle.
 CONTENT_COLUMNS = (
-    "title", "summary", "description", "language", "sector", "keywords", "strategic_groups", "region",
-    "transfer_modes", "contact", "trl", "ip_status", "patent_numbers", "price_amount", "price_currency",
-    "price_type", "confidential_details", "trl_min", "budget_amount", "budget_currency", "deadline",
-    "quality_score", "quality_hints",
+    "title",
+    "summary",
+    "description",
+    "language",
+    "sector",
+    "keywords",
+    "strategic_groups",
+    "region",
+    "transfer_modes",
+    "contact",
+    "trl",
+    "ip_status",
+    "patent_numbers",
+    "price_amount",
+    "price_currency",
+    "price_type",
+    "confidential_details",
+    "trl_min",
+    "budget_amount",
+    "budget_currency",
+    "deadline",
+    "quality_score",
+    "quality_hints",
 )
 
 
@@ -80,7 +99,12 @@ async def insert(
 
 
 async def get(
-    conn: asyncpg.Connection, kind: str, listing_id: UUID, *, for_update: bool = False, viewer_org_id: UUID | None = None
+    conn: asyncpg.Connection,
+    kind: str,
+    listing_id: UUID,
+    *,
+    for_update: bool = False,
+    viewer_org_id: UUID | None = None,
 ) -> ListingRow | None:
     """One listing of a kind, optionally locked for the rest of the transaction, with whether it is disclosed to the viewer."""
     sql = (
@@ -117,7 +141,10 @@ async def move(
              expires_at = CASE WHEN $2 = 'published' THEN now() + make_interval(days => $4) ELSE expires_at END,
              updated_at = now(), version = version + 1
            WHERE id = $1 RETURNING *""",
-        listing_id, status, reason, ttl_days,
+        listing_id,
+        status,
+        reason,
+        ttl_days,
     )
     return row_to(row, ListingRow)
 
@@ -138,20 +165,25 @@ async def list_page(
 ) -> list[ListingRow]:
     """Listings newest first, keyset-paginated on (created_at, id), with optional filters."""
     rows = await conn.fetch(
-        """SELECT * FROM listings
+        f"""SELECT * FROM listings
            WHERE kind = $1
              AND ($2::uuid IS NULL OR owner_org_id = $2)
              AND ($3::text[] IS NULL OR status = ANY($3))
-             AND (NOT $4 OR (status = 'published' AND expires_at > now()))
+             AND (NOT $4 OR listing_is_public(status, expires_at))
              AND ($5::text IS NULL OR sector = $5)
              AND ($6::text IS NULL OR region = $6)
              AND ($7::text IS NULL OR language = $7)
              AND ($8::timestamptz IS NULL OR (status = 'published' AND expires_at <= $8))
-             AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10))
-           ORDER BY created_at DESC, id DESC
-           LIMIT $11""",
-        kind, owner_org_id, statuses, public_only, sector, region, language, expires_before,
-        after[0] if after else None, after[1] if after else None, limit,
+             AND {keyset(9)}""",
+        kind,
+        owner_org_id,
+        statuses,
+        public_only,
+        sector,
+        region,
+        language,
+        expires_before,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, ListingRow)
 
@@ -160,7 +192,7 @@ async def expire_due(conn: asyncpg.Connection) -> list[ListingRow]:
     """Store 'expired' on every published listing past its expiry date."""
     rows = await conn.fetch(
         """UPDATE listings SET status = 'expired', updated_at = now(), version = version + 1
-           WHERE id IN (SELECT id FROM listings WHERE status = 'published' AND expires_at <= now()
+           WHERE id IN (SELECT id FROM listings WHERE status = 'published' AND NOT listing_is_public(status, expires_at)
                         FOR UPDATE SKIP LOCKED)
            RETURNING *"""
     )
@@ -181,9 +213,11 @@ async def get_many(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow
 async def public_ids_page(conn: asyncpg.Connection, kind: str, after: UUID | None, limit: int) -> list[ListingRow]:
     """Published, unexpired listings of a kind in id order, for rebuilding an index page by page."""
     rows = await conn.fetch(
-        "SELECT * FROM listings WHERE kind = $1 AND status = 'published' AND (expires_at IS NULL OR expires_at > now())"
+        "SELECT * FROM listings WHERE kind = $1 AND listing_is_public(status, expires_at)"
         " AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        kind, after, limit,
+        kind,
+        after,
+        limit,
     )
     return rows_to(rows, ListingRow)
 
@@ -191,6 +225,17 @@ async def public_ids_page(conn: asyncpg.Connection, kind: str, after: UUID | Non
 async def count_public(conn: asyncpg.Connection, kind: str) -> int:
     """How many listings of a kind are public now."""
     return await conn.fetchval(
-        "SELECT count(*) FROM listings WHERE kind = $1 AND status = 'published' AND (expires_at IS NULL OR expires_at > now())",
+        "SELECT count(*) FROM listings WHERE kind = $1 AND listing_is_public(status, expires_at)",
         kind,
+    )
+
+
+async def insert_change(conn: asyncpg.Connection, row: ListingRow) -> None:
+    """Record this state of a listing for the change feed, in the transaction that made it."""
+    await conn.execute(
+        "INSERT INTO listing_changes (listing_id, kind, status, version) VALUES ($1, $2, $3, $4)",
+        row.id,
+        row.kind,
+        row.status,
+        row.version,
     )

@@ -23,6 +23,7 @@ from exchange.kernel.http import (
     replay_idempotent,
 )
 from exchange.kernel.schemas import Page
+from exchange.kernel.taxonomy import TAXONOMY, Taxonomy
 from listings import service
 from listings.schemas import (
     DemandCreate,
@@ -36,7 +37,6 @@ from listings.schemas import (
     RejectIn,
     SectorCode,
 )
-from exchange.kernel.taxonomy import TAXONOMY, Taxonomy
 
 
 def _respond(row: Any, viewer: Principal | None, status_code: int = 200) -> Response:
@@ -51,9 +51,18 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         path = f"/v1/{plural}"
         tags = [plural]
 
-        @post("/", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 409, 413, 422), summary=f"Create a draft {kind}")
+        @post(
+            "/",
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 409, 413, 422),
+            summary=f"Create a draft {kind}",
+        )
         async def create(
-            self, conn: Conn, principal: Caller, data: JSONBody[create_type],
+            self,
+            conn: Conn,
+            principal: Caller,
+            data: JSONBody[create_type],
             idempotency_key: IdempotencyKey = None,
         ) -> Response[out_type]:
             """Create a draft (editors of an organization that may own this kind). Honours Idempotency-Key."""
@@ -65,16 +74,31 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
 
         @get("/", responses=problems(400, 401, 403, 422), summary=f"List {plural}")
         async def list_(
-            self, conn: Conn, principal: Caller, mine: FromQuery[bool] = False,
-            status: FromQuery[ListingStatus | None] = None, sector: FromQuery[SectorCode | None] = None, region: FromQuery[str | None] = None,
+            self,
+            conn: Conn,
+            principal: Caller,
+            mine: FromQuery[bool] = False,
+            status: FromQuery[ListingStatus | None] = None,
+            sector: FromQuery[SectorCode | None] = None,
+            region: FromQuery[str | None] = None,
             language: FromQuery[Language | None] = None,
             expires_within_days: Annotated[int | None, QueryParameter(ge=1, le=365)] = None,
-            limit: Limit = 20, cursor: Cursor = None,
+            limit: Limit = 20,
+            cursor: Cursor = None,
         ) -> Page[out_type]:
             """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
             rows = await service.list_page(
-                conn, principal, kind, mine=mine, status=status, sector=sector, region=region, language=language,
-                expires_within_days=expires_within_days, after=decode_cursor(cursor), limit=limit + 1,
+                conn,
+                principal,
+                kind,
+                mine=mine,
+                status=status,
+                sector=sector,
+                region=region,
+                language=language,
+                expires_within_days=expires_within_days,
+                after=decode_cursor(cursor),
+                limit=limit + 1,
             )
             return page_of(rows, limit, lambda r: service.to_out(r, principal))
 
@@ -83,52 +107,111 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             """A published listing, for anyone; others only for the owner's members and operators."""
             return _respond(await service.get(conn, principal, kind, listing_id), principal)
 
-        @patch("/{listing_id:uuid}", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 412, 422), summary=f"Edit a {kind}")
+        @patch(
+            "/{listing_id:uuid}",
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 412, 422),
+            summary=f"Edit a {kind}",
+        )
         async def update(
-            self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], data: JSONBody[update_type],
+            self,
+            conn: Conn,
+            principal: Caller,
+            listing_id: FromPath[UUID],
+            data: JSONBody[update_type],
             if_match: IfMatch = None,
         ) -> Response[out_type]:
             """Edit (editors of the owner); a published listing goes back to review unless only price or contact changed."""
             return _respond(await service.update(conn, principal, kind, listing_id, data, if_match), principal)
 
-        async def _act(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                       action: str, if_match: str | None, reason: str | None = None) -> Response:
+        async def _act(
+            self,
+            state: State,
+            conn: Conn,
+            principal: Caller,
+            listing_id: FromPath[UUID],
+            action: str,
+            if_match: str | None,
+            reason: str | None = None,
+        ) -> Response:
             ttl = state.settings.listing_ttl_days
             row = await service.act(conn, principal, kind, listing_id, action, if_match, ttl_days=ttl, reason=reason)
             return _respond(row, principal)
 
-        @post("/{listing_id:uuid}/submit", status_code=200, security=BEARER, guards=KEYED,
-              responses=problems(400, 401, 403, 404, 409, 412), summary="Submit for review")
-        async def submit(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                         if_match: IfMatch = None) -> Response[out_type]:
+        @post(
+            "/{listing_id:uuid}/submit",
+            status_code=200,
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 409, 412),
+            summary="Submit for review",
+        )
+        async def submit(
+            self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_match: IfMatch = None
+        ) -> Response[out_type]:
             """Send a draft, rejected, withdrawn or expired listing to review (owner)."""
             return await self._act(state, conn, principal, listing_id, "submit", if_match)
 
-        @post("/{listing_id:uuid}/withdraw", status_code=200, security=BEARER, guards=KEYED,
-              responses=problems(400, 401, 403, 404, 409, 412), summary="Withdraw")
-        async def withdraw(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                           if_match: IfMatch = None) -> Response[out_type]:
+        @post(
+            "/{listing_id:uuid}/withdraw",
+            status_code=200,
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 409, 412),
+            summary="Withdraw",
+        )
+        async def withdraw(
+            self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_match: IfMatch = None
+        ) -> Response[out_type]:
             """Take a listing off the exchange (owner)."""
             return await self._act(state, conn, principal, listing_id, "withdraw", if_match)
 
-        @post("/{listing_id:uuid}/renew", status_code=200, security=BEARER, guards=KEYED,
-              responses=problems(400, 401, 403, 404, 409, 412), summary="Renew for another year")
-        async def renew(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                        if_match: IfMatch = None) -> Response[out_type]:
+        @post(
+            "/{listing_id:uuid}/renew",
+            status_code=200,
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 409, 412),
+            summary="Renew for another year",
+        )
+        async def renew(
+            self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_match: IfMatch = None
+        ) -> Response[out_type]:
             """Publish for another year from now (owner)."""
             return await self._act(state, conn, principal, listing_id, "renew", if_match)
 
-        @post("/{listing_id:uuid}/approve", status_code=200, security=BEARER, guards=KEYED,
-              responses=problems(400, 401, 403, 404, 409, 412), summary="Approve (operators)")
-        async def approve(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                          if_match: IfMatch = None) -> Response[out_type]:
+        @post(
+            "/{listing_id:uuid}/approve",
+            status_code=200,
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 409, 412),
+            summary="Approve (operators)",
+        )
+        async def approve(
+            self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_match: IfMatch = None
+        ) -> Response[out_type]:
             """Publish a listing pending review; its organization must be verified (operators)."""
             return await self._act(state, conn, principal, listing_id, "approve", if_match)
 
-        @post("/{listing_id:uuid}/reject", status_code=200, security=BEARER, guards=KEYED,
-              responses=problems(400, 401, 403, 404, 409, 412, 422), summary="Reject with a reason (operators)")
-        async def reject(self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID],
-                         data: JSONBody[RejectIn], if_match: IfMatch = None) -> Response[out_type]:
+        @post(
+            "/{listing_id:uuid}/reject",
+            status_code=200,
+            security=BEARER,
+            guards=KEYED,
+            responses=problems(400, 401, 403, 404, 409, 412, 422),
+            summary="Reject with a reason (operators)",
+        )
+        async def reject(
+            self,
+            state: State,
+            conn: Conn,
+            principal: Caller,
+            listing_id: FromPath[UUID],
+            data: JSONBody[RejectIn],
+            if_match: IfMatch = None,
+        ) -> Response[out_type]:
             """Reject a listing pending review with a reason the owner sees (operators)."""
             return await self._act(state, conn, principal, listing_id, "reject", if_match, data.reason)
 
@@ -141,8 +224,12 @@ OfferController = listing_controller("offer", OfferCreate, OfferUpdate, OfferOut
 DemandController = listing_controller("demand", DemandCreate, DemandUpdate, DemandOut)
 
 
-@get("/v1/taxonomy", tags=["taxonomy"], summary="Classification lists",
-     cache_control=CacheControlHeader(max_age=3600, public=True))
+@get(
+    "/v1/taxonomy",
+    tags=["taxonomy"],
+    summary="Classification lists",
+    cache_control=CacheControlHeader(max_age=3600, public=True),
+)
 async def get_taxonomy() -> Taxonomy:
     """S&T fields and sectors, strategic technologies, TRL, transfer modes, IP statuses and provinces, in Vietnamese and English."""
     return TAXONOMY

@@ -2,12 +2,8 @@
 
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Literal
 
 from exchange.kernel.errors import InvalidTransition
-
-Status = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
-Action = Literal["submit", "approve", "reject", "withdraw", "renew"]
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {

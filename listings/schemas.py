@@ -8,14 +8,9 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Money, text
+from exchange.kernel.taxonomy import IpStatus, Language, SectorCode, StrategicGroup, TransferMode
 from listings.quality import Quality
-from exchange.kernel.taxonomy import IP_STATUS_CODES, SECTOR_CODES, STRATEGIC_GROUP_CODES, TRANSFER_MODE_CODES
 
-SectorCode = Literal[tuple(sorted(SECTOR_CODES))]  # type: ignore[valid-type]
-StrategicGroup = Literal[tuple(sorted(STRATEGIC_GROUP_CODES))]  # type: ignore[valid-type]
-TransferMode = Literal[tuple(sorted(TRANSFER_MODE_CODES))]  # type: ignore[valid-type]
-IpStatus = Literal[tuple(sorted(IP_STATUS_CODES))]  # type: ignore[valid-type]
-Language = Literal["vi", "en"]
 PriceType = Literal["indicative", "floor", "firm"]
 ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
 

@@ -1,6 +1,6 @@
 """Rules for offers and demands: who may write, read and move them, and what every write records."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,13 +11,14 @@ from msgspec import UNSET
 from exchange.kernel import auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
+from exchange.kernel.events import ListingChanged
 from exchange.kernel.http import check_if_match
 from exchange.kernel.schemas import Money
+from exchange.kernel.taxonomy import region_code
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
 from listings.schemas import Contact, DemandOut, OfferOut
-from exchange.kernel.taxonomy import region_code
 
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
@@ -26,7 +27,7 @@ OWNER_KINDS = {"offer": frozenset({"institute", "enterprise", "broker"}), "deman
 
 def now() -> datetime:
     """The current time in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _money(amount: int | None, currency: str | None) -> Money | None:
@@ -36,20 +37,32 @@ def _money(amount: int | None, currency: str | None) -> Money | None:
 def api_values(row: ListingRow) -> dict[str, Any]:
     """A row's editable content under its API field names."""
     values: dict[str, Any] = {
-        "title": row.title, "description": row.description, "language": row.language, "sector": row.sector,
-        "keywords": row.keywords, "strategic_groups": row.strategic_groups, "region": row.region,
+        "title": row.title,
+        "description": row.description,
+        "language": row.language,
+        "sector": row.sector,
+        "keywords": row.keywords,
+        "strategic_groups": row.strategic_groups,
+        "region": row.region,
         "contact": msgspec.convert(row.contact, Contact) if row.contact else None,
     }
     if row.kind == "offer":
         values.update(
-            summary=row.summary, trl=row.trl, ip_status=row.ip_status, patent_numbers=row.patent_numbers,
-            transfer_modes=row.transfer_modes, price=_money(row.price_amount, row.price_currency),
-            price_type=row.price_type, confidential_details=row.confidential_details,
+            summary=row.summary,
+            trl=row.trl,
+            ip_status=row.ip_status,
+            patent_numbers=row.patent_numbers,
+            transfer_modes=row.transfer_modes,
+            price=_money(row.price_amount, row.price_currency),
+            price_type=row.price_type,
+            confidential_details=row.confidential_details,
         )
     else:
         values.update(
-            trl_min=row.trl_min, budget_max=_money(row.budget_amount, row.budget_currency),
-            preferred_transfer_modes=row.transfer_modes, deadline=row.deadline,
+            trl_min=row.trl_min,
+            budget_max=_money(row.budget_amount, row.budget_currency),
+            preferred_transfer_modes=row.transfer_modes,
+            deadline=row.deadline,
         )
     return values
 
@@ -75,12 +88,19 @@ def quality_of(kind: str, values: dict[str, Any]) -> Quality:
     """Score a listing's content."""
     return score(
         QualityInput(
-            kind=kind, title=values["title"], description=values["description"], summary=values.get("summary"),
-            keywords=values.get("keywords") or (), trl=values.get("trl"), trl_min=values.get("trl_min"),
-            ip_status=values.get("ip_status"), patent_numbers=values.get("patent_numbers") or (),
+            kind=kind,
+            title=values["title"],
+            description=values["description"],
+            summary=values.get("summary"),
+            keywords=values.get("keywords") or (),
+            trl=values.get("trl"),
+            trl_min=values.get("trl_min"),
+            ip_status=values.get("ip_status"),
+            patent_numbers=values.get("patent_numbers") or (),
             transfer_modes=values.get("transfer_modes") or values.get("preferred_transfer_modes") or (),
             has_price=(values.get("price") or values.get("budget_max")) is not None,
-            has_deadline=values.get("deadline") is not None, has_contact=values.get("contact") is not None,
+            has_deadline=values.get("deadline") is not None,
+            has_contact=values.get("contact") is not None,
         )
     )
 
@@ -112,35 +132,33 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
         values["contact"] = UNSET
         values.pop("confidential_details", None)
     return OUT_TYPES[row.kind](
-        id=row.id, kind=row.kind, owner_org_id=row.owner_org_id,
+        id=row.id,
+        kind=row.kind,
+        owner_org_id=row.owner_org_id,
         status=rules.effective_status(row.status, row.expires_at, at),
         expiring_soon=rules.is_expiring_soon(row.status, row.expires_at, at),
         quality=Quality(score=row.quality_score, hints=row.quality_hints),
-        created_at=row.created_at, updated_at=row.updated_at, submitted_at=row.submitted_at,
-        published_at=row.published_at, expires_at=row.expires_at, version=row.version,
-        rejection_reason=row.rejection_reason if private else UNSET, **values,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        submitted_at=row.submitted_at,
+        published_at=row.published_at,
+        expires_at=row.expires_at,
+        version=row.version,
+        rejection_reason=row.rejection_reason if private else UNSET,
+        **values,
     )
 
 
-class ListingChanged(outbox.Event, frozen=True, kw_only=True, tag="listing.changed"):
-    """A listing was created, edited or moved; consumers read it back for the rest."""
-
-    id: UUID
-    kind: str
-    status: str
-    version: int
-
-
 async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
-    """Record the change in the outbox, for the search index and the change feed."""
-    event = ListingChanged(id=row.id, kind=row.kind, status=row.status, version=row.version)
-    await outbox.emit(conn, row.id, event)
+    """Record the change in the outbox (for the search index) and in the change feed, in the writing transaction."""
+    await outbox.emit(conn, row.id, ListingChanged(id=row.id, kind=row.kind, status=row.status, version=row.version))
+    await repo.insert_change(conn, row)
     return row
 
 
-async def create(conn: asyncpg.Connection, p: Principal | None, kind: str, data: msgspec.Struct) -> ListingRow:
+async def create(conn: asyncpg.Connection, principal: Principal | None, kind: str, data: msgspec.Struct) -> ListingRow:
     """An editor of an organization of the right kind creates a draft."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     if principal.org_id is None or principal.org_kind not in OWNER_KINDS[kind]:
         allowed = ", ".join(sorted(OWNER_KINDS[kind]))
         raise Forbidden(f"only members of an organization of kind {allowed} may create {kind}s")
@@ -160,17 +178,23 @@ def content_columns(kind: str, data: msgspec.Struct, default_region: str) -> dic
     return to_columns(values) | {"quality_score": quality.score, "quality_hints": quality.hints}
 
 
-async def get(conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, *, for_update: bool = False) -> ListingRow:
+async def get(
+    conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID, *, for_update: bool = False
+) -> ListingRow:
     """A listing the caller may see: published ones for anyone, others for the owner and operators."""
-    row = await repo.get(conn, kind, listing_id, for_update=for_update, viewer_org_id=p.org_id if p else None)
-    if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(p, row)):
+    row = await repo.get(
+        conn, kind, listing_id, for_update=for_update, viewer_org_id=principal.org_id if principal else None
+    )
+    if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(principal, row)):
         raise NotFound(f"no such {kind}")
     return row
 
 
-async def _owned(conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, if_match: str | None) -> ListingRow:
+async def _owned(
+    conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID, if_match: str | None
+) -> ListingRow:
     """Lock a listing the caller may edit (an editor or owner of its organization)."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     row = await get(conn, principal, kind, listing_id, for_update=True)
     auth.require_member_of(principal, row.owner_org_id, "editor")
     check_if_match(if_match, row.version)
@@ -178,10 +202,15 @@ async def _owned(conn: asyncpg.Connection, p: Principal | None, kind: str, listi
 
 
 async def update(
-    conn: asyncpg.Connection, p: Principal | None, kind: str, listing_id: UUID, data: msgspec.Struct, if_match: str | None
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    kind: str,
+    listing_id: UUID,
+    data: msgspec.Struct,
+    if_match: str | None,
 ) -> ListingRow:
     """Edit content; a substantive edit of a published listing sends it back to review."""
-    row = await _owned(conn, p, kind, listing_id, if_match)
+    row = await _owned(conn, principal, kind, listing_id, if_match)
     given = normalized({k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET})
     current = api_values(row)
     changed = {k for k, v in given.items() if msgspec.to_builtins(v) != msgspec.to_builtins(current[k])}
@@ -190,13 +219,16 @@ async def update(
     status = rules.status_after_edit(rules.effective_status(row.status, row.expires_at, now()), changed)
     merged = current | given
     quality = quality_of(kind, merged)
-    columns = to_columns({k: given[k] for k in changed}) | {"quality_score": quality.score, "quality_hints": quality.hints}
+    columns = to_columns({k: given[k] for k in changed}) | {
+        "quality_score": quality.score,
+        "quality_hints": quality.hints,
+    }
     return await emit_change(conn, await repo.update_content(conn, listing_id, columns, status))
 
 
 async def act(
     conn: asyncpg.Connection,
-    p: Principal | None,
+    principal: Principal | None,
     kind: str,
     listing_id: UUID,
     action: str,
@@ -207,11 +239,11 @@ async def act(
 ) -> ListingRow:
     """Move a listing through its lifecycle: owners submit, withdraw and renew; operators approve and reject."""
     if action in ("approve", "reject"):
-        auth.require_operator(p)
-        row = await get(conn, p, kind, listing_id, for_update=True)
+        auth.require_operator(principal)
+        row = await get(conn, principal, kind, listing_id, for_update=True)
         check_if_match(if_match, row.version)
     else:
-        row = await _owned(conn, p, kind, listing_id, if_match)
+        row = await _owned(conn, principal, kind, listing_id, if_match)
     current = rules.effective_status(row.status, row.expires_at, now())
     target = rules.next_status(current, action)
     if action == "approve" and await repo.org_status(conn, row.owner_org_id) != "verified":
@@ -222,7 +254,7 @@ async def act(
 
 async def list_page(
     conn: asyncpg.Connection,
-    p: Principal | None,
+    principal: Principal | None,
     kind: str,
     *,
     mine: bool,
@@ -237,17 +269,24 @@ async def list_page(
     """Published listings for anyone; with mine, every listing of the caller's organization."""
     owner = None
     if mine:
-        principal = auth.require(p)
+        principal = auth.require(principal)
         if principal.org_id is None:
             raise Forbidden("mine=true lists an organization's own listings; operators belong to none")
         owner = principal.org_id
     elif status is not None or expires_within_days is not None:
         raise param_error("mine", "status and expires_within_days filter one's own listings: add mine=true")
     return await repo.list_page(
-        conn, kind, owner_org_id=owner, statuses=[status] if status else None, public_only=not mine,
-        sector=sector, region=region_code(region, "region", param_error) if region is not None else None, language=language,
+        conn,
+        kind,
+        owner_org_id=owner,
+        statuses=[status] if status else None,
+        public_only=not mine,
+        sector=sector,
+        region=region_code(region, "region", param_error) if region is not None else None,
+        language=language,
         expires_before=now() + timedelta(days=expires_within_days) if expires_within_days else None,
-        after=after, limit=limit,
+        after=after,
+        limit=limit,
     )
 
 

@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-
-from listings import service as listings
-from listings.repo import ListingRow
 from exchange.kernel.taxonomy import sector as sector_of
+from listings import public as listings
+from listings.public import Listing
 from matching import terms
 from matching.engine import EMBEDDER
 
@@ -16,19 +15,19 @@ def timestamp(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
-def embedding_text(row: ListingRow) -> str:
+def embedding_text(row: Listing) -> str:
     """What the vector of a listing is computed from."""
     parts = [row.title, row.summary or "", ", ".join(row.keywords), row.description]
     return "\n".join(p for p in parts if p)
 
 
-def document(row: ListingRow, vector: list[float] | None) -> dict[str, Any]:
+def document(row: Listing, vector: list[float] | None) -> dict[str, Any]:
     """The document indexed for a public listing (never its contact or confidential details)."""
     sector = sector_of(row.sector)
     text = f"{row.title}\n{row.summary or ''}\n{' '.join(row.keywords)}\n{row.description}"
     return {
         "id": str(row.id),
-        "listing": listings.public_view(row),
+        "listing": listings.public_json(row),
         "title": row.title,
         "summary": row.summary,
         "description": row.description,

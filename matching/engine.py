@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import AsyncIterator
 
 import httpx2
-
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
 from meilisearch_python_sdk.models.settings import (
@@ -48,7 +47,9 @@ def index_uid(settings: Settings, kind: str) -> str:
 def open_client(settings: Settings) -> AsyncClient:
     """One client per process: keep-alive connections, uncompressed answers (compression cost ~40 ms a search)."""
     return AsyncClient(
-        settings.meili_url, settings.meili_master_key or None, timeout=30,
+        settings.meili_url,
+        settings.meili_master_key or None,
+        timeout=30,
         custom_headers={"Accept-Encoding": "identity"},
     )
 
@@ -78,21 +79,32 @@ def synonyms() -> dict[str, list[str]]:
 def _filter(*, comparison: bool = False, facet_search: bool = False, patterns: list[str]) -> FilterableAttributes:
     return FilterableAttributes(
         attribute_patterns=patterns,
-        features=FilterableAttributeFeatures(facet_search=facet_search, filter=Filter(equality=True, comparison=comparison)),
+        features=FilterableAttributeFeatures(
+            facet_search=facet_search, filter=Filter(equality=True, comparison=comparison)
+        ),
     )
 
 
 COMMON_FACETS = ["sector", "sector_field", "region", "language", "strategic_groups"]
 OFFER_FACETS = [*COMMON_FACETS, "trl", "ip_status", "transfer_modes", "price_type"]
 DEMAND_FACETS = [*COMMON_FACETS, "trl_min", "transfer_modes"]
-FACETS = {"offer": OFFER_FACETS, "demand": DEMAND_FACETS}
 
 
 def index_settings(kind: str) -> MeilisearchSettings:
     """Settings chosen for listings: what is searched, filtered, sorted and faceted, and how words match."""
     # Equality-only filters are cheaper to index; numbers and dates also need ranges.
-    equality = ["id", "owner_org_id", "sector", "sector_field", "region", "language", "strategic_groups",
-                "transfer_modes", "ip_status", "price_type"]
+    equality = [
+        "id",
+        "owner_org_id",
+        "sector",
+        "sector_field",
+        "region",
+        "language",
+        "strategic_groups",
+        "transfer_modes",
+        "ip_status",
+        "price_type",
+    ]
     ranges = ["trl", "trl_min", "price_amount", "budget_amount", "published_at", "expires_at", "deadline"]
     return MeilisearchSettings(
         searchable_attributes=["title", "keywords", "summary", "terms", "description"],

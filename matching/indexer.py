@@ -11,11 +11,11 @@ import msgspec
 from meilisearch_python_sdk import AsyncClient
 
 from exchange.kernel import outbox
+from exchange.kernel.events import ListingChanged, ListingIndexed
 from exchange.kernel.outbox import OutboxRow
 from exchange.kernel.settings import Settings
-from listings import rules
-from listings import service as listings
-from listings.repo import ListingRow
+from listings import public as listings
+from listings.public import Listing
 from matching import documents, embeddings, engine, repo
 
 log = logging.getLogger("matching.indexer")
@@ -23,20 +23,10 @@ log = logging.getLogger("matching.indexer")
 BATCH_SIZE = 100
 # Computing vectors takes about 0.2 s a listing: small batches keep each transaction short.
 VECTOR_BATCH_SIZE = 10
-LISTING_CHANGED = "listing.changed"
+LISTING_CHANGED = ListingChanged.__struct_config__.tag
 
 
-class ListingIndexed(outbox.Event, frozen=True, kw_only=True, tag="listing.indexed"):
-    """A listing's change is now visible to search (subscriptions react to it)."""
-
-    id: UUID
-    kind: str
-    status: str
-    version: int
-    searchable: bool
-
-
-def text_key(row: ListingRow) -> bytes:
+def text_key(row: Listing) -> bytes:
     """The cache key of the text a listing's vector is computed from."""
     return embeddings.text_hash(documents.embedding_text(row))
 
@@ -49,7 +39,7 @@ class VectorNeeded(outbox.Event, frozen=True, kw_only=True, tag="listing.vector_
     version: int
 
 
-async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled: bool) -> list[list[float] | None]:
+async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bool) -> list[list[float] | None]:
     """The vector of each listing: from the cache when its text is unchanged, else computed now."""
     if not enabled:
         return [None] * len(rows)
@@ -63,7 +53,11 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[ListingRow], enabled:
 
 
 async def push(
-    client: AsyncClient, settings: Settings, conn: asyncpg.Connection, rows: list[ListingRow], removed: dict[str, list[UUID]]
+    client: AsyncClient,
+    settings: Settings,
+    conn: asyncpg.Connection,
+    rows: list[Listing],
+    removed: dict[str, list[UUID]],
 ) -> set[UUID]:
     """Upsert these public listings and delete the removed ids; return once Meilisearch has applied all of it.
 
@@ -84,15 +78,17 @@ async def push(
     return {listing_id for listing_id, key in keys.items() if settings.embeddings and key not in known}
 
 
-async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+async def index_events(
+    client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]
+) -> None:
     """Bring the indexes in line with the current state of the listings these events are about."""
-    kinds = {e.aggregate_id: e.payload["kind"] for e in events}
+    kinds = {e.aggregate_id: outbox.decode(e, ListingChanged).kind for e in events}
     ids = sorted(kinds)
     # Two indexers must not push an older state of a listing after a newer one.
     await repo.lock_listings(conn, ids)
     current = {r.id: r for r in await listings.rows_by_id(conn, ids)}
     now = datetime.now(UTC)
-    public = [r for r in current.values() if rules.is_public(r.status, r.expires_at, now)]
+    public = [r for r in current.values() if listings.is_public(r, now)]
     public_ids = {r.id for r in public}
     removed: dict[str, list[UUID]] = {}
     for listing_id in ids:
@@ -111,12 +107,14 @@ async def index_events(client: AsyncClient, settings: Settings, conn: asyncpg.Co
             await outbox.emit(conn, row.id, indexed_event(row, searchable=row.id in public_ids))
 
 
-def indexed_event(row: ListingRow, searchable: bool) -> ListingIndexed:
+def indexed_event(row: Listing, searchable: bool) -> ListingIndexed:
     """The announcement that this state of a listing is what search now holds."""
     return ListingIndexed(id=row.id, kind=row.kind, status=row.status, version=row.version, searchable=searchable)
 
 
-async def add_vectors(client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+async def add_vectors(
+    client: AsyncClient, settings: Settings, conn: asyncpg.Connection, events: list[OutboxRow]
+) -> None:
     """Compute the vectors of listings pushed without one and set them, unless the listing changed meanwhile."""
     ids = sorted({e.aggregate_id for e in events})
     rows = await listings.rows_by_id(conn, ids)
@@ -128,8 +126,9 @@ async def add_vectors(client: AsyncClient, settings: Settings, conn: asyncpg.Con
     # A listing withdrawn since is out of the index (a partial update would bring a husk of it back); one whose
     # text changed since has a newer event of its own.
     ready = [
-        r for r in await listings.rows_by_id(conn, ids)
-        if rules.is_public(r.status, r.expires_at, now) and computed.get(r.id) == text_key(r)
+        r
+        for r in await listings.rows_by_id(conn, ids)
+        if listings.is_public(r, now) and computed.get(r.id) == text_key(r)
     ]
     await push_vectors(client, settings, ready, [vectors[r.id] for r in ready])
     for row in ready:
@@ -137,16 +136,20 @@ async def add_vectors(client: AsyncClient, settings: Settings, conn: asyncpg.Con
 
 
 async def push_vectors(
-    client: AsyncClient, settings: Settings, rows: list[ListingRow], vectors: list[list[float] | None]
+    client: AsyncClient, settings: Settings, rows: list[Listing], vectors: list[list[float] | None]
 ) -> None:
     """Set the vectors of listings already in the index (a partial update: nothing else of them changes)."""
     tasks = []
     for kind in engine.KINDS:
         updates = [
-            {"id": str(r.id), "_vectors": {engine.EMBEDDER: v}} for r, v in zip(rows, vectors, strict=True) if r.kind == kind
+            {"id": str(r.id), "_vectors": {engine.EMBEDDER: v}}
+            for r, v in zip(rows, vectors, strict=True)
+            if r.kind == kind
         ]
         if updates:
-            tasks.append(await client.index(engine.index_uid(settings, kind)).update_documents(updates, primary_key="id"))
+            tasks.append(
+                await client.index(engine.index_uid(settings, kind)).update_documents(updates, primary_key="id")
+            )
     await engine.wait_for(client, tasks)
 
 
@@ -209,7 +212,8 @@ async def reindex(
         changed = await conn.fetch(
             "SELECT DISTINCT ON (aggregate_id) id, topic, aggregate_id, payload, attempts, created_at FROM outbox"
             " WHERE id > $1 AND topic = $2 ORDER BY aggregate_id, id DESC",
-            start, LISTING_CHANGED,
+            start,
+            LISTING_CHANGED,
         )
         if changed:
             await index_events(client, settings, conn, [msgspec.convert(dict(r), OutboxRow) for r in changed])

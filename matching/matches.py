@@ -14,8 +14,8 @@ from exchange.kernel import auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden
 from exchange.kernel.settings import Settings
-from listings import service as listings
-from listings.repo import ListingRow
+from listings import public as listings
+from listings.public import Listing
 from matching import constraints, engine, indexer, terms
 from matching.schemas import Explanation, MatchItem, MatchResults
 
@@ -56,7 +56,7 @@ class Candidate:
     semantic: float = 0.0
 
 
-def probes(row: ListingRow) -> list[Probe]:
+def probes(row: Listing) -> list[Probe]:
     """Short queries for a long listing: its glossary terms (title and keywords first), keywords and salient words."""
     head = f"{row.title}\n{' '.join(row.keywords)}"
     body = f"{row.summary or ''}\n{row.description}"
@@ -75,12 +75,14 @@ def probes(row: ListingRow) -> list[Probe]:
     return found
 
 
-def bag_query(row: ListingRow) -> str:
+def bag_query(row: Listing) -> str:
     """The listing's most telling words, as one query of at most ten words."""
-    return " ".join(terms.salient_words(f"{row.title} {row.title} {' '.join(row.keywords)} {row.description}", BAG_WORDS))
+    return " ".join(
+        terms.salient_words(f"{row.title} {row.title} {' '.join(row.keywords)} {row.description}", BAG_WORDS)
+    )
 
 
-def exclusions(row: ListingRow, only: UUID | None = None) -> list[str]:
+def exclusions(row: Listing, only: UUID | None = None) -> list[str]:
     """Only public counterparts of other organizations (or just one of them)."""
     clauses = [f"expires_at > {int(datetime.now(UTC).timestamp())}", f'owner_org_id != "{row.owner_org_id}"']
     if only is not None:
@@ -89,7 +91,7 @@ def exclusions(row: ListingRow, only: UUID | None = None) -> list[str]:
 
 
 async def gather(
-    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, only: UUID | None = None
+    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, only: UUID | None = None
 ) -> tuple[dict[str, Candidate], list[Probe]]:
     """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
     other = "offer" if row.kind == "demand" else "demand"
@@ -97,16 +99,41 @@ async def gather(
     where = exclusions(row, only)
     found = probes(row)
     queries = [
-        SearchParams(index_uid=uid, query=p.query, filter=where, limit=CANDIDATES, matching_strategy="all",
-                     attributes_to_retrieve=["listing"], show_ranking_score=True)
+        SearchParams(
+            index_uid=uid,
+            query=p.query,
+            filter=where,
+            limit=CANDIDATES,
+            matching_strategy="all",
+            attributes_to_retrieve=["listing"],
+            show_ranking_score=True,
+        )
         for p in found
     ]
-    queries.append(SearchParams(index_uid=uid, query=bag_query(row), filter=where, limit=CANDIDATES,
-                                matching_strategy="frequency", attributes_to_retrieve=["listing"], show_ranking_score=True))
+    queries.append(
+        SearchParams(
+            index_uid=uid,
+            query=bag_query(row),
+            filter=where,
+            limit=CANDIDATES,
+            matching_strategy="frequency",
+            attributes_to_retrieve=["listing"],
+            show_ranking_score=True,
+        )
+    )
     if vector is not None:
-        queries.append(SearchParams(index_uid=uid, query="", vector=vector, filter=where, limit=CANDIDATES,
-                                    hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
-                                    attributes_to_retrieve=["listing"], show_ranking_score=True))
+        queries.append(
+            SearchParams(
+                index_uid=uid,
+                query="",
+                vector=vector,
+                filter=where,
+                limit=CANDIDATES,
+                hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
+                attributes_to_retrieve=["listing"],
+                show_ranking_score=True,
+            )
+        )
     async with engine.unavailable_as_503():
         results = await client.multi_search(queries)
     candidates: dict[str, Candidate] = {}
@@ -141,7 +168,9 @@ def relevance(c: Candidate, total_weight: float, semantic: bool) -> float:
     return WEIGHT_SEMANTIC * c.semantic + WEIGHT_TERMS * term_share + WEIGHT_BAG * c.bag
 
 
-def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list[Probe], semantic: bool) -> list[MatchItem]:
+def rank(
+    row_view: dict[str, Any], candidates: dict[str, Candidate], found: list[Probe], semantic: bool
+) -> list[MatchItem]:
     """Score, explain and order candidates: constraint keepers before breakers of the same relevance."""
     total_weight = sum(p.weight for p in found)
     items = []
@@ -155,56 +184,71 @@ def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list
         score = base
         for name in broken:
             score *= PENALTY[name]
-        items.append(MatchItem(
-            listing=c.listing, score=round(min(1.0, score), 4),
-            explanation=Explanation(matched_terms=c.terms, semantic_similarity=round(c.semantic, 4),
-                                    constraints=checks, broken_constraints=broken),
-        ))
+        items.append(
+            MatchItem(
+                listing=c.listing,
+                score=round(min(1.0, score), 4),
+                explanation=Explanation(
+                    matched_terms=c.terms,
+                    semantic_similarity=round(c.semantic, 4),
+                    constraints=checks,
+                    broken_constraints=broken,
+                ),
+            )
+        )
     items.sort(key=lambda m: m.score, reverse=True)
     return items
 
 
-async def own_vectors(conn: asyncpg.Connection, settings: Settings, rows: list[ListingRow]) -> list[list[float] | None]:
+async def own_vectors(conn: asyncpg.Connection, settings: Settings, rows: list[Listing]) -> list[list[float] | None]:
     """Each listing's own vector, the one it is indexed with: its semantic side when matching (None with embeddings off)."""
     # A listing is matched against other listings, so its passage vector (cached since indexing) is the query:
     # nothing to compute per request, and better rankings on the evaluation set than a separate query vector.
     return await indexer.vectors_for(conn, rows, settings.embeddings)
 
 
-async def counterpart_ids(client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None) -> set[UUID]:
+async def counterpart_ids(
+    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
+) -> set[UUID]:
     """Every counterpart a probe of the listing finds, before scoring: where a match of it from the other side can be."""
     candidates, _ = await gather(client, settings, row, vector)
     return {UUID(listing_id) for listing_id in candidates}
 
 
 async def match_one(
-    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, candidate_id: UUID
+    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, candidate_id: UUID
 ) -> MatchItem | None:
     """How one counterpart matches a listing, or None when it is not relevant enough to be a match."""
     candidates, found = await gather(client, settings, row, vector, only=candidate_id)
-    items = rank(listings.public_view(row), candidates, found, vector is not None)
+    items = rank(listings.public_json(row), candidates, found, vector is not None)
     return items[0] if items else None
 
 
 async def ranked(
-    client: AsyncClient, settings: Settings, row: ListingRow, vector: list[float] | None, limit: int
+    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, limit: int
 ) -> MatchResults:
     """Counterparts of a listing, best first."""
     started = time.perf_counter()
     candidates, found = await gather(client, settings, row, vector)
-    view = listings.public_view(row)
+    view = listings.public_json(row)
     items = rank(view, candidates, found, vector is not None)[:limit]
-    return MatchResults(items=items, query_terms=[p.label for p in found],
-                        processing_ms=round((time.perf_counter() - started) * 1000))
+    return MatchResults(
+        items=items, query_terms=[p.label for p in found], processing_ms=round((time.perf_counter() - started) * 1000)
+    )
 
 
 async def for_listing(
-    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, p: Principal | None, kind: str,
-    listing_id: UUID, limit: int,
+    conn: asyncpg.Connection,
+    client: AsyncClient,
+    settings: Settings,
+    principal: Principal | None,
+    kind: str,
+    listing_id: UUID,
+    limit: int,
 ) -> MatchResults:
     """Matches of one listing, for its owner's members, brokers and operators."""
-    principal = auth.require(p)
-    row = await listings.get(conn, principal, kind, listing_id)
+    principal = auth.require(principal)
+    row = await listings.visible(conn, principal, kind, listing_id)
     if not (principal.is_operator or principal.org_id == row.owner_org_id or principal.org_kind == "broker"):
         raise Forbidden(f"only the {kind}'s owner, brokers and operators may see its matches")
     [vector] = await own_vectors(conn, settings, [row])

@@ -15,10 +15,10 @@ import msgspec
 from meilisearch_python_sdk import AsyncClient
 
 from exchange.kernel import outbox
+from exchange.kernel.events import ListingIndexed
 from exchange.kernel.outbox import OutboxRow
 from exchange.kernel.settings import Settings
 from matching import engine, repo, subscriptions, webhook_targets
-from matching.indexer import ListingIndexed
 
 log = logging.getLogger("matching.notify")
 
@@ -41,7 +41,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={_mac(secret, timestamp, body)}"
 
 
-def verify(secret: str, header: str, body: bytes, tolerance: int = DEFAULT_TOLERANCE_SECONDS, now: float | None = None) -> bool:
+def verify(
+    secret: str, header: str, body: bytes, tolerance: int = DEFAULT_TOLERANCE_SECONDS, now: float | None = None
+) -> bool:
     """What a receiver does: true when one v1 signature of the header is the body's and its time is within tolerance."""
     timestamp: int | None = None
     signatures = []
@@ -75,10 +77,12 @@ class DeliveryFailed(RuntimeError):
     """The receiver did not answer 2xx; the outbox tries again later."""
 
 
-async def handle_indexed(conn: asyncpg.Connection, client: AsyncClient, settings: Settings, events: list[OutboxRow]) -> None:
+async def handle_indexed(
+    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, events: list[OutboxRow]
+) -> None:
     """Listings whose change reached the search index: demand subscriptions follow them, subscribers are notified."""
     for event in events:
-        indexed = msgspec.convert(event.payload, ListingIndexed)
+        indexed = outbox.decode(event, ListingIndexed)
         await subscriptions.on_listing_indexed(conn, client, settings, indexed.id, indexed.version)
 
 
@@ -90,7 +94,11 @@ def pinned(url: str, address: webhook_targets.IpAddress) -> tuple[httpx.URL, str
 
 
 async def post(
-    http: httpx.AsyncClient, url: str, secret: str, body: bytes, notification_id: UUID,
+    http: httpx.AsyncClient,
+    url: str,
+    secret: str,
+    body: bytes,
+    notification_id: UUID,
     address: webhook_targets.IpAddress | None = None,
 ) -> str | None:
     """POST one signed body, to the checked address when given; None on 2xx, else a short reason without the receiver's words."""
@@ -117,7 +125,7 @@ async def post(
 
 async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: Settings, event: OutboxRow) -> None:
     """Send one notification to its webhook; raise to be retried with backoff, give up after MAX_ATTEMPTS."""
-    created = msgspec.convert(event.payload, subscriptions.NotificationCreated)
+    created = outbox.decode(event, subscriptions.NotificationCreated)
     found = await repo.delivery(conn, created.id)
     if found is None or found.notification.delivery_status != "pending":
         return
@@ -136,11 +144,19 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: S
         error: str | None = "the host name does not resolve"
     else:
         views = await subscriptions.public_views(conn, [note.listing_id])
-        body = msgspec.json.encode(WebhookBody(
-            id=note.id, type=EVENT_TYPE, created_at=note.created_at, subscription_id=note.subscription_id,
-            score=note.score, listing=views.get(note.listing_id),
-        ))
-        error = await post(http, found.webhook_url, found.webhook_secret, body, note.id, addresses[0] if addresses else None)
+        body = msgspec.json.encode(
+            WebhookBody(
+                id=note.id,
+                type=EVENT_TYPE,
+                created_at=note.created_at,
+                subscription_id=note.subscription_id,
+                score=note.score,
+                listing=views.get(note.listing_id),
+            )
+        )
+        error = await post(
+            http, found.webhook_url, found.webhook_secret, body, note.id, addresses[0] if addresses else None
+        )
     if error is None:
         await repo.finish_delivery(conn, note.id, "delivered", attempt, None)
         return
@@ -157,7 +173,9 @@ async def consumers(settings: Settings) -> AsyncIterator[list[outbox.Consumer]]:
     client = engine.open_client(settings)
     # No proxies from the environment and no redirects: a webhook goes to the address its owner gave, or nowhere.
     http = httpx.AsyncClient(
-        timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
+        timeout=DELIVERY_TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
         headers={"User-Agent": "Techmart-Webhooks/1"},
     )
 

@@ -6,7 +6,7 @@ from typing import TextIO
 
 from exchange.kernel import db
 from exchange.kernel.settings import Settings
-from listings import service as listings
+from listings import public as listings
 from matching import engine, indexer
 
 BAR_WIDTH = 30

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 async def cached_vectors(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, list[float]]:
@@ -79,14 +79,26 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def insert_subscription(
-    conn: asyncpg.Connection, member_id: UUID, org_id: UUID | None, kind: str, query: str | None,
-    filters: dict[str, Any], webhook_url: str | None, webhook_secret: str | None,
+    conn: asyncpg.Connection,
+    member_id: UUID,
+    org_id: UUID | None,
+    kind: str,
+    query: str | None,
+    filters: dict[str, Any],
+    webhook_url: str | None,
+    webhook_secret: str | None,
 ) -> SubscriptionRow:
     """Store a new subscription."""
     row = await conn.fetchrow(
         "INSERT INTO subscriptions (member_id, org_id, kind, query, filters, webhook_url, webhook_secret)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
-        member_id, org_id, kind, query, filters, webhook_url, webhook_secret,
+        member_id,
+        org_id,
+        kind,
+        query,
+        filters,
+        webhook_url,
+        webhook_secret,
     )
     return row_to(row, SubscriptionRow)
 
@@ -94,14 +106,17 @@ async def insert_subscription(
 async def count_own_subscriptions(conn: asyncpg.Connection, member_id: UUID) -> int:
     """How many subscriptions a member made (not counting deleted ones or those of its demands)."""
     return await conn.fetchval(
-        "SELECT count(*) FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL AND demand_id IS NULL", member_id
+        "SELECT count(*) FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL AND demand_id IS NULL",
+        member_id,
     )
 
 
 async def own_subscription(conn: asyncpg.Connection, subscription_id: UUID, member_id: UUID) -> SubscriptionRow | None:
     """A member's subscription, unless deleted."""
     row = await conn.fetchrow(
-        "SELECT * FROM subscriptions WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL", subscription_id, member_id
+        "SELECT * FROM subscriptions WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL",
+        subscription_id,
+        member_id,
     )
     return row_to(row, SubscriptionRow) if row else None
 
@@ -111,9 +126,9 @@ async def subscriptions_page(
 ) -> list[SubscriptionRow]:
     """A member's subscriptions, newest first, keyset-paginated on (created_at, id)."""
     rows = await conn.fetch(
-        "SELECT * FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL"
-        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4",
-        member_id, after[0] if after else None, after[1] if after else None, limit,
+        f"SELECT * FROM subscriptions WHERE member_id = $1 AND deleted_at IS NULL AND {keyset(2)}",
+        member_id,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, SubscriptionRow)
 
@@ -141,7 +156,7 @@ WITH d AS (
                   AND m.removed_at IS NULL ORDER BY m.created_at, m.id LIMIT 1)
            ) AS member_id
     FROM listings l
-    WHERE l.id = $1 AND l.kind = 'demand' AND l.status = 'published' AND l.expires_at > now()
+    WHERE l.id = $1 AND l.kind = 'demand' AND listing_is_public(l.status, l.expires_at)
 )
 INSERT INTO subscriptions (member_id, org_id, kind, demand_id)
 SELECT member_id, owner_org_id, 'offers', id FROM d WHERE member_id IS NOT NULL
@@ -153,7 +168,7 @@ ON CONFLICT (demand_id) DO UPDATE SET active = true, active_since = now(), updat
 _DEACTIVATE_DEMAND = """
 UPDATE subscriptions SET active = false, updated_at = now(), version = version + 1
 WHERE demand_id = $1 AND active
-  AND NOT EXISTS (SELECT 1 FROM listings WHERE id = $1 AND status = 'published' AND expires_at > now())
+  AND NOT EXISTS (SELECT 1 FROM listings WHERE id = $1 AND listing_is_public(status, expires_at))
 """
 
 
@@ -174,7 +189,10 @@ async def candidate_subscriptions(
              AND (s.org_id IS NULL OR s.org_id <> $3)
              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.subscription_id = s.id AND n.listing_id = $2)
            ORDER BY s.id""",
-        kind, listing_id, owner_org_id, published_at,
+        kind,
+        listing_id,
+        owner_org_id,
+        published_at,
     )
     return rows_to(rows, SubscriptionRow)
 
@@ -193,7 +211,10 @@ async def insert_notifications(
            ORDER BY s.id
            ON CONFLICT (subscription_id, listing_id) DO NOTHING
            RETURNING *""",
-        list(scores), list(scores.values()), listing_id, listing_version,
+        list(scores),
+        list(scores.values()),
+        listing_id,
+        listing_version,
     )
     return rows_to(rows, NotificationRow)
 
@@ -203,9 +224,9 @@ async def notifications_page(
 ) -> list[NotificationRow]:
     """A subscription's notifications, newest first, keyset-paginated on (created_at, id)."""
     rows = await conn.fetch(
-        "SELECT * FROM notifications WHERE subscription_id = $1"
-        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) ORDER BY created_at DESC, id DESC LIMIT $4",
-        subscription_id, after[0] if after else None, after[1] if after else None, limit,
+        f"SELECT * FROM notifications WHERE subscription_id = $1 AND {keyset(2)}",
+        subscription_id,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, NotificationRow)
 
@@ -231,5 +252,8 @@ async def finish_delivery(
     await conn.execute(
         "UPDATE notifications SET delivery_status = $2, delivery_attempts = $3, last_error = $4,"
         " delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1",
-        notification_id, status, attempts, error,
+        notification_id,
+        status,
+        attempts,
+        error,
     )

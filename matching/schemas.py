@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from exchange.kernel.schemas import ApiStruct, InputStruct, Url, text
-from listings.schemas import IpStatus, Language, SectorCode, TransferMode
+from exchange.kernel.taxonomy import IpStatus, Language, SectorCode, TransferMode
 
 SortOrder = Literal["relevance", "published_at", "price"]
 
@@ -84,7 +84,9 @@ class SubscriptionCreate(InputStruct, kw_only=True):
     """What to be told about: newly published listings of a kind matching a query and filters."""
 
     kind: SubscriptionKind
-    query: text(1, 500, "Words every matching listing must contain (typos, diacritics and synonyms allowed)") | None = None
+    query: text(1, 500, "Words every matching listing must contain (typos, diacritics and synonyms allowed)") | None = (
+        None
+    )
     filters: SearchFilters = msgspec.field(default_factory=SearchFilters)
     webhook_url: Url | None = None
 

@@ -84,14 +84,21 @@ def highlights(formatted: dict[str, Any] | None) -> dict[str, str]:
     if not formatted:
         return {}
     return {
-        name: value for name in HIGHLIGHTED
-        if isinstance(value := formatted.get(name), str) and HIGHLIGHT_PRE in value
+        name: value for name in HIGHLIGHTED if isinstance(value := formatted.get(name), str) and HIGHLIGHT_PRE in value
     }
 
 
 async def search(
-    client: AsyncClient, settings: Settings, kind: str, *, q: str | None, filters: SearchFilters,
-    sort: str, limit: int, offset: int, facets: str | None,
+    client: AsyncClient,
+    settings: Settings,
+    kind: str,
+    *,
+    q: str | None,
+    filters: SearchFilters,
+    sort: str,
+    limit: int,
+    offset: int,
+    facets: str | None,
 ) -> SearchResults:
     """Search the published listings of one kind."""
     started = time.perf_counter()
@@ -115,7 +122,11 @@ async def search(
             show_ranking_score=True,
         )
     hits = [
-        SearchHit(listing=hit["listing"], score=round(hit.get("_rankingScore", 0.0), 4), highlights=highlights(hit.get("_formatted")))
+        SearchHit(
+            listing=hit["listing"],
+            score=round(hit.get("_rankingScore", 0.0), 4),
+            highlights=highlights(hit.get("_formatted")),
+        )
         for hit in result.hits
     ]
     return SearchResults(

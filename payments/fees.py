@@ -13,7 +13,8 @@ BPS = 10_000
 # "Minimum and maximum charge amounts": only IDR is listed with more digits, VND keeps eight).
 STRIPE_MAX_CHARGE_VND = 99_999_999
 # Minimum: "$0.50 US or equivalent in charge currency" (same reference). About 13,000 VND at
-# 26,000 VND/USD; 20,000 leaves room for the exchange rate to move.
+# 26,000 VND/USD; 20,000 leaves room for the exchange rate to move. check() refuses a schedule whose
+# minimum fee would leave a paying party a share below it.
 STRIPE_MIN_CHARGE_VND = 20_000
 
 
@@ -86,6 +87,12 @@ def instalments(amount: int, limit: int = STRIPE_MAX_CHARGE_VND) -> list[int]:
     return [base + 1] * extra + [base] * (count - extra)
 
 
+def shares(fee: int, buyer_bps: int) -> tuple[int, int]:
+    """The buyer's and the seller's part of a fee: the buyer's by the rounding rule, the seller's the rest."""
+    buyer = round_div(fee * buyer_bps, BPS)
+    return buyer, fee - buyer  # so the two shares always add up to the fee exactly
+
+
 def compute(value: int, schedule: Schedule) -> Breakdown:
     """The fee of a deal of `value` VND: marginal tiers, rounded once, clamped, then split exactly."""
     if value < 0:
@@ -97,11 +104,17 @@ def compute(value: int, schedule: Schedule) -> Breakdown:
         fee, clamp = schedule.minimum_fee, "minimum"
     if schedule.maximum_fee is not None and fee > schedule.maximum_fee:
         fee, clamp = schedule.maximum_fee, "maximum"
-    buyer = round_div(fee * schedule.buyer_bps, BPS)
-    seller = fee - buyer  # so the two shares always add up to the fee exactly
+    buyer, seller = shares(fee, schedule.buyer_bps)
     return Breakdown(
-        value=value, lines=tuple(lines), tiered_fee=tiered, clamp=clamp, fee=fee, buyer=buyer, seller=seller,
-        buyer_instalments=tuple(instalments(buyer)), seller_instalments=tuple(instalments(seller)),
+        value=value,
+        lines=tuple(lines),
+        tiered_fee=tiered,
+        clamp=clamp,
+        fee=fee,
+        buyer=buyer,
+        seller=seller,
+        buyer_instalments=tuple(instalments(buyer)),
+        seller_instalments=tuple(instalments(seller)),
     )
 
 
@@ -132,4 +145,27 @@ def check(schedule: Schedule) -> list[tuple[str, str]]:
             problems.append((f"split.{name}", f"must be between 0 and {BPS}"))
     if schedule.buyer_bps + schedule.seller_bps != BPS:
         problems.append(("split", f"buyer_bps and seller_bps must add up to {BPS}"))
+    elif 0 <= schedule.buyer_bps <= BPS and schedule.minimum_fee >= 0:
+        problems.extend(_below_minimum_charge(schedule))
+    return problems
+
+
+def _below_minimum_charge(schedule: Schedule) -> list[tuple[str, str]]:
+    """The shares of the minimum fee that Stripe could not charge."""
+    if schedule.minimum_fee == 0 and not any(tier.bps for tier in schedule.tiers):
+        return []  # a schedule that never charges anything invoices nothing
+    # Every fee is at least the minimum fee and neither share shrinks as the fee grows: a share that reaches
+    # Stripe's minimum charge at the minimum fee reaches it on every deal (an invoice below it cannot be paid).
+    problems = []
+    minimum_shares = shares(schedule.minimum_fee, schedule.buyer_bps)
+    for party, bps, share in zip(
+        ("buyer", "seller"), (schedule.buyer_bps, schedule.seller_bps), minimum_shares, strict=True
+    ):
+        if bps and share < STRIPE_MIN_CHARGE_VND:
+            problems.append(
+                (
+                    "minimum_fee.amount",
+                    f"the {party}'s share of it is {share:,} VND, below Stripe's minimum charge of {STRIPE_MIN_CHARGE_VND:,} VND",
+                )
+            )
     return problems

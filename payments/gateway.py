@@ -6,6 +6,7 @@ from typing import Any
 
 import stripe
 
+from exchange.kernel.errors import DomainError
 from exchange.kernel.settings import Settings
 
 TIMEOUT_SECONDS = 20.0
@@ -17,6 +18,15 @@ StripeError = stripe.StripeError
 CardError = stripe.CardError
 SignatureError = stripe.SignatureVerificationError
 
+# Stripe cancels a PaymentIntent only in these statuses.
+CANCELLABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"})
+
+
+class GatewayError(DomainError):
+    """Stripe refused or did not answer as expected; nothing was recorded as paid or refunded."""
+
+    status, type, title = 502, "payment-gateway-error", "Payment gateway error"
+
 
 class Gateway:
     """What payments asks of Stripe."""
@@ -25,7 +35,9 @@ class Gateway:
         self._http = stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
         base = {"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else None
         self.client = stripe.StripeClient(
-            settings.stripe_secret_key or "sk_test_unset", base_addresses=base, http_client=self._http,
+            settings.stripe_secret_key or "sk_test_unset",
+            base_addresses=base,
+            http_client=self._http,
             max_network_retries=NETWORK_RETRIES,
         )
 
@@ -33,11 +45,15 @@ class Gateway:
         """Close the HTTP connections."""
         await self._http.close_async()
 
-    async def create_intent(self, *, amount: int, metadata: dict[str, str], payment_method: str | None,
-                            idempotency_key: str) -> stripe.PaymentIntent:
+    async def create_intent(
+        self, *, amount: int, metadata: dict[str, str], payment_method: str | None, idempotency_key: str
+    ) -> stripe.PaymentIntent:
         """A card PaymentIntent in VND, not confirmed yet (so its id is known before any charge)."""
         params: dict[str, Any] = {
-            "amount": amount, "currency": "vnd", "payment_method_types": ["card"], "metadata": metadata,
+            "amount": amount,
+            "currency": "vnd",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
         }
         if payment_method:
             params["payment_method"] = payment_method
@@ -53,7 +69,9 @@ class Gateway:
 
     async def confirm_intent(self, intent_id: str, idempotency_key: str) -> stripe.PaymentIntent:
         """Confirm on the server; a decline raises CardError."""
-        return await self.client.v1.payment_intents.confirm_async(intent_id, options={"idempotency_key": idempotency_key})
+        return await self.client.v1.payment_intents.confirm_async(
+            intent_id, options={"idempotency_key": idempotency_key}
+        )
 
     async def cancel_intent(self, intent_id: str) -> stripe.PaymentIntent:
         """Cancel an intent that has not succeeded."""

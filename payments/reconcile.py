@@ -62,7 +62,11 @@ async def _check_invoice(gateway: Gateway, invoice: InvoiceRow) -> list[Disagree
         return [problem(f"PaymentIntent cannot be read from Stripe ({exc.__class__.__name__})")]
     found = []
     if intent.amount != invoice.amount or intent.currency.upper() != invoice.currency.upper():
-        found.append(problem(f"amount differs: invoice {invoice.amount} {invoice.currency}, Stripe {intent.amount} {intent.currency.upper()}"))
+        found.append(
+            problem(
+                f"amount differs: invoice {invoice.amount} {invoice.currency}, Stripe {intent.amount} {intent.currency.upper()}"
+            )
+        )
     metadata_id = _invoice_id_of(intent)
     if metadata_id != str(invoice.id):
         found.append(problem(f"PaymentIntent metadata names invoice {metadata_id}"))
@@ -79,7 +83,9 @@ async def _check_invoice(gateway: Gateway, invoice: InvoiceRow) -> list[Disagree
     return found
 
 
-async def reconcile(conn: asyncpg.Connection, gateway: Gateway, progress: Callable[[str], None] | None = None) -> Report:
+async def reconcile(
+    conn: asyncpg.Connection, gateway: Gateway, progress: Callable[[str], None] | None = None
+) -> Report:
     """Compare every invoice with Stripe, then look for intents made for invoices that never recorded them."""
     invoices = await repo.all_invoices(conn)
     by_id = {i.id: i for i in invoices}

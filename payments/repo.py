@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 class ScheduleRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +60,9 @@ class FeeDealRow(msgspec.Struct, frozen=True, kw_only=True):
     cancelled_at: datetime | None
 
 
-_SCHEDULE_COLUMNS = "version, effective_from, currency, tiers, minimum_fee, maximum_fee, buyer_bps, seller_bps, created_at"
+_SCHEDULE_COLUMNS = (
+    "version, effective_from, currency, tiers, minimum_fee, maximum_fee, buyer_bps, seller_bps, created_at"
+)
 
 
 async def schedule_at(conn: asyncpg.Connection, at: datetime | None = None) -> ScheduleRow:
@@ -82,7 +84,12 @@ async def insert_schedule(conn: asyncpg.Connection, values: dict[str, Any], crea
         "INSERT INTO fee_schedules (version, tiers, minimum_fee, maximum_fee, buyer_bps, seller_bps, created_by)"
         " SELECT coalesce(max(version), 0) + 1, $1, $2, $3, $4, $5, $6 FROM fee_schedules"
         f" RETURNING {_SCHEDULE_COLUMNS}",
-        values["tiers"], values["minimum_fee"], values["maximum_fee"], values["buyer_bps"], values["seller_bps"], created_by,
+        values["tiers"],
+        values["minimum_fee"],
+        values["maximum_fee"],
+        values["buyer_bps"],
+        values["seller_bps"],
+        created_by,
     )
     return row_to(row, ScheduleRow)
 
@@ -112,8 +119,15 @@ async def record_agreement(conn: asyncpg.Connection, deal_id: UUID, values: dict
         "UPDATE fee_deals SET value_amount = $2, currency = $3, buyer_org_id = $4, seller_org_id = $5,"
         " broker_org_id = $6, terms_version = $7, agreed_at = $8, fee_schedule_version = $9, invoiced_at = now(),"
         " updated_at = now() WHERE deal_id = $1",
-        deal_id, values["value_amount"], values["currency"], values["buyer_org_id"], values["seller_org_id"],
-        values["broker_org_id"], values["terms_version"], values["agreed_at"], values["fee_schedule_version"],
+        deal_id,
+        values["value_amount"],
+        values["currency"],
+        values["buyer_org_id"],
+        values["seller_org_id"],
+        values["broker_org_id"],
+        values["terms_version"],
+        values["agreed_at"],
+        values["fee_schedule_version"],
     )
 
 
@@ -133,7 +147,9 @@ async def mark_cancelled(conn: asyncpg.Connection, deal_id: UUID, reason: str | 
     await conn.execute(
         "UPDATE fee_deals SET cancelled_at = coalesce(cancelled_at, $2, now()), cancel_reason = coalesce(cancel_reason, $3),"
         " updated_at = now() WHERE deal_id = $1",
-        deal_id, at, reason,
+        deal_id,
+        at,
+        reason,
     )
 
 
@@ -152,8 +168,14 @@ async def insert_invoice(conn: asyncpg.Connection, values: dict[str, Any]) -> bo
         await conn.fetchval(
             "INSERT INTO invoices (deal_id, org_id, party, instalment, instalments, amount, currency, fee_schedule_version)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (deal_id, party, instalment) DO NOTHING RETURNING true",
-            values["deal_id"], values["org_id"], values["party"], values["instalment"], values["instalments"],
-            values["amount"], values["currency"], values["fee_schedule_version"],
+            values["deal_id"],
+            values["org_id"],
+            values["party"],
+            values["instalment"],
+            values["instalments"],
+            values["amount"],
+            values["currency"],
+            values["fee_schedule_version"],
         )
     )
 
@@ -182,8 +204,13 @@ async def deal_invoices(conn: asyncpg.Connection, deal_id: UUID, *, lock: bool =
 
 
 async def list_invoices(
-    conn: asyncpg.Connection, *, org_id: UUID | None, deal_id: UUID | None, status: str | None,
-    after: tuple[datetime, UUID] | None, limit: int,
+    conn: asyncpg.Connection,
+    *,
+    org_id: UUID | None,
+    deal_id: UUID | None,
+    status: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[InvoiceRow]:
     """A page of invoices, newest first; org_id None means every organization's (operators)."""
     conditions, args = [], []
@@ -191,14 +218,8 @@ async def list_invoices(
         if value is not None:
             args.append(value)
             conditions.append(f"{column} = ${len(args)}")
-    if after is not None:
-        args.extend(after)
-        conditions.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    args.append(limit)
-    rows = await conn.fetch(
-        f"SELECT {_INVOICE_COLUMNS} FROM invoices {where} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args
-    )
+    where = " AND ".join([*conditions, keyset(len(args) + 1)])
+    rows = await conn.fetch(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE {where}", *args, *keyset_args(after, limit))
     return rows_to(rows, InvoiceRow)
 
 
@@ -208,7 +229,8 @@ async def update_invoice(conn: asyncpg.Connection, invoice_id: UUID, **changes: 
     sets = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
     row = await conn.fetchrow(
         f"UPDATE invoices SET {sets}, updated_at = now(), version = version + 1 WHERE id = $1 RETURNING {_INVOICE_COLUMNS}",
-        invoice_id, *(changes[n] for n in names),
+        invoice_id,
+        *(changes[n] for n in names),
     )
     return row_to(row, InvoiceRow)
 
@@ -217,7 +239,10 @@ async def record_intent(conn: asyncpg.Connection, intent_id: str, invoice_id: UU
     """Remember a PaymentIntent created for an invoice."""
     await conn.execute(
         "INSERT INTO payment_intents (id, invoice_id, attempt, amount) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        intent_id, invoice_id, attempt, amount,
+        intent_id,
+        invoice_id,
+        attempt,
+        amount,
     )
 
 
@@ -234,12 +259,17 @@ async def intents_by_id(conn: asyncpg.Connection) -> dict[str, UUID]:
 # --- Stripe events ----------------------------------------------------------------------
 
 
-async def insert_event(conn: asyncpg.Connection, event_id: str, type_: str, object_id: str | None, created: datetime | None) -> bool:
+async def insert_event(
+    conn: asyncpg.Connection, event_id: str, type_: str, object_id: str | None, created: datetime | None
+) -> bool:
     """Store a verified event once; True the first time."""
     return bool(
         await conn.fetchval(
             "INSERT INTO stripe_events (id, type, object_id, created) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT DO NOTHING RETURNING true",
-            event_id, type_, object_id, created,
+            event_id,
+            type_,
+            object_id,
+            created,
         )
     )

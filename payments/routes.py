@@ -3,22 +3,20 @@
 from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.kernel.auth import KEYED, Caller, require_operator
+from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
-from exchange.kernel.errors import PROBLEM_MEDIA_TYPE
+from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, problem_response
 from exchange.kernel.http import (
     BEARER,
     Cursor,
     IdempotencyKey,
     IfMatch,
     Limit,
-    check_if_match,
     decode_cursor,
     etag,
     page_of,
@@ -27,18 +25,29 @@ from exchange.kernel.http import (
     replay_idempotent,
 )
 from exchange.kernel.schemas import Page, Problem
-from payments import repo, service, webhooks
+from payments import invoices, paying, refunds, schedules, webhooks
+from payments.repo import InvoiceRow
 from payments.schemas import InvoiceOut, InvoiceStatus, PayIn, PaymentOut, Quote, ScheduleIn, ScheduleOut, WebhookAck
 
-DECLINED = {402: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
-                              description="The card was declined: the invoice is `failed` and can be paid again")}
-GATEWAY = {502: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
-                             description="Stripe refused or did not answer; nothing was recorded as paid or refunded")}
+DECLINED = {
+    402: ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description="The card was declined: the invoice is `failed` and can be paid again",
+    )
+}
+GATEWAY = {
+    502: ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description="Stripe refused or did not answer; nothing was recorded as paid or refunded",
+    )
+}
 Amount = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="The deal value in VND")]
 
 
-def _invoice_response(row: repo.InvoiceRow, status_code: int = 200) -> Response[InvoiceOut]:
-    return Response(service.invoice_out(row), status_code=status_code, headers={"ETag": etag(row.version)})
+def _invoice_response(row: InvoiceRow) -> Response[InvoiceOut]:
+    return Response(invoices.invoice_out(row), status_code=200, headers={"ETag": etag(row.version)})
 
 
 class FeeController(Controller):
@@ -50,21 +59,27 @@ class FeeController(Controller):
     @get("/schedule", responses=problems(401), summary="The fee schedule in force")
     async def get_schedule(self, conn: Conn) -> Response[ScheduleOut]:
         """The schedule in force now: marginal tiers on the deal value, minimum and maximum fee, buyer/seller split."""
-        row = await service.current_schedule(conn)
-        return Response(service.schedule_out(row), headers={"ETag": etag(row.version)})
+        row = await schedules.current_schedule(conn)
+        return Response(schedules.schedule_out(row), headers={"ETag": etag(row.version)})
 
-    @put("/schedule", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 412, 422), summary="Set a new fee schedule (operators)")
-    async def put_schedule(self, conn: Conn, principal: Caller, data: JSONBody[ScheduleIn], if_match: IfMatch = None) -> Response[ScheduleOut]:
+    @put(
+        "/schedule",
+        security=BEARER,
+        guards=KEYED,
+        responses=problems(400, 401, 403, 412, 422),
+        summary="Set a new fee schedule (operators)",
+    )
+    async def put_schedule(
+        self, conn: Conn, principal: Caller, data: JSONBody[ScheduleIn], if_match: IfMatch = None
+    ) -> Response[ScheduleOut]:
         """A new version effective from now; deals keep the version in force when they were agreed."""
-        require_operator(principal)
-        check_if_match(if_match, await repo.latest_schedule_version(conn))
-        row = await service.put_schedule(conn, principal, data)
-        return Response(service.schedule_out(row), status_code=200, headers={"ETag": etag(row.version)})
+        row = await schedules.put_schedule(conn, principal, data, if_match)
+        return Response(schedules.schedule_out(row), status_code=200, headers={"ETag": etag(row.version)})
 
     @get("/quote", responses=problems(400, 401), summary="Quote the fee of a deal value")
     async def get_quote(self, conn: Conn, amount: Amount = None, currency: FromQuery[str] = "VND") -> Quote:
         """The fee breakdown a deal of this value would pay under the schedule in force."""
-        return await service.quote(conn, amount, currency)
+        return await schedules.quote(conn, amount, currency)
 
 
 class InvoiceController(Controller):
@@ -77,23 +92,39 @@ class InvoiceController(Controller):
 
     @get("/", responses=problems(400, 401, 403), summary="List invoices")
     async def list_(
-        self, conn: Conn, principal: Caller, deal_id: FromQuery[UUID | None] = None,
-        status: FromQuery[InvoiceStatus | None] = None, limit: Limit = 20, cursor: Cursor = None,
+        self,
+        conn: Conn,
+        principal: Caller,
+        deal_id: FromQuery[UUID | None] = None,
+        status: FromQuery[InvoiceStatus | None] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
     ) -> Page[InvoiceOut]:
         """The caller's organization's invoices (every invoice for operators), newest first; filter by deal_id."""
-        rows = await service.list_invoices(conn, principal, deal_id=deal_id, status=status, after=decode_cursor(cursor), limit=limit + 1)
-        return page_of(rows, limit, service.invoice_out)
+        rows = await invoices.list_invoices(
+            conn, principal, deal_id=deal_id, status=status, after=decode_cursor(cursor), limit=limit + 1
+        )
+        return page_of(rows, limit, invoices.invoice_out)
 
     @get("/{invoice_id:uuid}", responses=problems(400, 401, 404), summary="One invoice")
     async def get_one(self, conn: Conn, principal: Caller, invoice_id: FromPath[UUID]) -> Response[InvoiceOut]:
         """An invoice, for the invoiced organization's members and operators."""
-        return _invoice_response(await service.get_invoice(conn, principal, invoice_id))
+        return _invoice_response(await invoices.get_invoice(conn, principal, invoice_id))
 
-    @post("/{invoice_id:uuid}/pay", status_code=200, responses={**problems(400, 401, 403, 404, 409, 422), **DECLINED, **GATEWAY},
-          summary="Pay an invoice through Stripe")
+    @post(
+        "/{invoice_id:uuid}/pay",
+        status_code=200,
+        responses={**problems(400, 401, 403, 404, 409, 422), **DECLINED, **GATEWAY},
+        summary="Pay an invoice through Stripe",
+    )
     async def pay(
-        self, state: State, conn: Conn, principal: Caller, invoice_id: FromPath[UUID],
-        data: JSONBody[PayIn | None] = None, idempotency_key: IdempotencyKey = None,
+        self,
+        state: State,
+        conn: Conn,
+        principal: Caller,
+        invoice_id: FromPath[UUID],
+        data: JSONBody[PayIn | None] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[PaymentOut]:
         """Create or reuse the invoice's PaymentIntent (editors of the invoiced organization). With `payment_method` the
         server confirms it; without, confirm with `client_secret`. Honours Idempotency-Key."""
@@ -101,31 +132,40 @@ class InvoiceController(Controller):
         scope = f"POST /v1/invoices/{invoice_id}/pay"
         if replay := await replay_idempotent(conn, principal, scope, idempotency_key, data):
             return replay
-        result = await service.pay(conn, state.stripe, principal, invoice_id, data.payment_method)
-        invoice = service.invoice_out(result.invoice)
+        result = await paying.pay(conn, state.stripe, principal, invoice_id, data.payment_method)
+        invoice = invoices.invoice_out(result.invoice)
         if result.declined is not None:
             message = result.declined.get("message") or "the card was declined"
-            body = {
-                "type": "/problems/card-declined", "title": "Card declined", "status": 402,
-                "detail": f"{message}; the invoice can be paid again with another payment method",
-                "payment_intent_id": result.intent.id, "decline": result.declined,
-                "invoice": msgspec.to_builtins(invoice),
-            }
-            response = Response(body, status_code=402, media_type=PROBLEM_MEDIA_TYPE)
+            response = problem_response(
+                402,
+                "card-declined",
+                "Card declined",
+                f"{message}; the invoice can be paid again with another payment method",
+                extra={"payment_intent_id": result.intent.id, "decline": result.declined, "invoice": invoice},
+            )
         else:
-            response = Response(service.payment_out(result, invoice), status_code=200)
+            response = Response(paying.payment_out(result, invoice), status_code=200)
         return await remember_idempotent(conn, principal, scope, idempotency_key, response)
 
-    @post("/{invoice_id:uuid}/refund", status_code=200, responses={**problems(400, 401, 403, 404, 409), **GATEWAY},
-          summary="Refund an invoice in full (operators)")
+    @post(
+        "/{invoice_id:uuid}/refund",
+        status_code=200,
+        responses={**problems(400, 401, 403, 404, 409), **GATEWAY},
+        summary="Refund an invoice in full (operators)",
+    )
     async def refund(
-        self, state: State, conn: Conn, principal: Caller, invoice_id: FromPath[UUID], idempotency_key: IdempotencyKey = None,
+        self,
+        state: State,
+        conn: Conn,
+        principal: Caller,
+        invoice_id: FromPath[UUID],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[InvoiceOut]:
         """Refund a paid invoice in full through Stripe; it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
         scope = f"POST /v1/invoices/{invoice_id}/refund"
         if replay := await replay_idempotent(conn, principal, scope, idempotency_key, None):
             return replay
-        row = await service.refund_invoice(conn, state.stripe, principal, invoice_id)
+        row = await refunds.refund_invoice(conn, state.stripe, principal, invoice_id)
         return await remember_idempotent(conn, principal, scope, idempotency_key, _invoice_response(row))
 
 
@@ -133,6 +173,8 @@ class InvoiceController(Controller):
 async def stripe_webhook(request: Request, state: State, conn: Conn) -> WebhookAck:
     """Stripe's events: Stripe-Signature verified on the raw body; each event id stored once, then acted on by
     reading its PaymentIntent back from Stripe."""
-    event = webhooks.verify(await request.body(), request.headers.get("stripe-signature"), state.settings.stripe_webhook_secret)
+    event = webhooks.verify(
+        await request.body(), request.headers.get("stripe-signature"), state.settings.stripe_webhook_secret
+    )
     recorded = await webhooks.record(conn, event)
     return WebhookAck(received=True, duplicate=not recorded)

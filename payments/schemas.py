@@ -13,7 +13,13 @@ Party = Literal["buyer", "seller"]
 Bps = Annotated[int, Meta(ge=0, le=10_000, description="Basis points: 100 bps = 1 %")]
 Amount = Annotated[int, Meta(ge=0, le=10**15)]
 PaymentMethodId = Annotated[
-    str, Meta(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_]+$", description="A Stripe PaymentMethod id such as pm_card_visa")
+    str,
+    Meta(
+        min_length=3,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="A Stripe PaymentMethod id such as pm_card_visa",
+    ),
 ]
 
 

@@ -1,7 +1,7 @@
 """Stripe's webhook: verify the signature on the raw body, store each event once, act on it by read-back."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -9,9 +9,16 @@ import asyncpg
 from exchange.kernel import outbox
 from exchange.kernel.errors import BadRequest
 from payments import repo
-from payments.events import StripeEventReceived
 from payments.gateway import Gateway, SignatureError, verify_event
-from payments.service import apply_intent
+from payments.invoices import apply_intent
+
+
+class StripeEventReceived(outbox.Event, frozen=True, kw_only=True, tag="payments.stripe_event"):
+    """A verified Stripe event, stored once, to be acted on by reading its object back from Stripe."""
+
+    event_id: str
+    type: str
+    payment_intent_id: str | None
 
 
 def verify(payload: bytes, signature: str | None, secret: str) -> Any:
@@ -21,7 +28,9 @@ def verify(payload: bytes, signature: str | None, secret: str) -> Any:
     try:
         event = verify_event(payload, signature, secret)
     except SignatureError:
-        raise BadRequest("Stripe-Signature does not verify this body, or its timestamp is outside the tolerance") from None
+        raise BadRequest(
+            "Stripe-Signature does not verify this body, or its timestamp is outside the tolerance"
+        ) from None
     except (ValueError, AttributeError, TypeError):
         # A correctly signed body that is not a JSON object (the SDK parses it after checking the signature).
         raise BadRequest("the body is not a Stripe event") from None
@@ -36,12 +45,16 @@ async def record(conn: asyncpg.Connection, event: Any) -> bool:
     object_id = getattr(obj, "id", None)
     intent_id = object_id if isinstance(object_id, str) and object_id.startswith("pi_") else None
     created_at = getattr(event, "created", None)
-    created = datetime.fromtimestamp(created_at, timezone.utc) if isinstance(created_at, int) else None
-    if not await repo.insert_event(conn, event.id, event.type, object_id if isinstance(object_id, str) else None, created):
+    created = datetime.fromtimestamp(created_at, UTC) if isinstance(created_at, int) else None
+    if not await repo.insert_event(
+        conn, event.id, event.type, object_id if isinstance(object_id, str) else None, created
+    ):
         return False
     # The event id names the aggregate: the invoice is only known once the intent is looked up.
     aggregate = uuid.uuid5(uuid.NAMESPACE_URL, f"stripe-event:{event.id}")
-    await outbox.emit(conn, aggregate, StripeEventReceived(event_id=event.id, type=event.type, payment_intent_id=intent_id))
+    await outbox.emit(
+        conn, aggregate, StripeEventReceived(event_id=event.id, type=event.type, payment_intent_id=intent_id)
+    )
     return True
 
 

@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from litestar.testing import AsyncTestClient
 
-from exchange.kernel import db
 from exchange.app import create_app
 from exchange.dev.stack import Stack
+from exchange.kernel import db
 from exchange.kernel.settings import Settings
 
 TEMPLATE = "exchange_template"
@@ -122,7 +122,9 @@ async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     (the in-process client hands the app one request at a time)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False, ws="none"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False, ws="none")
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -36,7 +36,9 @@ async def operator_key(conn: asyncpg.Connection, email: str = "ops@exchange.exam
     return secret
 
 
-async def verified_org(client: Any, operator: str, kind: str = "institute", **fields: Any) -> tuple[dict[str, Any], str]:
+async def verified_org(
+    client: Any, operator: str, kind: str = "institute", **fields: Any
+) -> tuple[dict[str, Any], str]:
     """Register an organization and have an operator verify it."""
     data, key = await register(client, kind, **fields)
     org_id = data["organization"]["id"]

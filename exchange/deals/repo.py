@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 class DealRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,7 +94,10 @@ async def accepted_interest_links(
              WHERE status = 'accepted' AND offer_id = $3
                AND ((from_org_id = $1 AND to_org_id = $2) OR (from_org_id = $2 AND to_org_id = $1))
                AND ($4::uuid IS NULL OR demand_id IS NULL OR demand_id = $4))""",
-        org_a, org_b, offer_id, demand_id,
+        org_a,
+        org_b,
+        offer_id,
+        demand_id,
     )
 
 
@@ -103,8 +106,13 @@ async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> DealRow:
     row = await conn.fetchrow(
         """INSERT INTO deals (title, offer_id, demand_id, buyer_org_id, seller_org_id, broker_org_id, created_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-        values["title"], values["offer_id"], values["demand_id"], values["buyer_org_id"], values["seller_org_id"],
-        values["broker_org_id"], values["created_by"],
+        values["title"],
+        values["offer_id"],
+        values["demand_id"],
+        values["buyer_org_id"],
+        values["seller_org_id"],
+        values["broker_org_id"],
+        values["created_by"],
     )
     return row_to(row, DealRow)
 
@@ -118,9 +126,22 @@ async def get(conn: asyncpg.Connection, deal_id: UUID, *, for_update: bool = Fal
 
 # Columns a transition may set; everything else is fixed at creation.
 MUTABLE_COLUMNS = (
-    "stage", "value_amount", "value_currency", "transfer_mode", "terms_summary", "terms_version", "terms_proposed_at",
-    "terms_proposed_by_org_id", "buyer_confirmed_version", "seller_confirmed_version", "agreed_at",
-    "fee_schedule_version", "invoiced_at", "closed_at", "cancelled_at", "cancel_reason",
+    "stage",
+    "value_amount",
+    "value_currency",
+    "transfer_mode",
+    "terms_summary",
+    "terms_version",
+    "terms_proposed_at",
+    "terms_proposed_by_org_id",
+    "buyer_confirmed_version",
+    "seller_confirmed_version",
+    "agreed_at",
+    "fee_schedule_version",
+    "invoiced_at",
+    "closed_at",
+    "cancelled_at",
+    "cancel_reason",
 )
 
 
@@ -130,19 +151,28 @@ async def update(conn: asyncpg.Connection, deal_id: UUID, values: dict[str, Any]
     assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=2))
     row = await conn.fetchrow(
         f"UPDATE deals SET {assignments}updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *",
-        deal_id, *(values[c] for c in columns),
+        deal_id,
+        *(values[c] for c in columns),
     )
     return row_to(row, DealRow)
 
 
 async def append_event(
-    conn: asyncpg.Connection, deal_id: UUID, actor_member_id: UUID | None, actor_org_id: UUID | None, action: str,
+    conn: asyncpg.Connection,
+    deal_id: UUID,
+    actor_member_id: UUID | None,
+    actor_org_id: UUID | None,
+    action: str,
     details: dict[str, Any],
 ) -> None:
     """Append one entry to a deal's trail."""
     await conn.execute(
         "INSERT INTO deal_events (deal_id, actor_member_id, actor_org_id, action, details) VALUES ($1, $2, $3, $4, $5)",
-        deal_id, actor_member_id, actor_org_id, action, details,
+        deal_id,
+        actor_member_id,
+        actor_org_id,
+        action,
+        details,
     )
 
 
@@ -151,13 +181,13 @@ async def list_page(
 ) -> list[DealRow]:
     """Deals of an organization as buyer, seller or broker (all deals when org_id is None), newest first."""
     rows = await conn.fetch(
-        """SELECT * FROM deals
+        f"""SELECT * FROM deals
            WHERE ($1::uuid IS NULL OR buyer_org_id = $1 OR seller_org_id = $1 OR broker_org_id = $1)
              AND ($2::text IS NULL OR stage = $2)
-             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-           ORDER BY created_at DESC, id DESC
-           LIMIT $5""",
-        org_id, stage, after[0] if after else None, after[1] if after else None, limit,
+             AND {keyset(3)}""",
+        org_id,
+        stage,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, DealRow)
 

@@ -1,18 +1,17 @@
 """HTTP routes of deals."""
 
-import base64
+from typing import Annotated, Literal
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
 
-from exchange.kernel.auth import KEYED, Caller
-from exchange.kernel.db import Conn
 from exchange.deals import service
 from exchange.deals.rules import Stage
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealEventOut, DealOut, TermsIn
-from exchange.kernel.errors import BadRequest
+from exchange.kernel.auth import KEYED, Caller
+from exchange.kernel.db import Conn
 from exchange.kernel.http import (
     BEARER,
     Cursor,
@@ -20,6 +19,7 @@ from exchange.kernel.http import (
     IfMatch,
     Limit,
     decode_cursor,
+    encode_cursor,
     etag,
     page_of,
     problems,
@@ -33,20 +33,8 @@ def _respond(row: service.DealRow, status_code: int = 200) -> Response[DealOut]:
     return Response(service.to_out(row), status_code=status_code, headers={"ETag": etag(row.version)})
 
 
-def _seq_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(["e", seq])).decode().rstrip("=")
-
-
-def _read_seq_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        tag, seq = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=tuple[str, int])
-    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
-        raise BadRequest("cursor: not a cursor returned by this API") from None
-    if tag != "e":
-        raise BadRequest("cursor: not a cursor returned by this API")
-    return seq
+# A deal's trail pages on its events' sequence numbers.
+SeqPosition = tuple[Literal["e"], Annotated[int, Meta(ge=0)]]
 
 
 class DealController(Controller):
@@ -70,7 +58,12 @@ class DealController(Controller):
 
     @get("/", responses=problems(400, 401, 403), summary="List deals")
     async def list_(
-        self, conn: Conn, principal: Caller, stage: FromQuery[Stage | None] = None, limit: Limit = 20, cursor: Cursor = None
+        self,
+        conn: Conn,
+        principal: Caller,
+        stage: FromQuery[Stage | None] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
     ) -> Page[DealOut]:
         """Deals of one's organization as buyer, seller or broker, newest first; operators see every deal."""
         rows = await service.list_page(conn, principal, stage, decode_cursor(cursor), limit + 1)
@@ -81,24 +74,41 @@ class DealController(Controller):
         """A deal, for its buyer, seller, broker and operators."""
         return _respond(await service.get(conn, principal, deal_id))
 
-    @post("/{deal_id:uuid}/terms", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
-          summary="Propose terms")
+    @post(
+        "/{deal_id:uuid}/terms",
+        status_code=200,
+        responses=problems(400, 401, 403, 404, 409, 412, 422),
+        summary="Propose terms",
+    )
     async def terms(
         self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[TermsIn], if_match: IfMatch = None
     ) -> Response[DealOut]:
         """Any party or the broker proposes terms: terms_version goes up and both confirmations are cleared."""
         return _respond(await service.propose(conn, principal, deal_id, data, if_match))
 
-    @post("/{deal_id:uuid}/confirm", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
-          summary="Confirm the current terms")
+    @post(
+        "/{deal_id:uuid}/confirm",
+        status_code=200,
+        responses=problems(400, 401, 403, 404, 409, 412, 422),
+        summary="Confirm the current terms",
+    )
     async def confirm(
-        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[ConfirmIn], if_match: IfMatch = None
+        self,
+        conn: Conn,
+        principal: Caller,
+        deal_id: FromPath[UUID],
+        data: JSONBody[ConfirmIn],
+        if_match: IfMatch = None,
     ) -> Response[DealOut]:
         """The buyer or seller confirms the current terms_version (a stale one is 409); both confirmed means agreed."""
         return _respond(await service.confirm(conn, principal, deal_id, data, if_match))
 
-    @post("/{deal_id:uuid}/cancel", status_code=200, responses=problems(400, 401, 403, 404, 409, 412, 422),
-          summary="Cancel a deal")
+    @post(
+        "/{deal_id:uuid}/cancel",
+        status_code=200,
+        responses=problems(400, 401, 403, 404, 409, 412, 422),
+        summary="Cancel a deal",
+    )
     async def cancel(
         self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[CancelIn], if_match: IfMatch = None
     ) -> Response[DealOut]:
@@ -110,10 +120,20 @@ class DealController(Controller):
         self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], limit: Limit = 100, cursor: Cursor = None
     ) -> Page[DealEventOut]:
         """Append-only audit trail, oldest first: who did what, when (actor ids are null for the system)."""
-        rows = await service.events(conn, principal, deal_id, _read_seq_cursor(cursor), limit + 1)
+        after = decode_cursor(cursor, SeqPosition)
+        rows = await service.events(conn, principal, deal_id, after[1] if after else 0, limit + 1)
         page = rows[:limit]
         return Page(
-            items=[DealEventOut(id=r.id, at=r.at, actor_member_id=r.actor_member_id, actor_org_id=r.actor_org_id,
-                                action=r.action, details=r.details) for r in page],
-            next_cursor=_seq_cursor(page[-1].seq) if len(rows) > limit else None,
+            items=[
+                DealEventOut(
+                    id=r.id,
+                    at=r.at,
+                    actor_member_id=r.actor_member_id,
+                    actor_org_id=r.actor_org_id,
+                    action=r.action,
+                    details=r.details,
+                )
+                for r in page
+            ],
+            next_cursor=encode_cursor("e", page[-1].seq) if len(rows) > limit else None,
         )

@@ -8,7 +8,6 @@ from exchange.kernel.errors import Conflict, InvalidTransition
 
 Stage = Literal["open", "negotiating", "agreed", "fee_pending", "closed", "cancelled"]
 STAGES: tuple[str, ...] = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
-Side = Literal["buyer", "seller"]
 
 # action -> (stages it may start from, stage it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -37,7 +36,9 @@ class Confirmations(msgspec.Struct, frozen=True, kw_only=True):
     seller: int | None
 
 
-def confirm(stage: str, terms_version: int, given_version: int, side: str, current: Confirmations) -> tuple[Confirmations, bool]:
+def confirm(
+    stage: str, terms_version: int, given_version: int, side: str, current: Confirmations
+) -> tuple[Confirmations, bool]:
     """Record one side's confirmation of given_version; True when both sides now confirm the current terms.
 
     A confirmation of any version but the current one is refused, so terms proposed after a side

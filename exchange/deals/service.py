@@ -1,26 +1,26 @@
 """Rules for deals: who may open, see and move them, and what every transition records."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from exchange.kernel import auth, outbox
-from exchange.kernel.auth import Principal
 from exchange.deals import repo, rules
-from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
 from exchange.deals.repo import DealRow, EventRow
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealOut, TermsIn, TermsOut
+from exchange.kernel import auth, outbox
+from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden, NotFound, field_error
+from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
 from exchange.kernel.http import check_if_match
 from exchange.kernel.schemas import Money
 
 
 def now() -> datetime:
     """The current time in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_out(row: DealRow) -> DealOut:
@@ -29,18 +29,34 @@ def to_out(row: DealRow) -> DealOut:
     if row.terms_version and row.value_amount is not None and row.terms_proposed_at is not None:
         terms = TermsOut(
             value=Money(amount=row.value_amount, currency=row.value_currency or "VND"),
-            transfer_mode=row.transfer_mode or "", summary=row.terms_summary or "",
-            proposed_at=row.terms_proposed_at, proposed_by_org_id=row.terms_proposed_by_org_id,
+            transfer_mode=row.transfer_mode or "",
+            summary=row.terms_summary or "",
+            proposed_at=row.terms_proposed_at,
+            proposed_by_org_id=row.terms_proposed_by_org_id,
         )
     return DealOut(
-        id=row.id, title=row.title, offer_id=row.offer_id, demand_id=row.demand_id, buyer_org_id=row.buyer_org_id,
-        seller_org_id=row.seller_org_id, broker_org_id=row.broker_org_id, stage=row.stage,
-        terms_version=row.terms_version, terms=terms,
+        id=row.id,
+        title=row.title,
+        offer_id=row.offer_id,
+        demand_id=row.demand_id,
+        buyer_org_id=row.buyer_org_id,
+        seller_org_id=row.seller_org_id,
+        broker_org_id=row.broker_org_id,
+        stage=row.stage,
+        terms_version=row.terms_version,
+        terms=terms,
         buyer_confirmed=row.terms_version > 0 and row.buyer_confirmed_version == row.terms_version,
         seller_confirmed=row.terms_version > 0 and row.seller_confirmed_version == row.terms_version,
-        agreed_at=row.agreed_at, fee_schedule_version=row.fee_schedule_version, invoiced_at=row.invoiced_at,
-        closed_at=row.closed_at, cancelled_at=row.cancelled_at, cancel_reason=row.cancel_reason,
-        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at, version=row.version,
+        agreed_at=row.agreed_at,
+        fee_schedule_version=row.fee_schedule_version,
+        invoiced_at=row.invoiced_at,
+        closed_at=row.closed_at,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
     )
 
 
@@ -57,9 +73,16 @@ def _visible(principal: Principal, deal: DealRow) -> bool:
     return principal.is_operator or bool(roles_of(principal, deal))
 
 
-async def _record(conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, action: str, details: dict[str, Any]) -> None:
+async def _record(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, action: str, details: dict[str, Any]
+) -> None:
     await repo.append_event(
-        conn, deal_id, principal.member_id if principal else None, principal.org_id if principal else None, action, details
+        conn,
+        deal_id,
+        principal.member_id if principal else None,
+        principal.org_id if principal else None,
+        action,
+        details,
     )
 
 
@@ -93,12 +116,14 @@ async def _validated_parties(conn: asyncpg.Connection, data: DealCreate) -> None
             raise field_error("broker_org_id", "the broker cannot also be the buyer or the seller")
 
 
-async def create(conn: asyncpg.Connection, p: Principal | None, data: DealCreate) -> DealRow:
+async def create(conn: asyncpg.Connection, principal: Principal | None, data: DealCreate) -> DealRow:
     """A broker, or either party of an accepted interest linking the offer (and demand), opens a deal."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     org_id = principal.org_id
     if org_id is None:
-        raise Forbidden("deals are opened by brokers or by the parties of an accepted interest; operators belong to no organization")
+        raise Forbidden(
+            "deals are opened by brokers or by the parties of an accepted interest; operators belong to no organization"
+        )
     auth.require_member_of(principal, org_id, "editor")
     is_party = org_id in (data.buyer_org_id, data.seller_org_id)
     is_broker = principal.org_kind == "broker" and not is_party
@@ -114,22 +139,43 @@ async def create(conn: asyncpg.Connection, p: Principal | None, data: DealCreate
     if not is_broker and not await repo.accepted_interest_links(
         conn, data.buyer_org_id, data.seller_org_id, data.offer_id, data.demand_id
     ):
-        raise Forbidden("the buyer and the seller need an accepted interest linking this offer (and demand) to open a deal")
-    deal = await repo.insert(conn, {
-        "title": data.title, "offer_id": data.offer_id, "demand_id": data.demand_id, "buyer_org_id": data.buyer_org_id,
-        "seller_org_id": data.seller_org_id, "broker_org_id": data.broker_org_id, "created_by": principal.member_id,
-    })
-    await _record(conn, principal, deal.id, "created", {
-        "title": deal.title, "offer_id": str(deal.offer_id), "demand_id": str(deal.demand_id) if deal.demand_id else None,
-        "buyer_org_id": str(deal.buyer_org_id), "seller_org_id": str(deal.seller_org_id),
-        "broker_org_id": str(deal.broker_org_id) if deal.broker_org_id else None,
-    })
+        raise Forbidden(
+            "the buyer and the seller need an accepted interest linking this offer (and demand) to open a deal"
+        )
+    deal = await repo.insert(
+        conn,
+        {
+            "title": data.title,
+            "offer_id": data.offer_id,
+            "demand_id": data.demand_id,
+            "buyer_org_id": data.buyer_org_id,
+            "seller_org_id": data.seller_org_id,
+            "broker_org_id": data.broker_org_id,
+            "created_by": principal.member_id,
+        },
+    )
+    await _record(
+        conn,
+        principal,
+        deal.id,
+        "created",
+        {
+            "title": deal.title,
+            "offer_id": str(deal.offer_id),
+            "demand_id": str(deal.demand_id) if deal.demand_id else None,
+            "buyer_org_id": str(deal.buyer_org_id),
+            "seller_org_id": str(deal.seller_org_id),
+            "broker_org_id": str(deal.broker_org_id) if deal.broker_org_id else None,
+        },
+    )
     return deal
 
 
-async def get(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, *, for_update: bool = False) -> DealRow:
+async def get(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, *, for_update: bool = False
+) -> DealRow:
     """A deal, for its parties, its broker and operators (404 for anyone else)."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     deal = await repo.get(conn, deal_id, for_update=for_update)
     if deal is None or not _visible(principal, deal):
         raise NotFound("no such deal")
@@ -144,31 +190,53 @@ def _require_part(principal: Principal, deal: DealRow, parts: set[str], doing: s
     return mine
 
 
-async def propose(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, data: TermsIn, if_match: str | None) -> DealRow:
+async def propose(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, data: TermsIn, if_match: str | None
+) -> DealRow:
     """Any party or the broker proposes terms: a new terms_version, both confirmations cleared."""
-    deal = await get(conn, p, deal_id, for_update=True)
-    principal = auth.require(p)
+    deal = await get(conn, principal, deal_id, for_update=True)
+    principal = auth.require(principal)
     _require_part(principal, deal, {"buyer", "seller", "broker"}, "propose terms")
     check_if_match(if_match, deal.version)
     stage = rules.next_stage(deal.stage, "propose")
     version = deal.terms_version + 1
-    moved = await repo.update(conn, deal.id, {
-        "stage": stage, "value_amount": data.value.amount, "value_currency": data.value.currency,
-        "transfer_mode": data.transfer_mode, "terms_summary": data.summary, "terms_version": version,
-        "terms_proposed_at": now(), "terms_proposed_by_org_id": principal.org_id,
-        "buyer_confirmed_version": None, "seller_confirmed_version": None,
-    })
-    await _record(conn, principal, deal.id, "terms_proposed", {
-        "terms_version": version, "value": {"amount": data.value.amount, "currency": data.value.currency},
-        "transfer_mode": data.transfer_mode, "summary": data.summary,
-    })
+    moved = await repo.update(
+        conn,
+        deal.id,
+        {
+            "stage": stage,
+            "value_amount": data.value.amount,
+            "value_currency": data.value.currency,
+            "transfer_mode": data.transfer_mode,
+            "terms_summary": data.summary,
+            "terms_version": version,
+            "terms_proposed_at": now(),
+            "terms_proposed_by_org_id": principal.org_id,
+            "buyer_confirmed_version": None,
+            "seller_confirmed_version": None,
+        },
+    )
+    await _record(
+        conn,
+        principal,
+        deal.id,
+        "terms_proposed",
+        {
+            "terms_version": version,
+            "value": {"amount": data.value.amount, "currency": data.value.currency},
+            "transfer_mode": data.transfer_mode,
+            "summary": data.summary,
+        },
+    )
     return moved
 
 
-async def confirm(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, data: ConfirmIn, if_match: str | None) -> DealRow:
+async def confirm(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, data: ConfirmIn, if_match: str | None
+) -> DealRow:
     """The buyer or the seller confirms the current terms; when both have, the deal is agreed."""
-    deal = await get(conn, p, deal_id, for_update=True)
-    principal = auth.require(p)
+    deal = await get(conn, principal, deal_id, for_update=True)
+    principal = auth.require(principal)
     (side,) = _require_part(principal, deal, {"buyer", "seller"}, "confirm terms")
     check_if_match(if_match, deal.version)
     current = rules.Confirmations(buyer=deal.buyer_confirmed_version, seller=deal.seller_confirmed_version)
@@ -183,18 +251,28 @@ async def confirm(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, 
     if agreed:
         await _record(conn, principal, deal.id, "agreed", {"terms_version": moved.terms_version})
         assert moved.value_amount is not None and moved.agreed_at is not None
-        await outbox.emit(conn, deal.id, DealAgreed(
-            deal_id=deal.id, value=EventMoney(amount=moved.value_amount, currency=moved.value_currency or "VND"),
-            buyer_org_id=deal.buyer_org_id, seller_org_id=deal.seller_org_id, broker_org_id=deal.broker_org_id,
-            terms_version=moved.terms_version, agreed_at=moved.agreed_at,
-        ))
+        await outbox.emit(
+            conn,
+            deal.id,
+            DealAgreed(
+                deal_id=deal.id,
+                value=EventMoney(amount=moved.value_amount, currency=moved.value_currency or "VND"),
+                buyer_org_id=deal.buyer_org_id,
+                seller_org_id=deal.seller_org_id,
+                broker_org_id=deal.broker_org_id,
+                terms_version=moved.terms_version,
+                agreed_at=moved.agreed_at,
+            ),
+        )
     return moved
 
 
-async def cancel(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, data: CancelIn, if_match: str | None) -> DealRow:
+async def cancel(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, data: CancelIn, if_match: str | None
+) -> DealRow:
     """Any party, the broker or an operator cancels a deal that has not closed."""
-    deal = await get(conn, p, deal_id, for_update=True)
-    principal = auth.require(p)
+    deal = await get(conn, principal, deal_id, for_update=True)
+    principal = auth.require(principal)
     if not principal.is_operator:
         _require_part(principal, deal, {"buyer", "seller", "broker"}, "cancel it")
     check_if_match(if_match, deal.version)
@@ -202,17 +280,28 @@ async def cancel(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, d
     moved = await repo.update(conn, deal.id, {"stage": stage, "cancelled_at": now(), "cancel_reason": data.reason})
     await _record(conn, principal, deal.id, "cancelled", {"reason": data.reason, "stage_before": deal.stage})
     assert moved.cancelled_at is not None
-    await outbox.emit(conn, deal.id, DealCancelled(
-        deal_id=deal.id, reason=data.reason, cancelled_at=moved.cancelled_at, stage_before=deal.stage,
-    ))
+    await outbox.emit(
+        conn,
+        deal.id,
+        DealCancelled(
+            deal_id=deal.id,
+            reason=data.reason,
+            cancelled_at=moved.cancelled_at,
+            stage_before=deal.stage,
+        ),
+    )
     return moved
 
 
 async def list_page(
-    conn: asyncpg.Connection, p: Principal | None, stage: str | None, after: tuple[datetime, UUID] | None, limit: int
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    stage: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[DealRow]:
     """The caller's organization's deals (as buyer, seller or broker); operators see every deal."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     if principal.is_operator:
         return await repo.list_page(conn, None, stage, after, limit)
     if principal.org_id is None:
@@ -220,7 +309,9 @@ async def list_page(
     return await repo.list_page(conn, principal.org_id, stage, after, limit)
 
 
-async def events(conn: asyncpg.Connection, p: Principal | None, deal_id: UUID, after_seq: int, limit: int) -> list[EventRow]:
+async def events(
+    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, after_seq: int, limit: int
+) -> list[EventRow]:
     """A deal's trail, for whoever may see the deal."""
-    await get(conn, p, deal_id)
+    await get(conn, principal, deal_id)
     return await repo.events_page(conn, deal_id, after_seq, limit)

@@ -337,7 +337,9 @@ class Stack:
         wait_http("Stripe sandbox", self._stripe, self.stripe_log, url, headers)
 
 
-def register_stripe_webhook(api_base: str, secret_key: str, url: str, webhook_secret: str, webhook_id: str = "exchange") -> None:
+def register_stripe_webhook(
+    api_base: str, secret_key: str, url: str, webhook_secret: str, webhook_id: str = "exchange"
+) -> None:
     """Have the Stripe sandbox deliver its events to url, signed with webhook_secret (kept in its memory only)."""
     with httpx.Client(timeout=5.0, trust_env=False) as client:
         answer = client.post(

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 class InterestRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,8 +55,7 @@ class Disclosure(msgspec.Struct, frozen=True, kw_only=True):
 async def listing_brief(conn: asyncpg.Connection, listing_id: UUID) -> ListingBrief | None:
     """A listing's kind, owner and whether it is public now."""
     row = await conn.fetchrow(
-        "SELECT id, kind, owner_org_id, (status = 'published' AND expires_at > now()) AS public"
-        " FROM listings WHERE id = $1",
+        "SELECT id, kind, owner_org_id, listing_is_public(status, expires_at) AS public FROM listings WHERE id = $1",
         listing_id,
     )
     return row_to(row, ListingBrief) if row else None
@@ -65,7 +64,9 @@ async def listing_brief(conn: asyncpg.Connection, listing_id: UUID) -> ListingBr
 async def find_pending(conn: asyncpg.Connection, target_id: UUID, from_org_id: UUID) -> UUID | None:
     """The id of this organization's pending interest in this listing, if any."""
     return await conn.fetchval(
-        "SELECT id FROM interests WHERE target_id = $1 AND from_org_id = $2 AND status = 'pending'", target_id, from_org_id
+        "SELECT id FROM interests WHERE target_id = $1 AND from_org_id = $2 AND status = 'pending'",
+        target_id,
+        from_org_id,
     )
 
 
@@ -77,8 +78,15 @@ async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> InterestRo
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (target_id, from_org_id) WHERE status = 'pending' DO NOTHING
            RETURNING *""",
-        values["target_id"], values["target_kind"], values["to_org_id"], values["from_org_id"], values["from_member_id"],
-        values["listing_id"], values["offer_id"], values["demand_id"], values["message"],
+        values["target_id"],
+        values["target_kind"],
+        values["to_org_id"],
+        values["from_org_id"],
+        values["from_member_id"],
+        values["listing_id"],
+        values["offer_id"],
+        values["demand_id"],
+        values["message"],
     )
     return row_to(row, InterestRow) if row else None
 
@@ -95,7 +103,9 @@ async def decide(conn: asyncpg.Connection, interest_id: UUID, status: str, membe
     row = await conn.fetchrow(
         """UPDATE interests SET status = $2, decided_at = now(), decided_by = $3, updated_at = now(), version = version + 1
            WHERE id = $1 RETURNING *""",
-        interest_id, status, member_id,
+        interest_id,
+        status,
+        member_id,
     )
     return row_to(row, InterestRow)
 
@@ -104,12 +114,19 @@ async def disclose(conn: asyncpg.Connection, listing_id: UUID, org_id: UUID, int
     """Let an organization see a listing's contact and confidential details."""
     await conn.execute(
         "INSERT INTO listing_disclosures (listing_id, org_id, interest_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        listing_id, org_id, interest_id,
+        listing_id,
+        org_id,
+        interest_id,
     )
 
 
 async def list_page(
-    conn: asyncpg.Connection, org_id: UUID, box: str, status: str | None, after: tuple[datetime, UUID] | None, limit: int
+    conn: asyncpg.Connection,
+    org_id: UUID,
+    box: str,
+    status: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[InterestRow]:
     """An organization's received or sent interests, newest first."""
     column = "to_org_id" if box == "received" else "from_org_id"
@@ -117,10 +134,10 @@ async def list_page(
         f"""SELECT * FROM interests
             WHERE {column} = $1
               AND ($2::text IS NULL OR status = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-            ORDER BY created_at DESC, id DESC
-            LIMIT $5""",
-        org_id, status, after[0] if after else None, after[1] if after else None, limit,
+              AND {keyset(3)}""",
+        org_id,
+        status,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, InterestRow)
 
@@ -132,6 +149,7 @@ async def disclosure(conn: asyncpg.Connection, org_id: UUID, listing_id: UUID | 
                   CASE WHEN l.kind = 'offer' THEN l.confidential_details END AS confidential_details
            FROM organizations o LEFT JOIN listings l ON l.id = $2 AND l.owner_org_id = o.id
            WHERE o.id = $1""",
-        org_id, listing_id,
+        org_id,
+        listing_id,
     )
     return row_to(row, Disclosure)

@@ -6,13 +6,13 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from exchange.interests import repo
+from exchange.interests.repo import InterestRow
+from exchange.interests.schemas import InterestCreate, InterestOut, PartyDisclosure, Revealed
 from exchange.kernel import auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
 from exchange.kernel.http import check_if_match
-from exchange.interests import repo
-from exchange.interests.repo import InterestRow
-from exchange.interests.schemas import InterestCreate, InterestOut, PartyDisclosure, Revealed
 
 OTHER_KIND = {"offer": "demand", "demand": "offer"}
 DECISIONS = {"accept": "accepted", "decline": "declined"}
@@ -24,9 +24,11 @@ def _org_member(principal: Principal) -> UUID:
     return principal.org_id
 
 
-async def express(conn: asyncpg.Connection, p: Principal | None, kind: str, target_id: UUID, data: InterestCreate) -> InterestRow:
+async def express(
+    conn: asyncpg.Connection, principal: Principal | None, kind: str, target_id: UUID, data: InterestCreate
+) -> InterestRow:
     """An editor of a verified organization asks the owner of a published listing to connect."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     org_id = _org_member(principal)
     target = await repo.listing_brief(conn, target_id)
     if target is None or target.kind != kind or (not target.public and target.owner_org_id != org_id):
@@ -46,11 +48,20 @@ async def express(conn: asyncpg.Connection, p: Principal | None, kind: str, targ
         offer_id, demand_id = (target_id, own.id) if kind == "offer" else (own.id, target_id)
     pending = await repo.find_pending(conn, target_id, org_id)
     if pending is None:
-        row = await repo.insert(conn, {
-            "target_id": target_id, "target_kind": kind, "to_org_id": target.owner_org_id, "from_org_id": org_id,
-            "from_member_id": principal.member_id, "listing_id": data.listing_id, "offer_id": offer_id,
-            "demand_id": demand_id, "message": data.message,
-        })
+        row = await repo.insert(
+            conn,
+            {
+                "target_id": target_id,
+                "target_kind": kind,
+                "to_org_id": target.owner_org_id,
+                "from_org_id": org_id,
+                "from_member_id": principal.member_id,
+                "listing_id": data.listing_id,
+                "offer_id": offer_id,
+                "demand_id": demand_id,
+                "message": data.message,
+            },
+        )
         if row is not None:
             return row
         pending = await repo.find_pending(conn, target_id, org_id)
@@ -61,9 +72,9 @@ def _visible(principal: Principal, row: InterestRow) -> bool:
     return principal.is_operator or principal.org_id in (row.from_org_id, row.to_org_id)
 
 
-async def get(conn: asyncpg.Connection, p: Principal | None, interest_id: UUID) -> InterestRow:
+async def get(conn: asyncpg.Connection, principal: Principal | None, interest_id: UUID) -> InterestRow:
     """An interest, for its two parties and operators."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     row = await repo.get(conn, interest_id)
     if row is None or not _visible(principal, row):
         raise NotFound("no such interest")
@@ -71,10 +82,10 @@ async def get(conn: asyncpg.Connection, p: Principal | None, interest_id: UUID) 
 
 
 async def decide(
-    conn: asyncpg.Connection, p: Principal | None, interest_id: UUID, action: str, if_match: str | None
+    conn: asyncpg.Connection, principal: Principal | None, interest_id: UUID, action: str, if_match: str | None
 ) -> InterestRow:
     """The listing owner accepts or declines a pending interest; accepting discloses each side's listing to the other."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     row = await repo.get(conn, interest_id, for_update=True)
     if row is None or not _visible(principal, row):
         raise NotFound("no such interest")
@@ -92,10 +103,15 @@ async def decide(
 
 
 async def list_page(
-    conn: asyncpg.Connection, p: Principal | None, box: str, status: str | None, after: tuple[datetime, UUID] | None, limit: int
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    box: str,
+    status: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[InterestRow]:
     """The interests the caller's organization received or sent."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     org_id = _org_member(principal)
     return await repo.list_page(conn, org_id, box, status, after, limit)
 

@@ -9,8 +9,8 @@ import asyncpg
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
 
 from exchange.kernel.errors import Forbidden, Unauthorized
 

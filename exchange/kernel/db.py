@@ -2,8 +2,10 @@
 
 import logging
 from collections.abc import AsyncGenerator
+from datetime import datetime
 from importlib import resources
 from typing import TypeVar
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -24,10 +26,27 @@ _READ_ONLY = frozenset({"GET", "HEAD"})
 MIGRATION_LOCK_ID = 7_341_190_553
 
 
+def keyset(n: int, *, newest_first: bool = True) -> str:
+    """The tail of a query paged on (created_at, id): rows past the position in $n, $n+1 (null on the first page), $n+2 at most."""
+    op, order = ("<", "DESC") if newest_first else (">", "ASC")
+    return (
+        f"(${n}::timestamptz IS NULL OR (created_at, id) {op} (${n}, ${n + 1}))"
+        f" ORDER BY created_at {order}, id {order} LIMIT ${n + 2}"
+    )
+
+
+def keyset_args(after: tuple[datetime, UUID] | None, limit: int) -> tuple[datetime | None, UUID | None, int]:
+    """The parameters keyset() numbers: the position the page starts after (none for the first page), and its size."""
+    return (after[0], after[1], limit) if after else (None, None, limit)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, encoder=lambda v: msgspec.json.encode(v).decode(), decoder=msgspec.json.decode, schema="pg_catalog"
+            type_name,
+            encoder=lambda v: msgspec.json.encode(v).decode(),
+            decoder=msgspec.json.decode,
+            schema="pg_catalog",
         )
 
 
@@ -103,4 +122,3 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
-

@@ -2,6 +2,7 @@
 
 import logging
 import re
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -74,10 +75,19 @@ def param_error(field: str, message: str) -> BadRequest:
     return BadRequest(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
-def problem_response(status: int, type_: str, title: str, detail: str, errors: list[FieldError] | None = None) -> Response:
-    """Encode one problem detail."""
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """One problem detail; `extra` holds the members of its own type, after the standard ones."""
     body = Problem(type=f"/problems/{type_}", title=title, status=status, detail=detail, errors=errors)
-    return Response(content=msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    # A value, not bytes: an idempotent route stores its response by encoding the content (remember_idempotent).
+    content = {**msgspec.to_builtins(body), **(extra or {})}
+    return Response(content=content, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def _domain_error(_: Request, exc: DomainError) -> Response:
@@ -147,7 +157,9 @@ def _unique_violation(_: Request, exc: asyncpg.UniqueViolationError) -> Response
 def _unexpected_error(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("state", {}).get("request_id", "-")
     log.error("unhandled error, request_id=%s", request_id, exc_info=exc)
-    return problem_response(500, "internal-error", "Internal error", f"an unexpected error occurred (request id {request_id})")
+    return problem_response(
+        500, "internal-error", "Internal error", f"an unexpected error occurred (request id {request_id})"
+    )
 
 
 EXCEPTION_HANDLERS = {

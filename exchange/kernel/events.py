@@ -1,4 +1,4 @@
-"""The deal events deals and payments exchange through the outbox: one definition, imported by both sides."""
+"""The outbox events one package writes and another consumes: one definition, imported by both sides."""
 
 from datetime import datetime
 from uuid import UUID
@@ -6,6 +6,25 @@ from uuid import UUID
 import msgspec
 
 from exchange.kernel import outbox
+
+
+class ListingChanged(outbox.Event, frozen=True, kw_only=True, tag="listing.changed"):
+    """A listing was created, edited or moved (written by listings); the indexer reads it back for the rest."""
+
+    id: UUID
+    kind: str
+    status: str
+    version: int
+
+
+class ListingIndexed(outbox.Event, frozen=True, kw_only=True, tag="listing.indexed"):
+    """A listing's change is now visible to search (written by matching's indexer; subscriptions react to it)."""
+
+    id: UUID
+    kind: str
+    status: str
+    version: int
+    searchable: bool
 
 
 class EventMoney(msgspec.Struct, frozen=True, kw_only=True):

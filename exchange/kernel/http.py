@@ -4,8 +4,8 @@ import base64
 import hashlib
 import re
 import uuid
-from datetime import datetime
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -27,7 +27,9 @@ IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="Th
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page")]
 IdempotencyKey = Annotated[
     str | None,
-    HeaderParameter(name="Idempotency-Key", description="A retry with the same key and body returns the first response"),
+    HeaderParameter(
+        name="Idempotency-Key", description="A retry with the same key and body returns the first response"
+    ),
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -69,28 +71,29 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
     for part in if_match.split(","):
         tag = part.strip().removeprefix("W/").strip('"')
         if not tag.isdigit():
-            raise BadRequest(f"If-Match: {part.strip()!r} is not a version ETag such as \"3\"")
+            raise BadRequest(f'If-Match: {part.strip()!r} is not a version ETag such as "3"')
         wanted.add(int(tag))
     if current_version not in wanted:
         raise PreconditionFailed(f"If-Match does not match: the current version is {current_version}")
 
 
-def encode_cursor(created_at: datetime, id_: UUID) -> str:
-    """An opaque cursor for keyset pagination on (created_at, id)."""
-    raw = msgspec.json.encode([created_at.isoformat(), str(id_)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+TimePosition = tuple[datetime, UUID]
+"""Where a page of a list ordered on (created_at, id) ends: the shape of most cursors."""
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    """Read a cursor made by encode_cursor; a malformed one is a 400 naming the parameter."""
+def encode_cursor(*position: Any) -> str:
+    """An opaque cursor holding where a page ended (base64url of a JSON array)."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, shape: Any = TimePosition, *, parameter: str = "cursor") -> Any:
+    """The position in a cursor made by encode_cursor (None when absent); anything else is a 400 naming the parameter."""
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, id_ = msgspec.json.decode(raw, type=tuple[datetime, UUID])
+        return msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=shape)
     except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
-        raise BadRequest("cursor: not a cursor returned by this API") from None
-    return created_at, id_
+        raise BadRequest(f"{parameter}: not a cursor returned by this API") from None
 
 
 class StoredResponse(msgspec.Struct, frozen=True):
@@ -112,7 +115,9 @@ async def claim_idempotency_key(conn: asyncpg.Connection, scope: str, key: str, 
     claimed = await conn.fetchval(
         "INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, 0, '')"
         " ON CONFLICT DO NOTHING RETURNING true",
-        scope, key, request_hash,
+        scope,
+        key,
+        request_hash,
     )
     if claimed:
         return None

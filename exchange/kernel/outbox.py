@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -41,6 +41,14 @@ async def emit(conn: asyncpg.Connection, aggregate_id: UUID, event: Event) -> No
     )
 
 
+E = TypeVar("E", bound=Event)
+
+
+def decode(row: OutboxRow, event_type: type[E]) -> E:
+    """A claimed row's payload as its typed event (a union of events decodes by topic)."""
+    return msgspec.convert(row.payload, event_type)
+
+
 Handler = Callable[[asyncpg.Connection, list[OutboxRow]], Awaitable[None]]
 
 
@@ -73,6 +81,16 @@ async def backlog(conn: asyncpg.Connection) -> tuple[int, float | None]:
     return row["waiting"], row["oldest"]
 
 
+async def prune(conn: asyncpg.Connection, older_than_days: float) -> int:
+    """Delete events processed more than `older_than_days` ago; return how many went."""
+    deleted = await conn.fetchval(
+        "WITH gone AS (DELETE FROM outbox WHERE processed_at < now() - make_interval(secs => $1) RETURNING 1)"
+        " SELECT count(*) FROM gone",
+        older_than_days * 86400,
+    )
+    return deleted
+
+
 def backoff_seconds(attempts: int) -> float:
     """Delay before the next try of an event that has failed `attempts` times."""
     return min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(attempts - 1, 0))
@@ -96,7 +114,9 @@ async def drain_once(pool: asyncpg.Pool, consumer: Consumer) -> int:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
                 " available_at = now() + make_interval(secs => $3) WHERE id = ANY($1::bigint[])",
-                ids, repr(exc)[:500], backoff_seconds(attempts),
+                ids,
+                repr(exc)[:500],
+                backoff_seconds(attempts),
             )
             return len(rows)
         await conn.execute("UPDATE outbox SET processed_at = now() WHERE id = ANY($1::bigint[])", ids)

@@ -32,7 +32,9 @@ URL_PATTERN = r"^https?://[^\s\x00-\x1f\x7f]+$"
 
 def text(min_length: int = 0, max_length: int = 5000, description: str | None = None) -> Any:
     """A string input without control characters, within length bounds."""
-    return Annotated[str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT, description=description)]
+    return Annotated[
+        str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT, description=description)
+    ]
 
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]

@@ -32,6 +32,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 4
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
+    # Processed outbox events are deleted after this many days (the change feed keeps its own table).
+    outbox_retention_days: float = 7.0
     run_jobs: bool = True
     # Development only: let webhooks go to loopback and private addresses, and over plain http.
     allow_private_webhooks: bool = False

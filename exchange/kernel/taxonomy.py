@@ -118,7 +118,12 @@ _SECTOR_ROWS = (
     ("106", "1.6", "Sinh học", "Biological sciences"),
     ("199", "1.7", "Khoa học tự nhiên khác", "Other natural sciences"),
     ("201", "2.1", "Kỹ thuật dân dụng", "Civil engineering"),
-    ("202", "2.2", "Kỹ thuật điện, kỹ thuật điện tử, kỹ thuật thông tin", "Electrical, electronic and information engineering"),
+    (
+        "202",
+        "2.2",
+        "Kỹ thuật điện, kỹ thuật điện tử, kỹ thuật thông tin",
+        "Electrical, electronic and information engineering",
+    ),
     ("203", "2.3", "Kỹ thuật cơ khí", "Mechanical engineering"),
     ("204", "2.4", "Kỹ thuật hóa học", "Chemical engineering"),
     ("205", "2.5", "Kỹ thuật vật liệu và luyện kim", "Materials engineering and metallurgy"),
@@ -179,24 +184,42 @@ strategic_groups: tuple[StrategicGroup, ...] = (
         vi="Công nghệ số (trí tuệ nhân tạo, dữ liệu lớn, bản sao số, điện toán đám mây, điện toán biên, IoT, chuỗi khối)",
         en="Digital technologies (AI, big data, digital twins, cloud and edge computing, IoT, blockchain)",
     ),
-    StrategicGroup(code="mobile_networks", vi="Công nghệ mạng di động thế hệ sau", en="Next-generation mobile networks"),
+    StrategicGroup(
+        code="mobile_networks", vi="Công nghệ mạng di động thế hệ sau", en="Next-generation mobile networks"
+    ),
     StrategicGroup(code="robotics_automation", vi="Công nghệ robot và tự động hóa", en="Robotics and automation"),
     StrategicGroup(
-        code="biotech_biomedicine", vi="Công nghệ sinh học và y sinh tiên tiến", en="Biotechnology and advanced biomedicine"
+        code="biotech_biomedicine",
+        vi="Công nghệ sinh học và y sinh tiên tiến",
+        en="Biotechnology and advanced biomedicine",
     ),
-    StrategicGroup(code="energy_materials", vi="Công nghệ năng lượng và vật liệu tiên tiến", en="Energy and advanced materials"),
+    StrategicGroup(
+        code="energy_materials", vi="Công nghệ năng lượng và vật liệu tiên tiến", en="Energy and advanced materials"
+    ),
     StrategicGroup(code="semiconductors", vi="Công nghệ chip bán dẫn", en="Semiconductor chips"),
-    StrategicGroup(code="cybersecurity_quantum", vi="Công nghệ an ninh mạng và lượng tử", en="Cybersecurity and quantum technologies"),
-    StrategicGroup(code="marine_subsoil", vi="Công nghệ biển, đại dương và lòng đất", en="Marine, ocean and subsoil technologies"),
+    StrategicGroup(
+        code="cybersecurity_quantum",
+        vi="Công nghệ an ninh mạng và lượng tử",
+        en="Cybersecurity and quantum technologies",
+    ),
+    StrategicGroup(
+        code="marine_subsoil", vi="Công nghệ biển, đại dương và lòng đất", en="Marine, ocean and subsoil technologies"
+    ),
     StrategicGroup(code="aerospace", vi="Công nghệ hàng không và vũ trụ", en="Aviation and space technologies"),
     StrategicGroup(
-        code="railway", vi="Công nghệ đường sắt tốc độ cao và đường sắt đô thị", en="High-speed and urban railway technologies"
+        code="railway",
+        vi="Công nghệ đường sắt tốc độ cao và đường sắt đô thị",
+        en="High-speed and urban railway technologies",
     ),
 )
 
 # (group, Vietnamese, English) in the Decision's order; products 1-22 are Part I, 23-30 Part II.
 _PRODUCT_ROWS = (
-    ("digital", "Mô hình ngôn ngữ lớn tiếng Việt, trợ lý ảo, AI chuyên ngành", "Vietnamese large language models, virtual assistants and domain AI"),
+    (
+        "digital",
+        "Mô hình ngôn ngữ lớn tiếng Việt, trợ lý ảo, AI chuyên ngành",
+        "Vietnamese large language models, virtual assistants and domain AI",
+    ),
     ("digital", "Camera AI xử lý tại biên", "Edge-processing AI cameras"),
     ("digital", "Nền tảng bản sao số", "Digital-twin platforms"),
     ("digital", "Nền tảng điện toán đám mây", "Cloud-computing platforms"),
@@ -204,28 +227,68 @@ _PRODUCT_ROWS = (
     ("mobile_networks", "Thiết bị, hệ thống mạng 5G/5G-Advanced", "5G and 5G-Advanced network equipment and systems"),
     ("robotics_automation", "Robot tự hành và robot công nghiệp", "Autonomous and industrial robots"),
     ("robotics_automation", "Nền tảng, giải pháp sản xuất thông minh", "Smart-manufacturing platforms and solutions"),
-    ("cybersecurity_quantum", "Giải pháp an ninh mạng cho hạ tầng trọng yếu", "Cybersecurity for critical infrastructure"),
+    (
+        "cybersecurity_quantum",
+        "Giải pháp an ninh mạng cho hạ tầng trọng yếu",
+        "Cybersecurity for critical infrastructure",
+    ),
     ("biotech_biomedicine", "Vắc xin thế hệ mới cho người", "Next-generation human vaccines"),
-    ("biotech_biomedicine", "Liệu pháp tế bào (tế bào gốc, tế bào miễn dịch)", "Cell therapies (stem-cell and immune-cell)"),
-    ("biotech_biomedicine", "Hệ thống sản xuất y tế cá thể hóa bằng in 3D", "Personalised 3D-printed medical manufacturing"),
+    (
+        "biotech_biomedicine",
+        "Liệu pháp tế bào (tế bào gốc, tế bào miễn dịch)",
+        "Cell therapies (stem-cell and immune-cell)",
+    ),
+    (
+        "biotech_biomedicine",
+        "Hệ thống sản xuất y tế cá thể hóa bằng in 3D",
+        "Personalised 3D-printed medical manufacturing",
+    ),
     ("biotech_biomedicine", "Hệ thống cảm biến sinh học thông minh", "Smart biosensor systems"),
-    ("biotech_biomedicine", "Vắc xin và chế phẩm sinh học dùng trong nông nghiệp", "Agricultural vaccines and biologicals"),
-    ("biotech_biomedicine", "Hệ thống sản xuất và chế biến sâu nông sản", "Agricultural production and deep-processing systems"),
-    ("biotech_biomedicine", "Giống cây trồng, vật nuôi công nghệ sinh học", "Biotech crop varieties and livestock breeds"),
+    (
+        "biotech_biomedicine",
+        "Vắc xin và chế phẩm sinh học dùng trong nông nghiệp",
+        "Agricultural vaccines and biologicals",
+    ),
+    (
+        "biotech_biomedicine",
+        "Hệ thống sản xuất và chế biến sâu nông sản",
+        "Agricultural production and deep-processing systems",
+    ),
+    (
+        "biotech_biomedicine",
+        "Giống cây trồng, vật nuôi công nghệ sinh học",
+        "Biotech crop varieties and livestock breeds",
+    ),
     ("energy_materials", "Vật liệu tiên tiến, vật liệu chức năng", "Advanced and functional materials"),
     ("energy_materials", "Pin, ắc quy và hệ thống lưu trữ năng lượng", "Batteries and battery energy-storage systems"),
     ("energy_materials", "Hydro xanh, nhiên liệu sinh học", "Green hydrogen and biofuels"),
-    ("energy_materials", "Thiết bị điện cao áp và hệ thống truyền tải điện", "High-voltage equipment and power transmission systems"),
+    (
+        "energy_materials",
+        "Thiết bị điện cao áp và hệ thống truyền tải điện",
+        "High-voltage equipment and power transmission systems",
+    ),
     ("energy_materials", "Công nghệ thu giữ, sử dụng và lưu trữ carbon", "Carbon capture, utilisation and storage"),
     ("aerospace", "UAV và hệ thống giám sát, chế áp UAV", "UAVs and UAV monitoring and counter-UAV systems"),
     ("semiconductors", "Chip chuyên dụng", "Application-specific chips"),
     ("cybersecurity_quantum", "Công nghệ lượng tử", "Quantum technology"),
-    ("marine_subsoil", "Công nghệ khai thác, chế biến khoáng sản và đất hiếm", "Mineral and rare-earth mining and processing"),
-    ("marine_subsoil", "Công nghệ thăm dò biển sâu, lòng đất và năng lượng ngoài khơi", "Deep-sea and subsurface exploration, offshore energy"),
+    (
+        "marine_subsoil",
+        "Công nghệ khai thác, chế biến khoáng sản và đất hiếm",
+        "Mineral and rare-earth mining and processing",
+    ),
+    (
+        "marine_subsoil",
+        "Công nghệ thăm dò biển sâu, lòng đất và năng lượng ngoài khơi",
+        "Deep-sea and subsurface exploration, offshore energy",
+    ),
     ("energy_materials", "Lò phản ứng hạt nhân mô-đun nhỏ (SMR)", "Small modular nuclear reactors (SMR)"),
     ("aerospace", "Vệ tinh và chùm vệ tinh quỹ đạo thấp", "Satellites and low-Earth-orbit constellations"),
     ("railway", "Công trình đường sắt tốc độ cao", "High-speed railway works"),
-    ("railway", "Hệ thống, thiết bị đường sắt tốc độ cao và đường sắt đô thị", "High-speed and urban railway systems and equipment"),
+    (
+        "railway",
+        "Hệ thống, thiết bị đường sắt tốc độ cao và đường sắt đô thị",
+        "High-speed and urban railway systems and equipment",
+    ),
 )
 
 strategic_products: tuple[StrategicProduct, ...] = tuple(
@@ -240,8 +303,16 @@ trl_levels: tuple[TrlLevel, ...] = (
     TrlLevel(level=2, vi="Hình thành khái niệm công nghệ", en="Technology concept formulated"),
     TrlLevel(level=3, vi="Chứng minh khái niệm bằng thực nghiệm", en="Experimental proof of concept"),
     TrlLevel(level=4, vi="Công nghệ được kiểm chứng trong phòng thí nghiệm", en="Technology validated in lab"),
-    TrlLevel(level=5, vi="Công nghệ được kiểm chứng trong môi trường liên quan", en="Technology validated in relevant environment"),
-    TrlLevel(level=6, vi="Công nghệ được trình diễn trong môi trường liên quan", en="Technology demonstrated in relevant environment"),
+    TrlLevel(
+        level=5,
+        vi="Công nghệ được kiểm chứng trong môi trường liên quan",
+        en="Technology validated in relevant environment",
+    ),
+    TrlLevel(
+        level=6,
+        vi="Công nghệ được trình diễn trong môi trường liên quan",
+        en="Technology demonstrated in relevant environment",
+    ),
     TrlLevel(
         level=7,
         vi="Trình diễn nguyên mẫu hệ thống trong môi trường vận hành",
@@ -262,7 +333,11 @@ transfer_modes: tuple[CodeLabel, ...] = (
     CodeLabel(code="joint_venture", vi="Liên doanh", en="Joint venture"),
     CodeLabel(code="rnd_cooperation", vi="Hợp tác nghiên cứu và phát triển", en="R&D cooperation"),
     CodeLabel(code="consulting", vi="Tư vấn, hỗ trợ kỹ thuật", en="Consulting and technical assistance"),
-    CodeLabel(code="equipment_sale", vi="Mua bán máy móc, thiết bị kèm công nghệ", en="Sale of machinery and equipment with the technology"),
+    CodeLabel(
+        code="equipment_sale",
+        vi="Mua bán máy móc, thiết bị kèm công nghệ",
+        en="Sale of machinery and equipment with the technology",
+    ),
 )
 
 ip_statuses: tuple[CodeLabel, ...] = (
@@ -282,7 +357,9 @@ PROVINCE_SOURCE = (
 )
 
 
-def _p(code: str, vi: str, en: str, kind: Literal["city", "province"], former: dict[str, str] | None = None) -> Province:
+def _p(
+    code: str, vi: str, en: str, kind: Literal["city", "province"], former: dict[str, str] | None = None
+) -> Province:
     """Build a Province from a {former name: pre-2025 code} map (None when unchanged)."""
     return Province(
         code=code,
@@ -322,7 +399,13 @@ provinces: tuple[Province, ...] = (
     _p("66", "Đắk Lắk", "Dak Lak", "province", {"Phú Yên": "54", "Đắk Lắk": "66"}),
     _p("68", "Lâm Đồng", "Lam Dong", "province", {"Bình Thuận": "60", "Đắk Nông": "67", "Lâm Đồng": "68"}),
     _p("75", "Đồng Nai", "Dong Nai", "city", {"Bình Phước": "70", "Đồng Nai": "75"}),
-    _p("79", "Hồ Chí Minh", "Ho Chi Minh City", "city", {"Bình Dương": "74", "Bà Rịa - Vũng Tàu": "77", "Hồ Chí Minh": "79"}),
+    _p(
+        "79",
+        "Hồ Chí Minh",
+        "Ho Chi Minh City",
+        "city",
+        {"Bình Dương": "74", "Bà Rịa - Vũng Tàu": "77", "Hồ Chí Minh": "79"},
+    ),
     _p("80", "Tây Ninh", "Tay Ninh", "province", {"Tây Ninh": "72", "Long An": "80"}),
     _p("82", "Đồng Tháp", "Dong Thap", "province", {"Tiền Giang": "82", "Đồng Tháp": "87"}),
     _p("86", "Vĩnh Long", "Vinh Long", "province", {"Bến Tre": "83", "Trà Vinh": "84", "Vĩnh Long": "86"}),
@@ -341,6 +424,13 @@ TRL_LEVELS = frozenset(t.level for t in trl_levels)
 TRANSFER_MODE_CODES = frozenset(m.code for m in transfer_modes)
 IP_STATUS_CODES = frozenset(s.code for s in ip_statuses)
 PROVINCE_CODES = frozenset(p.code for p in provinces)
+
+# The same lists as types, so a bad code in a body or query is a 4xx naming the field.
+SectorCode = Literal[tuple(sorted(SECTOR_CODES))]  # type: ignore[valid-type]
+StrategicGroup = Literal[tuple(sorted(STRATEGIC_GROUP_CODES))]  # type: ignore[valid-type]
+TransferMode = Literal[tuple(sorted(TRANSFER_MODE_CODES))]  # type: ignore[valid-type]
+IpStatus = Literal[tuple(sorted(IP_STATUS_CODES))]  # type: ignore[valid-type]
+Language = Literal["vi", "en"]
 
 _SECTORS_BY_CODE = {s.code: s for s in sectors}
 _PROVINCES_BY_CODE = {p.code: p for p in provinces}

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel.db import row_to, rows_to
+from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
 
 
 class OrgRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,8 +60,13 @@ async def insert_org(conn: asyncpg.Connection, values: dict[str, Any]) -> OrgRow
     row = await conn.fetchrow(
         """INSERT INTO organizations (name, kind, province, contact_email, tax_code, website, description)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-        values["name"], values["kind"], values["province"], values["contact_email"],
-        values.get("tax_code"), values.get("website"), values.get("description"),
+        values["name"],
+        values["kind"],
+        values["province"],
+        values["contact_email"],
+        values.get("tax_code"),
+        values.get("website"),
+        values.get("description"),
     )
     return row_to(row, OrgRow)
 
@@ -77,7 +82,7 @@ async def update_org(conn: asyncpg.Connection, org_id: UUID, changes: dict[str, 
     """Apply profile changes (whitelisted columns only) and bump the version."""
     columns = [c for c in changes if c in _ORG_COLUMNS]
     assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=3))
-    sql = f"""UPDATE organizations SET {assignments + ',' if assignments else ''} status = $2,
+    sql = f"""UPDATE organizations SET {assignments + "," if assignments else ""} status = $2,
               verified_at = CASE WHEN $2 = 'verified' THEN verified_at END,
               updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *"""
     row = await conn.fetchrow(sql, org_id, status, *(changes[c] for c in columns))
@@ -90,7 +95,9 @@ async def set_org_verification(conn: asyncpg.Connection, org_id: UUID, status: s
         """UPDATE organizations SET status = $2, rejection_reason = $3,
            verified_at = CASE WHEN $2 = 'verified' THEN now() END,
            updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *""",
-        org_id, status, reason,
+        org_id,
+        status,
+        reason,
     )
     return row_to(row, OrgRow)
 
@@ -115,10 +122,9 @@ async def list_members(
 ) -> list[MemberRow]:
     """Current members of an organization, oldest first, keyset-paginated."""
     rows = await conn.fetch(
-        """SELECT * FROM members WHERE org_id = $1 AND removed_at IS NULL
-           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-           ORDER BY created_at, id LIMIT $4""",
-        org_id, after[0] if after else None, after[1] if after else None, limit,
+        f"SELECT * FROM members WHERE org_id = $1 AND removed_at IS NULL AND {keyset(2, newest_first=False)}",
+        org_id,
+        *keyset_args(after, limit),
     )
     return rows_to(rows, MemberRow)
 
@@ -141,11 +147,16 @@ async def remove_member(conn: asyncpg.Connection, member_id: UUID) -> None:
     await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id)
 
 
-async def insert_key(conn: asyncpg.Connection, member_id: UUID, key_hash: bytes, prefix: str, name: str | None) -> KeyRow:
+async def insert_key(
+    conn: asyncpg.Connection, member_id: UUID, key_hash: bytes, prefix: str, name: str | None
+) -> KeyRow:
     """Store a new key's hash."""
     row = await conn.fetchrow(
         "INSERT INTO api_keys (member_id, key_hash, prefix, name) VALUES ($1, $2, $3, $4) RETURNING *",
-        member_id, key_hash, prefix, name,
+        member_id,
+        key_hash,
+        prefix,
+        name,
     )
     return row_to(row, KeyRow)
 

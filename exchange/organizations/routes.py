@@ -1,14 +1,14 @@
 """HTTP routes of organizations, members, API keys and /v1/me."""
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
 from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
+from exchange.kernel.schemas import Page
 from exchange.organizations import service
 from exchange.organizations.schemas import (
     ApiKeyCreate,
@@ -24,8 +24,6 @@ from exchange.organizations.schemas import (
     RegistrationOut,
     VerifyDecision,
 )
-from exchange.kernel.schemas import Page
-
 
 
 def with_etag(out: OrganizationOut) -> Response[OrganizationOut]:
@@ -49,28 +47,58 @@ class OrganizationController(Controller):
         """An organization's public profile."""
         return with_etag(await service.get_org(conn, principal, org_id))
 
-    @patch("/{org_id:uuid}", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 412, 422), summary="Edit profile")
+    @patch(
+        "/{org_id:uuid}",
+        security=BEARER,
+        guards=KEYED,
+        responses=problems(400, 401, 403, 404, 412, 422),
+        summary="Edit profile",
+    )
     async def update_org(
-        self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[OrganizationUpdate], if_match: IfMatch = None
+        self,
+        conn: Conn,
+        principal: Caller,
+        org_id: FromPath[UUID],
+        data: JSONBody[OrganizationUpdate],
+        if_match: IfMatch = None,
     ) -> Response[OrganizationOut]:
         """Edit the profile (owner); a new name or tax code needs verification again."""
         return with_etag(await service.update_org(conn, principal, org_id, data, if_match))
 
-    @post("/{org_id:uuid}/verify", status_code=200, security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 409, 422), summary="Verify")
+    @post(
+        "/{org_id:uuid}/verify",
+        status_code=200,
+        security=BEARER,
+        guards=KEYED,
+        responses=problems(400, 401, 403, 404, 409, 422),
+        summary="Verify",
+    )
     async def verify(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[VerifyDecision | None] = None
     ) -> Response[OrganizationOut]:
         """Operators verify (default) or reject, with a reason, an organization pending verification."""
         return with_etag(await service.verify(conn, principal, org_id, data or VerifyDecision()))
 
-    @post("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404, 409, 422), summary="Add a member")
+    @post(
+        "/{org_id:uuid}/members",
+        security=BEARER,
+        guards=KEYED,
+        responses=problems(400, 401, 403, 404, 409, 422),
+        summary="Add a member",
+    )
     async def add_member(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], data: JSONBody[MemberCreate]
     ) -> MemberWithKeyOut:
         """The owner adds a member; returns the member's first API key, shown once."""
         return await service.add_member(conn, principal, org_id, data)
 
-    @get("/{org_id:uuid}/members", security=BEARER, guards=KEYED, responses=problems(400, 401, 403, 404), summary="List members")
+    @get(
+        "/{org_id:uuid}/members",
+        security=BEARER,
+        guards=KEYED,
+        responses=problems(400, 401, 403, 404),
+        summary="List members",
+    )
     async def list_members(
         self, conn: Conn, principal: Caller, org_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None
     ) -> Page[MemberOut]:

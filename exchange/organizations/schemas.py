@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Url, text
@@ -14,7 +13,9 @@ OrgStatus = Literal["pending_verification", "verified", "rejected"]
 MemberRole = Literal["owner", "editor", "viewer"]
 
 Name = text(2, 200)
-TaxCode = Annotated[str, Meta(pattern=r"^\d{10}(-\d{3})?$", description="Vietnamese tax code: 10 digits, or 13 for a branch")]
+TaxCode = Annotated[
+    str, Meta(pattern=r"^\d{10}(-\d{3})?$", description="Vietnamese tax code: 10 digits, or 13 for a branch")
+]
 Province = text(1, 100, "Province code, or a current or former province name")
 Text = text(0, 5000)
 
@@ -134,4 +135,3 @@ class MeOut(ApiStruct, kw_only=True):
     member: MemberOut
     organization: OrganizationOut | None
     role: str
-

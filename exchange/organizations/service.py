@@ -10,6 +10,7 @@ from exchange.kernel import auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
 from exchange.kernel.http import check_if_match
+from exchange.kernel.taxonomy import region_code
 from exchange.organizations import repo
 from exchange.organizations.repo import KeyRow, MemberRow, OrgRow
 from exchange.organizations.schemas import (
@@ -26,7 +27,6 @@ from exchange.organizations.schemas import (
     RegistrationOut,
     VerifyDecision,
 )
-from exchange.kernel.taxonomy import region_code
 
 BOOTSTRAP_LOCK_ID = 7_341_190_554
 
@@ -46,7 +46,9 @@ def org_out(row: OrgRow, viewer: Principal | None) -> OrganizationOut:
 
 def member_out(row: MemberRow) -> MemberOut:
     """A member as the API shows it."""
-    return MemberOut(id=row.id, org_id=row.org_id, name=row.name, email=row.email, role=row.role, created_at=row.created_at)
+    return MemberOut(
+        id=row.id, org_id=row.org_id, name=row.name, email=row.email, role=row.role, created_at=row.created_at
+    )
 
 
 def key_out(row: KeyRow) -> ApiKeyOut:
@@ -85,10 +87,10 @@ async def get_org(conn: asyncpg.Connection, viewer: Principal | None, org_id: UU
 
 
 async def update_org(
-    conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: OrganizationUpdate, if_match: str | None
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: OrganizationUpdate, if_match: str | None
 ) -> OrganizationOut:
     """Edit a profile (owner only)."""
-    auth.require_member_of(p, org_id, "owner")
+    auth.require_member_of(principal, org_id, "owner")
     org = await _org(conn, org_id, for_update=True)
     check_if_match(if_match, org.version)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
@@ -98,25 +100,29 @@ async def update_org(
     status = org.status
     if changed & _IDENTITY_FIELDS or org.status == "rejected":
         status = "pending_verification"
-    return org_out(await repo.update_org(conn, org_id, changes, status), p)
+    return org_out(await repo.update_org(conn, org_id, changes, status), principal)
 
 
-async def verify(conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: VerifyDecision) -> OrganizationOut:
+async def verify(
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: VerifyDecision
+) -> OrganizationOut:
     """An operator verifies or rejects an organization waiting for verification."""
-    auth.require_operator(p)
+    auth.require_operator(principal)
     org = await _org(conn, org_id, for_update=True)
     if org.status != "pending_verification":
         raise InvalidTransition(f"the organization is {org.status}, not pending_verification")
     if data.decision == "reject":
         if not data.reason:
             raise field_error("reason", "a reason is required to reject")
-        return org_out(await repo.set_org_verification(conn, org_id, "rejected", data.reason), p)
-    return org_out(await repo.set_org_verification(conn, org_id, "verified", None), p)
+        return org_out(await repo.set_org_verification(conn, org_id, "rejected", data.reason), principal)
+    return org_out(await repo.set_org_verification(conn, org_id, "verified", None), principal)
 
 
-async def add_member(conn: asyncpg.Connection, p: Principal | None, org_id: UUID, data: MemberCreate) -> MemberWithKeyOut:
+async def add_member(
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: MemberCreate
+) -> MemberWithKeyOut:
     """An owner adds a member, who gets a first key."""
-    auth.require_member_of(p, org_id, "owner")
+    auth.require_member_of(principal, org_id, "owner")
     await repo.lock_org_members(conn, org_id)
     member = await repo.insert_member(conn, org_id, data.name, data.email, data.role)
     key, secret = await _issue_key(conn, member.id, "first key")
@@ -124,18 +130,18 @@ async def add_member(conn: asyncpg.Connection, p: Principal | None, org_id: UUID
 
 
 async def list_members(
-    conn: asyncpg.Connection, p: Principal | None, org_id: UUID, after: tuple | None, limit: int
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, after: tuple | None, limit: int
 ) -> list[MemberRow]:
     """Members of an organization, for its members and operators."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     if not (principal.is_operator or principal.is_member_of(org_id)):
         raise Forbidden("only members of this organization may list its members")
     return await repo.list_members(conn, org_id, after, limit)
 
 
-async def remove_member(conn: asyncpg.Connection, p: Principal | None, member_id: UUID) -> None:
+async def remove_member(conn: asyncpg.Connection, principal: Principal | None, member_id: UUID) -> None:
     """An owner removes a member; the member's keys stop working with this commit."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     member = await repo.get_member(conn, member_id)
     if member is None or member.org_id is None:
         raise NotFound("no such member")
@@ -146,31 +152,31 @@ async def remove_member(conn: asyncpg.Connection, p: Principal | None, member_id
     await repo.remove_member(conn, member_id)
 
 
-async def create_key(conn: asyncpg.Connection, p: Principal | None, data: ApiKeyCreate) -> NewApiKeyOut:
+async def create_key(conn: asyncpg.Connection, principal: Principal | None, data: ApiKeyCreate) -> NewApiKeyOut:
     """Any member creates another key for itself."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     row, secret = await _issue_key(conn, principal.member_id, data.name)
     return NewApiKeyOut(**msgspec.structs.asdict(key_out(row)), api_key=secret)
 
 
-async def list_keys(conn: asyncpg.Connection, p: Principal | None) -> list[ApiKeyOut]:
+async def list_keys(conn: asyncpg.Connection, principal: Principal | None) -> list[ApiKeyOut]:
     """The caller's current keys."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     return [key_out(k) for k in await repo.list_keys(conn, principal.member_id)]
 
 
-async def revoke_key(conn: asyncpg.Connection, p: Principal | None, key_id: UUID) -> None:
+async def revoke_key(conn: asyncpg.Connection, principal: Principal | None, key_id: UUID) -> None:
     """Revoke one of one's own keys."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     key = await repo.get_key(conn, key_id)
     if key is None or key.member_id != principal.member_id or key.revoked_at is not None:
         raise NotFound("no such key among yours")
     await repo.revoke_key(conn, key_id)
 
 
-async def me(conn: asyncpg.Connection, p: Principal | None) -> MeOut:
+async def me(conn: asyncpg.Connection, principal: Principal | None) -> MeOut:
     """The caller's member, organization and role."""
-    principal = auth.require(p)
+    principal = auth.require(principal)
     member = await repo.get_member(conn, principal.member_id)
     org = await repo.get_org(conn, principal.org_id) if principal.org_id else None
     return MeOut(member=member_out(member), organization=org_out(org, principal) if org else None, role=principal.role)
@@ -191,6 +197,8 @@ async def ensure_bootstrap_operator(conn: asyncpg.Connection, secret: str) -> bo
     if await repo.key_exists(conn, key_hash):
         return False
     email = "bootstrap-operator@exchange.invalid"
-    operator = await repo.find_operator(conn, email) or await repo.insert_member(conn, None, "Bootstrap operator", email, "operator")
+    operator = await repo.find_operator(conn, email) or await repo.insert_member(
+        conn, None, "Bootstrap operator", email, "operator"
+    )
     await repo.insert_key(conn, operator.id, key_hash, secret[:12], "bootstrap")
     return True

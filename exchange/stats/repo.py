@@ -12,7 +12,7 @@ from exchange.kernel.db import row_to, rows_to
 async def listing_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Listings grouped by kind, effective status, sector and region."""
     return await conn.fetch(
-        """SELECT kind, CASE WHEN status = 'published' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
+        """SELECT kind, listing_status(status, expires_at) AS status,
                   sector, region, count(*) AS n
            FROM listings GROUP BY 1, 2, 3, 4"""
     )
@@ -49,11 +49,6 @@ async def agreed_value(conn: asyncpg.Connection) -> tuple[int, int]:
     return row["n"], row["total"]
 
 
-async def has_invoices(conn: asyncpg.Connection) -> bool:
-    """Whether the payments tables exist yet."""
-    return await conn.fetchval("SELECT to_regclass('invoices') IS NOT NULL")
-
-
 async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:
     """Fees invoiced (not void), collected (paid) and refunded, in VND."""
     row = await conn.fetchrow(
@@ -66,7 +61,7 @@ async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:
 
 
 class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One listing change from the outbox."""
+    """One listing change of the feed."""
 
     id: int
     txid: int
@@ -82,17 +77,14 @@ class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
 # A change is public when the listing is published by it, or was published by an earlier change (a removal);
 # the history of drafts never published does not leave the exchange.
 _CHANGES = """
-SELECT o.id, o.txid::text::bigint AS txid, o.aggregate_id AS listing_id, o.payload->>'kind' AS kind,
-       o.payload->>'status' AS status, (o.payload->>'version')::int AS version, o.created_at AS changed_at
-FROM outbox o
-WHERE o.topic = 'listing.changed'
-  AND o.txid < pg_snapshot_xmin(pg_current_snapshot())
-  AND (o.txid, o.id) > ($1::text::xid8, $2::bigint)
-  AND (o.payload->>'status' = 'published'
-       OR EXISTS (SELECT 1 FROM outbox p
-                  WHERE p.topic = 'listing.changed' AND p.aggregate_id = o.aggregate_id
-                    AND p.payload->>'status' = 'published' AND (p.txid, p.id) < (o.txid, o.id)))
-ORDER BY o.txid, o.id
+SELECT c.id, c.txid::text::bigint AS txid, c.listing_id, c.kind, c.status, c.version, c.changed_at
+FROM listing_changes c
+WHERE c.txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (c.txid, c.id) > ($1::text::xid8, $2::bigint)
+  AND (c.status = 'published'
+       OR EXISTS (SELECT 1 FROM listing_changes p
+                  WHERE p.listing_id = c.listing_id AND p.status = 'published' AND (p.txid, p.id) < (c.txid, c.id)))
+ORDER BY c.txid, c.id
 LIMIT $3
 """
 
@@ -117,7 +109,8 @@ async def insert_partner(conn: asyncpg.Connection, name: str, email: str) -> Par
     row = await conn.fetchrow(
         "INSERT INTO members (org_id, name, email, role) VALUES (NULL, $1, $2, 'partner')"
         " RETURNING id, name, email, role, created_at",
-        name, email,
+        name,
+        email,
     )
     return row_to(row, PartnerRow)
 
@@ -126,7 +119,9 @@ async def insert_key(conn: asyncpg.Connection, member_id: UUID, key_hash: bytes,
     """Store a key's hash for a member."""
     return await conn.fetchval(
         "INSERT INTO api_keys (member_id, key_hash, prefix, name) VALUES ($1, $2, $3, 'partner') RETURNING id",
-        member_id, key_hash, prefix,
+        member_id,
+        key_hash,
+        prefix,
     )
 
 
@@ -137,5 +132,7 @@ async def remove_partner(conn: asyncpg.Connection, member_id: UUID) -> bool:
         member_id,
     )
     if removed:
-        await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id)
+        await conn.execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id
+        )
     return bool(removed)

@@ -41,7 +41,9 @@ class ChangeFeedController(Controller):
         """Operators register a partner exchange, which gets a key (shown once) that reads the change feed only."""
         return await service.create_partner(conn, principal, data)
 
-    @delete("/v1/partners/{member_id:uuid}", responses=problems(400, 401, 403, 404), summary="Remove a partner exchange")
+    @delete(
+        "/v1/partners/{member_id:uuid}", responses=problems(400, 401, 403, 404), summary="Remove a partner exchange"
+    )
     async def remove_partner(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:
         """Operators remove a partner exchange; its keys stop working at once."""
         await service.remove_partner(conn, principal, member_id)

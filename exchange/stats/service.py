@@ -1,16 +1,18 @@
 """Statistics from one snapshot, the listing change feed in commit order, and partner keys."""
 
-import base64
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import Meta
 
 from exchange.kernel import auth
 from exchange.kernel.auth import Principal
-from exchange.kernel.errors import BadRequest, Forbidden, NotFound
+from exchange.kernel.errors import Forbidden, NotFound
+from exchange.kernel.http import decode_cursor, encode_cursor
 from exchange.kernel.schemas import Money
 from exchange.stats import repo
 from exchange.stats.schemas import (
@@ -26,8 +28,7 @@ from exchange.stats.schemas import (
     PartnerWithKeyOut,
     StatsOut,
 )
-from listings import rules as listing_rules
-from listings import service as listings
+from listings import public as listings
 
 LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdrawn", "expired")
 DEAL_STAGES = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
@@ -46,7 +47,7 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         median = await repo.median_days_to_first_interest(conn)
         deals = await repo.deal_counts(conn)
         agreed_count, agreed_total = await repo.agreed_value(conn)
-        fees = await repo.fee_sums(conn) if await repo.has_invoices(conn) else (0, 0, 0)
+        fees = await repo.fee_sums(conn)
     by_status: Counter[str] = Counter({s: 0 for s in LISTING_STATUSES})
     by_sector: Counter[str] = Counter()
     by_province: Counter[str] = Counter()
@@ -61,80 +62,94 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
     return StatsOut(
         as_of=as_of,
         listings=ListingStats(
-            total=sum(by_status.values()), by_status=dict(by_status),
-            by_sector=dict(sorted(by_sector.items())), by_province=dict(sorted(by_province.items())),
+            total=sum(by_status.values()),
+            by_status=dict(by_status),
+            by_sector=dict(sorted(by_sector.items())),
+            by_province=dict(sorted(by_province.items())),
         ),
         offers_vs_demands=OffersVsDemands(offers=published["offer"], demands=published["demand"]),
         interests=InterestStats(
-            total=sum(interests.values()), pending=interests.get("pending", 0), accepted=accepted, declined=declined,
+            total=sum(interests.values()),
+            pending=interests.get("pending", 0),
+            accepted=accepted,
+            declined=declined,
             acceptance_rate=round(accepted / (accepted + declined), 4) if accepted + declined else None,
             median_days_to_first_interest=round(median, 2) if median is not None else None,
         ),
         deals=DealStats(
-            total=sum(deals.values()), by_stage={s: deals.get(s, 0) for s in DEAL_STAGES},
-            agreed_count=agreed_count, agreed_value=_vnd(agreed_total),
+            total=sum(deals.values()),
+            by_stage={s: deals.get(s, 0) for s in DEAL_STAGES},
+            agreed_count=agreed_count,
+            agreed_value=_vnd(agreed_total),
         ),
         fees=FeeStats(invoiced=_vnd(fees[0]), collected=_vnd(fees[1]), refunded=_vnd(fees[2])),
     )
 
 
+# A feed position: the transaction and id of the last change read.
+FeedPosition = tuple[Literal["c"], Annotated[int, Meta(ge=0)], Annotated[int, Meta(ge=0)]]
+
+
 def encode_position(txid: int, id_: int) -> str:
     """An opaque feed position."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(["c", txid, id_])).decode().rstrip("=")
+    return encode_cursor("c", txid, id_)
 
 
 def decode_position(since: str | None) -> tuple[int, int]:
     """Read a position made by encode_position; the start of the feed when absent."""
-    if not since:
-        return 0, 0
-    try:
-        tag, txid, id_ = msgspec.json.decode(base64.urlsafe_b64decode(since + "=" * (-len(since) % 4)), type=tuple[str, int, int])
-    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
-        raise BadRequest("since: not a position returned by this API") from None
-    if tag != "c" or txid < 0 or id_ < 0:
-        raise BadRequest("since: not a position returned by this API")
-    return txid, id_
+    position = decode_cursor(since, FeedPosition, parameter="since")
+    return (position[1], position[2]) if position else (0, 0)
 
 
-def _require_feed_reader(p: Principal | None) -> Principal:
-    principal = auth.require(p)
+def _require_feed_reader(principal: Principal | None) -> Principal:
+    principal = auth.require(principal)
     if principal.role not in ("operator", "partner"):
         raise Forbidden("the change feed is for operators and partner exchanges")
     return principal
 
 
-async def changes(conn: asyncpg.Connection, p: Principal | None, since: str | None, limit: int) -> ChangesPage:
+async def changes(conn: asyncpg.Connection, principal: Principal | None, since: str | None, limit: int) -> ChangesPage:
     """Public listing changes after `since`, in an order no later commit can insert into."""
-    _require_feed_reader(p)
+    _require_feed_reader(principal)
     txid, id_ = decode_position(since)
     rows = await repo.changes_after(conn, txid, id_, limit + 1)
     page = rows[:limit]
     current = {r.id: r for r in await listings.rows_by_id(conn, list({c.listing_id for c in page}))}
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     items = []
     for change in page:
         row = current.get(change.listing_id)
-        public = row is not None and listing_rules.is_public(row.status, row.expires_at, at)
-        items.append(ChangeOut(
-            position=encode_position(change.txid, change.id), listing_id=change.listing_id, kind=change.kind,
-            status=change.status, version=change.version, changed_at=change.changed_at,
-            listing=msgspec.to_builtins(listings.to_out(row, None, at)) if public and row is not None else None,
-        ))
+        public = row is not None and listings.is_public(row, at)
+        items.append(
+            ChangeOut(
+                position=encode_position(change.txid, change.id),
+                listing_id=change.listing_id,
+                kind=change.kind,
+                status=change.status,
+                version=change.version,
+                changed_at=change.changed_at,
+                listing=msgspec.to_builtins(listings.public_view(row, at)) if public and row is not None else None,
+            )
+        )
     next_cursor = items[-1].position if items else encode_position(txid, id_)
     return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) > limit)
 
 
-async def create_partner(conn: asyncpg.Connection, p: Principal | None, data: PartnerCreate) -> PartnerWithKeyOut:
+async def create_partner(
+    conn: asyncpg.Connection, principal: Principal | None, data: PartnerCreate
+) -> PartnerWithKeyOut:
     """An operator registers a partner exchange; its key is shown once."""
-    auth.require_operator(p)
+    auth.require_operator(principal)
     partner = await repo.insert_partner(conn, data.name, data.email)
     key = auth.new_key()
     key_id = await repo.insert_key(conn, partner.id, key.key_hash, key.prefix)
-    return PartnerWithKeyOut(partner=msgspec.convert(msgspec.structs.asdict(partner), PartnerOut), api_key=key.secret, api_key_id=key_id)
+    return PartnerWithKeyOut(
+        partner=msgspec.convert(msgspec.structs.asdict(partner), PartnerOut), api_key=key.secret, api_key_id=key_id
+    )
 
 
-async def remove_partner(conn: asyncpg.Connection, p: Principal | None, member_id: UUID) -> None:
+async def remove_partner(conn: asyncpg.Connection, principal: Principal | None, member_id: UUID) -> None:
     """An operator removes a partner; its keys stop working with this commit."""
-    auth.require_operator(p)
+    auth.require_operator(principal)
     if not await repo.remove_partner(conn, member_id):
         raise NotFound("no such partner")

@@ -3,13 +3,4 @@
 Races are tested through `live` (tests/conftest.py), not `client`, whose requests never overlap.
 """
 
-import msgspec
-import pytest
-
-from exchange.kernel.settings import Settings
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The session's settings with the in-process jobs off."""
-    return msgspec.structs.replace(settings, run_jobs=False)
+from tests.parties import settings_without_jobs  # noqa: F401 - overrides the settings fixture here

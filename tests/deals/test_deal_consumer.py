@@ -4,10 +4,10 @@ import uuid
 
 import pytest
 
+from exchange.deals.consumers import consumers
 from exchange.kernel import db, outbox
 from exchange.kernel.events import DealFeesPaid, DealInvoiced
-from exchange.deals.events import consumers
-from tests.deals.parties import agreed_deal, open_deal, parties
+from tests.parties import agreed_deal, open_deal, parties
 from tests.support import bearer
 
 
@@ -34,7 +34,9 @@ async def _emit(conn, event):
 
 
 def _invoiced(deal_id, version=3):
-    return DealInvoiced(deal_id=uuid.UUID(deal_id), invoice_ids=[uuid.uuid4(), uuid.uuid4()], fee_schedule_version=version)
+    return DealInvoiced(
+        deal_id=uuid.UUID(deal_id), invoice_ids=[uuid.uuid4(), uuid.uuid4()], fee_schedule_version=version
+    )
 
 
 async def test_invoiced_then_paid_closes_the_deal_once(client, conn, pool, deals_consumer):
@@ -70,14 +72,19 @@ async def test_fees_paid_while_still_agreed_passes_through_fee_pending(client, c
     assert await outbox.drain(pool, deals_consumer) == 1
     body = (await client.get(f"/v1/deals/{deal['id']}", headers=bearer(p.buyer))).json()
     assert body["stage"] == "closed"
-    actions = [e["action"] for e in (await client.get(f"/v1/deals/{deal['id']}/events", headers=bearer(p.buyer))).json()["items"]]
+    actions = [
+        e["action"]
+        for e in (await client.get(f"/v1/deals/{deal['id']}/events", headers=bearer(p.buyer))).json()["items"]
+    ]
     assert actions[-2:] == ["fees_invoiced", "closed"]
 
 
 async def test_events_about_a_cancelled_or_unknown_deal_change_nothing(client, conn, pool, deals_consumer):
     p = await parties(client, conn)
     deal = await agreed_deal(client, p)
-    cancelled = await client.post(f"/v1/deals/{deal['id']}/cancel", json={"reason": "Changed our mind"}, headers=bearer(p.seller))
+    cancelled = await client.post(
+        f"/v1/deals/{deal['id']}/cancel", json={"reason": "Changed our mind"}, headers=bearer(p.seller)
+    )
     assert cancelled.status_code == 200
     before = await conn.fetchrow("SELECT stage, version FROM deals WHERE id = $1::uuid", deal["id"])
     await _emit(conn, _invoiced(deal["id"]))

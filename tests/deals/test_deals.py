@@ -6,7 +6,7 @@ import uuid
 import msgspec
 
 from exchange.kernel.events import DealAgreed, DealCancelled
-from tests.deals.parties import accepted_interest, agreed_deal, deal_body, member_key, open_deal, parties, propose
+from tests.parties import accepted_interest, agreed_deal, deal_body, member_key, open_deal, parties, propose
 from tests.support import bearer, published_offer, verified_org
 
 TERMS = {"value": {"amount": 1_200_000_000, "currency": "VND"}, "transfer_mode": "license", "summary": "Non-exclusive"}
@@ -31,8 +31,9 @@ async def test_broker_led_deal_from_open_to_agreed(client, conn):
     assert buyer.json()["buyer_confirmed"] and not buyer.json()["seller_confirmed"]
     assert buyer.json()["stage"] == "negotiating"
     # A counter-proposal clears the buyer's confirmation: the seller alone cannot agree.
-    counter = await client.post(f"{url}/terms", json={**TERMS, "value": {"amount": 1_000_000_000, "currency": "VND"}},
-                                headers=bearer(p.broker))
+    counter = await client.post(
+        f"{url}/terms", json={**TERMS, "value": {"amount": 1_000_000_000, "currency": "VND"}}, headers=bearer(p.broker)
+    )
     assert counter.json()["terms_version"] == 2 and not counter.json()["buyer_confirmed"]
     stale = await client.post(f"{url}/confirm", json={"terms_version": 1}, headers=bearer(p.seller))
     assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
@@ -50,7 +51,13 @@ async def test_broker_led_deal_from_open_to_agreed(client, conn):
 
     trail = (await client.get(f"{url}/events", headers=bearer(p.buyer))).json()["items"]
     assert [e["action"] for e in trail] == [
-        "created", "terms_proposed", "confirmed", "terms_proposed", "confirmed", "confirmed", "agreed",
+        "created",
+        "terms_proposed",
+        "confirmed",
+        "terms_proposed",
+        "confirmed",
+        "confirmed",
+        "agreed",
     ]
     assert trail[0]["actor_org_id"] == p.broker_org["id"] and trail[1]["actor_org_id"] == p.seller_org["id"]
     assert trail[4]["details"] == {"side": "seller", "terms_version": 2}
@@ -76,7 +83,9 @@ async def test_parties_of_an_accepted_interest_open_a_deal(client, conn):
     unlinked = await client.post("/v1/deals", json={**body, "offer_id": other_offer["id"]}, headers=bearer(p.buyer))
     assert unlinked.status_code == 403
     # A party may invite a broker.
-    invited = await client.post("/v1/deals", json={**body, "broker_org_id": p.broker_org["id"]}, headers=bearer(p.seller))
+    invited = await client.post(
+        "/v1/deals", json={**body, "broker_org_id": p.broker_org["id"]}, headers=bearer(p.seller)
+    )
     assert invited.status_code == 201 and invited.json()["broker_org_id"] == p.broker_org["id"]
     assert (await client.get(f"/v1/deals/{invited.json()['id']}", headers=bearer(p.broker))).status_code == 200
 
@@ -100,8 +109,11 @@ async def test_deal_bodies_are_validated(client, conn):
     await refused("broker_org_id", broker_org_id=p.seller_org["id"])
     await refused("title", title="")
     await refused("colour", colour="red")
-    draft = (await client.post("/v1/offers", json={"title": "A draft offer", "description": "x", "sector": "207"},
-                               headers=bearer(p.seller))).json()
+    draft = (
+        await client.post(
+            "/v1/offers", json={"title": "A draft offer", "description": "x", "sector": "207"}, headers=bearer(p.seller)
+        )
+    ).json()
     await refused("offer_id", offer_id=draft["id"])
     # A broker is the broker of the deals it opens.
     _, other_broker = await verified_org(client, p.operator, "broker")
@@ -135,7 +147,9 @@ async def test_who_may_see_and_move_a_deal(client, conn):
         assert (await client.get(path, headers=bearer(stranger))).status_code == 404
         assert (await client.get(path)).status_code == 401
     writes = {
-        "terms": TERMS, "confirm": {"terms_version": 1}, "cancel": {"reason": "No longer needed"},
+        "terms": TERMS,
+        "confirm": {"terms_version": 1},
+        "cancel": {"reason": "No longer needed"},
     }
     for action, body in writes.items():
         assert (await client.post(f"{url}/{action}", json=body)).status_code == 401
@@ -144,7 +158,9 @@ async def test_who_may_see_and_move_a_deal(client, conn):
     # Operators cancel but do not negotiate; brokers propose but do not confirm.
     assert (await client.post(f"{url}/terms", json=TERMS, headers=bearer(p.operator))).status_code == 403
     await propose(client, p.broker, deal)
-    assert (await client.post(f"{url}/confirm", json={"terms_version": 1}, headers=bearer(p.operator))).status_code == 403
+    assert (
+        await client.post(f"{url}/confirm", json={"terms_version": 1}, headers=bearer(p.operator))
+    ).status_code == 403
     assert (await client.post(f"{url}/confirm", json={"terms_version": 1}, headers=bearer(p.broker))).status_code == 403
     assert (await client.get(url, headers=bearer(p.buyer))).json()["stage"] == "negotiating"
     cancelled = await client.post(f"{url}/cancel", json={"reason": "Fraud suspected"}, headers=bearer(p.operator))
@@ -175,7 +191,9 @@ async def test_cancel_from_every_stage_before_closed(client, conn):
     negotiating = await propose(client, p.broker, await open_deal(client, p))
     agreed = await agreed_deal(client, p)
     for deal, key in ((opened, p.buyer), (negotiating, p.seller), (agreed, p.broker)):
-        response = await client.post(f"/v1/deals/{deal['id']}/cancel", json={"reason": "Budget was cut"}, headers=bearer(key))
+        response = await client.post(
+            f"/v1/deals/{deal['id']}/cancel", json={"reason": "Budget was cut"}, headers=bearer(key)
+        )
         assert response.status_code == 200, response.text
         assert response.json()["stage"] == "cancelled" and response.json()["cancel_reason"] == "Budget was cut"
     again = await client.post(f"/v1/deals/{opened['id']}/cancel", json={"reason": "Again"}, headers=bearer(p.buyer))
@@ -201,8 +219,12 @@ async def test_if_match_and_idempotency_key(live, conn):
     assert again.headers["etag"] == first.headers["etag"] == '"1"'
     other = await client.post("/v1/deals", json=deal_body(p, title="Another title here"), headers=headers)
     assert other.status_code == 409
-    burst = await asyncio.gather(*(client.post("/v1/deals", json=deal_body(p), headers={**bearer(p.broker), "Idempotency-Key": "burst"})
-                                   for _ in range(4)))
+    burst = await asyncio.gather(
+        *(
+            client.post("/v1/deals", json=deal_body(p), headers={**bearer(p.broker), "Idempotency-Key": "burst"})
+            for _ in range(4)
+        )
+    )
     assert {r.status_code for r in burst} == {201} and len({r.json()["id"] for r in burst}) == 1
     assert await conn.fetchval("SELECT count(*) FROM deals") == 2
 
@@ -243,11 +265,15 @@ async def test_a_confirmation_racing_a_new_proposal_never_agrees_unconfirmed_ter
         assert buyer.status_code == 200
         confirm, counter = await asyncio.gather(
             client.post(f"{url}/confirm", json={"terms_version": 1}, headers=bearer(p.seller)),
-            client.post(f"{url}/terms", json={**TERMS, "value": {"amount": 5, "currency": "VND"}}, headers=bearer(p.buyer)),
+            client.post(
+                f"{url}/terms", json={**TERMS, "value": {"amount": 5, "currency": "VND"}}, headers=bearer(p.buyer)
+            ),
         )
         stored = await conn.fetchrow(
             "SELECT stage, terms_version, value_amount, buyer_confirmed_version, seller_confirmed_version"
-            " FROM deals WHERE id = $1::uuid", deal["id"])
+            " FROM deals WHERE id = $1::uuid",
+            deal["id"],
+        )
         if stored["stage"] == "agreed":
             # The confirmation came first: the agreement is on version 1, and the proposal was refused.
             assert (confirm.status_code, counter.status_code) == (200, 409)

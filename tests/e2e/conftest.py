@@ -97,13 +97,20 @@ async def server(stack, template_database, tmp_path_factory: pytest.TempPathFact
     log_path = tmp_path_factory.mktemp("e2e") / "server.log"
     args = [sys.executable, "-m", "exchange.cli", "serve", "--workers", "2", "--port", str(port)]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         await wait_live(proc, base_url, log_path)
         # The sandbox delivers its events to this server, signed as Stripe would.
-        register_stripe_webhook(stack.stripe_api_base, stack.stripe_secret_key, f"{base_url}/v1/webhooks/stripe",
-                                stack.stripe_webhook_secret, webhook_id=f"e2e-{port}")
+        register_stripe_webhook(
+            stack.stripe_api_base,
+            stack.stripe_secret_key,
+            f"{base_url}/v1/webhooks/stripe",
+            stack.stripe_webhook_secret,
+            webhook_id=f"e2e-{port}",
+        )
         yield Server(base_url=base_url, operator_key=operator_key, database_url=database_url)
     finally:
         stop(proc)

@@ -43,7 +43,9 @@ async def _untimed(_: str) -> AsyncIterator[None]:
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     """The JSON body of a response that must have this status."""
-    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    )
     return response.json()
 
 
@@ -62,7 +64,12 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
 async def organization(http: httpx.AsyncClient, operator: str, kind: str) -> tuple[str, str]:
     """Register and verify an organization; its id and its owner's key."""
     tag = uuid.uuid4().hex[:10]
-    body = {"name": f"Journey {kind} {tag}", "kind": kind, "province": "79", "contact_email": f"deals-{tag}@{kind}.example.vn"}
+    body = {
+        "name": f"Journey {kind} {tag}",
+        "kind": kind,
+        "province": "79",
+        "contact_email": f"deals-{tag}@{kind}.example.vn",
+    }
     created = ok(await http.post("/v1/organizations", json=body), 201)
     org_id = created["organization"]["id"]
     ok(await http.post(f"/v1/organizations/{org_id}/verify", headers=bearer(operator)))
@@ -86,7 +93,9 @@ async def publish(http: httpx.AsyncClient, key: str, operator: str, kind: str, b
 
 async def confirm_in_browser(stripe_api: str, stripe_key: str, intent_id: str, payment_method: str) -> None:
     """What the payer's browser does with a client_secret: attach a card and confirm, straight at Stripe."""
-    async with httpx.AsyncClient(base_url=stripe_api, headers=bearer(stripe_key), timeout=10.0, trust_env=False) as stripe:
+    async with httpx.AsyncClient(
+        base_url=stripe_api, headers=bearer(stripe_key), timeout=10.0, trust_env=False
+    ) as stripe:
         ok(await stripe.post(f"/v1/payment_intents/{intent_id}", data={"payment_method": payment_method}))
         confirmed = ok(await stripe.post(f"/v1/payment_intents/{intent_id}/confirm"))
         assert confirmed["status"] == "succeeded", confirmed
@@ -97,30 +106,63 @@ async def journey(
 ) -> dict[str, Any]:
     """One deal from published listings to closed; returns the closed deal and its invoices."""
     async with timer("publish"):
-        offer = await publish(http, p.seller_key, operator, "offers", offer_body(price={"amount": DEAL_VALUE, "currency": "VND"}))
+        offer = await publish(
+            http, p.seller_key, operator, "offers", offer_body(price={"amount": DEAL_VALUE, "currency": "VND"})
+        )
         demand = await publish(http, p.buyer_key, operator, "demands", demand_body())
     async with timer("interest"):
-        interest = ok(await http.post(f"/v1/offers/{offer['id']}/interests",
-                                      json={"message": "We would like to license this for our plant.", "listing_id": demand["id"]},
-                                      headers=bearer(p.buyer_key)), 201)
+        interest = ok(
+            await http.post(
+                f"/v1/offers/{offer['id']}/interests",
+                json={"message": "We would like to license this for our plant.", "listing_id": demand["id"]},
+                headers=bearer(p.buyer_key),
+            ),
+            201,
+        )
     async with timer("accept"):
         accepted = ok(await http.post(f"/v1/interests/{interest['id']}/accept", headers=bearer(p.seller_key)))
         assert accepted["status"] == "accepted"
     async with timer("open deal"):
-        deal = ok(await http.post("/v1/deals", json={
-            "offer_id": offer["id"], "demand_id": demand["id"], "buyer_org_id": p.buyer, "seller_org_id": p.seller,
-            "broker_org_id": p.broker, "title": "Licence of the MBR wastewater technology",
-        }, headers=bearer(p.broker_key)), 201)
+        deal = ok(
+            await http.post(
+                "/v1/deals",
+                json={
+                    "offer_id": offer["id"],
+                    "demand_id": demand["id"],
+                    "buyer_org_id": p.buyer,
+                    "seller_org_id": p.seller,
+                    "broker_org_id": p.broker,
+                    "title": "Licence of the MBR wastewater technology",
+                },
+                headers=bearer(p.broker_key),
+            ),
+            201,
+        )
     async with timer("terms"):
-        deal = ok(await http.post(f"/v1/deals/{deal['id']}/terms", json={
-            "value": {"amount": DEAL_VALUE, "currency": "VND"}, "transfer_mode": "license",
-            "summary": "Non-exclusive licence for Vietnam, 5 years, with 3 months of on-site consulting.",
-        }, headers=bearer(p.broker_key)))
+        deal = ok(
+            await http.post(
+                f"/v1/deals/{deal['id']}/terms",
+                json={
+                    "value": {"amount": DEAL_VALUE, "currency": "VND"},
+                    "transfer_mode": "license",
+                    "summary": "Non-exclusive licence for Vietnam, 5 years, with 3 months of on-site consulting.",
+                },
+                headers=bearer(p.broker_key),
+            )
+        )
         assert deal["stage"] == "negotiating"
     async with timer("confirm"):
         version = deal["terms_version"]
-        ok(await http.post(f"/v1/deals/{deal['id']}/confirm", json={"terms_version": version}, headers=bearer(p.buyer_key)))
-        deal = ok(await http.post(f"/v1/deals/{deal['id']}/confirm", json={"terms_version": version}, headers=bearer(p.seller_key)))
+        ok(
+            await http.post(
+                f"/v1/deals/{deal['id']}/confirm", json={"terms_version": version}, headers=bearer(p.buyer_key)
+            )
+        )
+        deal = ok(
+            await http.post(
+                f"/v1/deals/{deal['id']}/confirm", json={"terms_version": version}, headers=bearer(p.seller_key)
+            )
+        )
         assert deal["stage"] in ("agreed", "fee_pending"), deal
 
     async def invoices_of(key: str) -> list[dict[str, Any]]:
@@ -133,8 +175,13 @@ async def journey(
         # The buyer pays on the server with a card; the seller confirms in its own browser, so only the
         # sandbox's webhook can tell the service that this one is paid.
         for invoice in buyer_invoices:
-            paid = ok(await http.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": VISA},
-                                      headers={**bearer(p.buyer_key), "Idempotency-Key": f"pay-{invoice['id']}"}))
+            paid = ok(
+                await http.post(
+                    f"/v1/invoices/{invoice['id']}/pay",
+                    json={"payment_method": VISA},
+                    headers={**bearer(p.buyer_key), "Idempotency-Key": f"pay-{invoice['id']}"},
+                )
+            )
             assert paid["status"] == "succeeded" and paid["invoice"]["status"] == "paid", paid
         for invoice in seller_invoices:
             started = ok(await http.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(p.seller_key)))
@@ -158,12 +205,16 @@ async def test_deal_journey_from_listings_to_closed_with_fees_paid_through_strip
     deal, invoices = result["deal"], result["invoices"]
     assert deal["closed_at"] and deal["fee_schedule_version"] == 1
     assert sorted((i["party"], i["status"], i["amount"]["amount"]) for i in invoices) == [
-        ("buyer", "paid", 12_750_000), ("seller", "paid", 12_750_000)]
+        ("buyer", "paid", 12_750_000),
+        ("seller", "paid", 12_750_000),
+    ]
     # The seller's invoice could only learn it was paid from the sandbox's signed webhook.
     seller = next(i for i in invoices if i["party"] == "seller")
     assert seller["paid_at"] and seller["payment_intent_id"].startswith("pi_")
     # The trail shows the fee steps, and strangers see neither the deal nor its invoices.
-    trail = [e["action"] for e in ok(await http.get(f"/v1/deals/{deal['id']}/events", headers=bearer(p.broker_key)))["items"]]
+    trail = [
+        e["action"] for e in ok(await http.get(f"/v1/deals/{deal['id']}/events", headers=bearer(p.broker_key)))["items"]
+    ]
     assert trail[0] == "created" and trail[-1] == "closed", trail
     assert {"terms_proposed", "confirmed", "agreed", "fees_invoiced"} <= set(trail), trail
     _, stranger = await organization(http, server.operator_key, "enterprise")
@@ -176,8 +227,16 @@ async def test_deal_journey_from_listings_to_closed_with_fees_paid_through_strip
     # Every invoice agrees with Stripe.
     reconciled = subprocess.run(
         [sys.executable, "-m", "exchange.cli", "reconcile"],
-        env={**os.environ, "DATABASE_URL": server.database_url, "STRIPE_API_BASE": stack.stripe_api_base,
-             "STRIPE_SECRET_KEY": stack.stripe_secret_key, "LOG_LEVEL": "WARNING"},
-        capture_output=True, text=True, timeout=120, check=False,
+        env={
+            **os.environ,
+            "DATABASE_URL": server.database_url,
+            "STRIPE_API_BASE": stack.stripe_api_base,
+            "STRIPE_SECRET_KEY": stack.stripe_secret_key,
+            "LOG_LEVEL": "WARNING",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr

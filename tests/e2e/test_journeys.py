@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -49,14 +49,18 @@ async def create(http: httpx.AsyncClient, key: str, kind: str = "offers", **over
     return response.json()
 
 
-async def act(http: httpx.AsyncClient, key: str, listing_id: str, action: str, kind: str = "offers", **kw: Any) -> dict[str, Any]:
+async def act(
+    http: httpx.AsyncClient, key: str, listing_id: str, action: str, kind: str = "offers", **kw: Any
+) -> dict[str, Any]:
     """Run one lifecycle action that must succeed."""
     response = await http.post(f"/v1/{kind}/{listing_id}/{action}", headers=bearer(key), **kw)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def published(http: httpx.AsyncClient, key: str, operator: str, kind: str = "offers", **overrides: Any) -> dict[str, Any]:
+async def published(
+    http: httpx.AsyncClient, key: str, operator: str, kind: str = "offers", **overrides: Any
+) -> dict[str, Any]:
     """Create, submit and approve a listing."""
     listing = await create(http, key, kind, **overrides)
     await act(http, key, listing["id"], "submit", kind)
@@ -125,7 +129,7 @@ async def test_institute_publishes_an_offer(http, server):
     assert approved["status"] == "published"
     published_at = when(approved["published_at"])
     expires_at = when(approved["expires_at"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert abs(published_at - now) < timedelta(minutes=1)
     assert abs(expires_at - (published_at + timedelta(days=365))) < timedelta(minutes=1)
 
@@ -159,7 +163,9 @@ async def test_other_organizations_and_anonymous_cannot_edit(http, server):
     _, enterprise = await verified_org(http, server.operator_key, "enterprise")
     offer = await published(http, institute, server.operator_key)
 
-    patched = await http.patch(f"/v1/offers/{offer['id']}", json={"title": "Hijacked title here"}, headers=bearer(enterprise))
+    patched = await http.patch(
+        f"/v1/offers/{offer['id']}", json={"title": "Hijacked title here"}, headers=bearer(enterprise)
+    )
     assert_problem(patched, 403)
     for action in ("submit", "withdraw", "renew"):
         response = await http.post(f"/v1/offers/{offer['id']}/{action}", headers=bearer(enterprise))
@@ -201,7 +207,8 @@ async def test_if_match(http, server):
     assert current_etag == f'"{version}"'
 
     stale = await http.patch(
-        f"/v1/offers/{offer['id']}", json={"title": "A stale edit of the title"},
+        f"/v1/offers/{offer['id']}",
+        json={"title": "A stale edit of the title"},
         headers=bearer(key) | {"If-Match": f'"{version - 1}"'},
     )
     assert_problem(stale, 412)
@@ -211,7 +218,8 @@ async def test_if_match(http, server):
     assert unchanged.headers["etag"] == current_etag
 
     fresh = await http.patch(
-        f"/v1/offers/{offer['id']}", json={"title": "A fresh edit of the title"},
+        f"/v1/offers/{offer['id']}",
+        json={"title": "A fresh edit of the title"},
         headers=bearer(key) | {"If-Match": current_etag},
     )
     assert fresh.status_code == 200, fresh.text
@@ -220,7 +228,8 @@ async def test_if_match(http, server):
     assert fresh.headers["etag"] == f'"{version + 1}"'
 
     again = await http.patch(
-        f"/v1/offers/{offer['id']}", json={"title": "Another edit of the title"},
+        f"/v1/offers/{offer['id']}",
+        json={"title": "Another edit of the title"},
         headers=bearer(key) | {"If-Match": current_etag},
     )
     assert_problem(again, 412)
@@ -265,7 +274,8 @@ async def test_member_roles(http, server):
     draft = await create(http, owner)
 
     added = await http.post(
-        f"/v1/organizations/{org_id}/members", json={"name": "Vien Viewer", "email": "viewer@example.vn", "role": "viewer"},
+        f"/v1/organizations/{org_id}/members",
+        json={"name": "Vien Viewer", "email": "viewer@example.vn", "role": "viewer"},
         headers=bearer(owner),
     )
     assert added.status_code == 201, added.text
@@ -284,7 +294,8 @@ async def test_member_roles(http, server):
     assert (await http.get(f"/v1/offers/{draft['id']}", headers=bearer(owner))).json()["title"] == draft["title"]
 
     editor_added = await http.post(
-        f"/v1/organizations/{org_id}/members", json={"name": "Vien Editor", "email": "editor@example.vn", "role": "editor"},
+        f"/v1/organizations/{org_id}/members",
+        json={"name": "Vien Editor", "email": "editor@example.vn", "role": "editor"},
         headers=bearer(owner),
     )
     assert editor_added.status_code == 201, editor_added.text
@@ -294,7 +305,8 @@ async def test_member_roles(http, server):
 
     assert_problem(
         await http.post(
-            f"/v1/organizations/{org_id}/members", json={"name": "Sneaky", "email": "s@example.vn", "role": "owner"},
+            f"/v1/organizations/{org_id}/members",
+            json={"name": "Sneaky", "email": "s@example.vn", "role": "owner"},
             headers=bearer(viewer),
         ),
         403,
@@ -320,7 +332,8 @@ async def test_revoked_keys_and_removed_members_stop_at_once(http, server):
     assert (await http.get("/v1/me", headers=bearer(owner))).status_code == 200
 
     added = await http.post(
-        f"/v1/organizations/{org_id}/members", json={"name": "Leaving Editor", "email": "leaving@example.vn", "role": "editor"},
+        f"/v1/organizations/{org_id}/members",
+        json={"name": "Leaving Editor", "email": "leaving@example.vn", "role": "editor"},
         headers=bearer(owner),
     )
     assert added.status_code == 201, added.text
@@ -374,7 +387,9 @@ async def test_lifecycle_extras(http, server):
     assert_problem(await http.get(f"/v1/offers/{offer['id']}"), 404)
     assert_problem(await http.get(f"/v1/offers/{offer['id']}", headers=bearer(other)), 404)
 
-    edited = await http.patch(f"/v1/offers/{offer['id']}", json={"title": "Công nghệ MBR đã bổ sung bằng"}, headers=bearer(owner))
+    edited = await http.patch(
+        f"/v1/offers/{offer['id']}", json={"title": "Công nghệ MBR đã bổ sung bằng"}, headers=bearer(owner)
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["status"] == "rejected"
     resubmitted = await act(http, owner, offer["id"], "submit")
@@ -398,7 +413,9 @@ async def test_lifecycle_extras(http, server):
     assert when(renewed["expires_at"]) > when(live["expires_at"])
     assert renewed["published_at"] == live["published_at"]
 
-    retitled = await http.patch(f"/v1/offers/{offer['id']}", json={"title": "Công nghệ MBR thế hệ mới"}, headers=bearer(owner))
+    retitled = await http.patch(
+        f"/v1/offers/{offer['id']}", json={"title": "Công nghệ MBR thế hệ mới"}, headers=bearer(owner)
+    )
     assert retitled.status_code == 200, retitled.text
     assert retitled.json()["status"] == "pending_review"
     assert_problem(await http.get(f"/v1/offers/{offer['id']}"), 404)
@@ -505,7 +522,9 @@ async def test_idempotency_key(http, server):
     mine = await http.get("/v1/offers", params={"mine": "true"}, headers=bearer(key))
     assert len(mine.json()["items"]) == 1
 
-    fresh = await http.post("/v1/offers", json=offer_body(), headers=bearer(key) | {"Idempotency-Key": f"e2e-{uuid.uuid4()}"})
+    fresh = await http.post(
+        "/v1/offers", json=offer_body(), headers=bearer(key) | {"Idempotency-Key": f"e2e-{uuid.uuid4()}"}
+    )
     assert fresh.status_code == 201
     assert fresh.json()["id"] != first.json()["id"]
 
@@ -580,10 +599,20 @@ async def test_taxonomy(http, server):
             assert isinstance(item["vi"], str) and item["vi"].strip(), (name, item)
             assert isinstance(item["en"], str) and item["en"].strip(), (name, item)
     assert {m["code"] for m in taxonomy["transfer_modes"]} == {
-        "license", "assignment", "capital_contribution", "joint_venture", "rnd_cooperation", "consulting", "equipment_sale",
+        "license",
+        "assignment",
+        "capital_contribution",
+        "joint_venture",
+        "rnd_cooperation",
+        "consulting",
+        "equipment_sale",
     }
     assert {s["code"] for s in taxonomy["ip_statuses"]} == {
-        "patent_granted", "patent_pending", "utility_solution", "know_how", "none",
+        "patent_granted",
+        "patent_pending",
+        "utility_solution",
+        "know_how",
+        "none",
     }
     binh_duong = next(p for p in taxonomy["provinces"] if p["code"] == "79")
     assert "Bình Dương" in binh_duong["former"]

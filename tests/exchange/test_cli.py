@@ -16,7 +16,10 @@ def run_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedPr
     return subprocess.run(
         [sys.executable, "-m", "exchange.cli", *args],
         env={**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -59,7 +62,8 @@ async def test_worker_stores_expiry(client, conn, database_url):
     worker = subprocess.Popen(
         [sys.executable, "-m", "exchange.cli", "worker"],
         env={**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "EXPIRY_SWEEP_SECONDS": "0.2"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         status = None

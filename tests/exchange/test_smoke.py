@@ -1,4 +1,4 @@
-from tests.support import bearer, offer_body, operator_key, published_offer, verified_org
+from tests.support import operator_key, published_offer, verified_org
 
 
 async def test_offer_lifecycle_smoke(client, conn):

@@ -5,8 +5,9 @@ import uuid
 
 import msgspec
 
+from exchange.kernel.events import ListingChanged
 from exchange.seed import seed
-from listings.service import ListingChanged, expire_due
+from listings.service import expire_due
 from tests.support import bearer, demand_body, offer_body, operator_key, published_offer, register, verified_org
 
 
@@ -20,10 +21,17 @@ async def test_every_lifecycle_step_writes_one_outbox_event(client, conn):
     _, owner = await verified_org(client, operator)
     offer = await published_offer(client, owner, operator)
     assert await _outbox(conn, uuid.UUID(offer["id"])) == ["draft", "pending_review", "published"]
-    stored = await conn.fetchrow("SELECT topic, payload FROM outbox WHERE aggregate_id = $1::uuid ORDER BY id DESC LIMIT 1", offer["id"])
+    stored = await conn.fetchrow(
+        "SELECT topic, payload FROM outbox WHERE aggregate_id = $1::uuid ORDER BY id DESC LIMIT 1", offer["id"]
+    )
     event = msgspec.convert(stored["payload"], ListingChanged)
     assert stored["topic"] == "listing.changed"
-    assert (str(event.id), event.kind, event.status, event.version) == (offer["id"], "offer", "published", offer["version"])
+    assert (str(event.id), event.kind, event.status, event.version) == (
+        offer["id"],
+        "offer",
+        "published",
+        offer["version"],
+    )
     withdrawn = await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(owner))
     assert withdrawn.json()["status"] == "withdrawn"
     assert (await _outbox(conn, uuid.UUID(offer["id"])))[-1] == "withdrawn"
@@ -34,8 +42,9 @@ async def test_refused_write_changes_nothing_and_records_nothing(client, conn):
     _, owner = await verified_org(client, operator)
     offer = await published_offer(client, owner, operator)
     events = await conn.fetchval("SELECT count(*) FROM outbox")
-    stale = await client.patch(f"/v1/offers/{offer['id']}", json={"title": "A new title for it"},
-                               headers={**bearer(owner), "If-Match": '"1"'})
+    stale = await client.patch(
+        f"/v1/offers/{offer['id']}", json={"title": "A new title for it"}, headers={**bearer(owner), "If-Match": '"1"'}
+    )
     assert stale.status_code == 412
     bad = await client.patch(f"/v1/offers/{offer['id']}", json={"trl": 10}, headers=bearer(owner))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "trl"
@@ -90,9 +99,13 @@ async def test_mine_lists_every_status_of_own_org_only(client, conn):
     operator = await operator_key(conn)
     _, owner = await verified_org(client, operator)
     _, other = await verified_org(client, operator, "enterprise", contact_email="e@ent.example.vn")
-    draft = (await client.post("/v1/offers", json=offer_body(title="A draft of our own offer"), headers=bearer(owner))).json()
+    draft = (
+        await client.post("/v1/offers", json=offer_body(title="A draft of our own offer"), headers=bearer(owner))
+    ).json()
     published = await published_offer(client, owner, operator)
-    foreign = (await client.post("/v1/offers", json=offer_body(title="Someone else's draft"), headers=bearer(other))).json()
+    foreign = (
+        await client.post("/v1/offers", json=offer_body(title="Someone else's draft"), headers=bearer(other))
+    ).json()
     mine = (await client.get("/v1/offers?mine=true", headers=bearer(owner))).json()["items"]
     assert {o["id"] for o in mine} == {draft["id"], published["id"]}
     assert all("confidential_details" in o for o in mine)
@@ -108,7 +121,13 @@ async def test_public_list_filters(client, conn):
     _, owner = await verified_org(client, operator)
     water = await published_offer(client, owner, operator)
     software = await published_offer(
-        client, owner, operator, title="Vietnamese speech recognition engine", sector="102", language="en", region="Hà Nội"
+        client,
+        owner,
+        operator,
+        title="Vietnamese speech recognition engine",
+        sector="102",
+        language="en",
+        region="Hà Nội",
     )
     by_sector = (await client.get("/v1/offers?sector=102")).json()["items"]
     assert [o["id"] for o in by_sector] == [software["id"]]
@@ -168,8 +187,13 @@ async def test_quality_is_recomputed_on_every_write(client, conn):
     _, owner = await register(client)
     weak = await client.post(
         "/v1/offers",
-        json={"title": "Máy sấy nông sản", "description": "Máy sấy tiết kiệm năng lượng cho nông sản.",
-              "language": "vi", "sector": "203", "region": "82"},
+        json={
+            "title": "Máy sấy nông sản",
+            "description": "Máy sấy tiết kiệm năng lượng cho nông sản.",
+            "language": "vi",
+            "sector": "203",
+            "region": "82",
+        },
         headers=bearer(owner),
     )
     assert weak.status_code == 201
@@ -220,11 +244,16 @@ async def test_racing_edits_with_one_etag_let_exactly_one_through(client, conn):
     _, owner = await register(client)
     created = await client.post("/v1/offers", json=offer_body(), headers=bearer(owner))
     offer_id, tag = created.json()["id"], created.headers["etag"]
-    responses = await asyncio.gather(*(
-        client.patch(f"/v1/offers/{offer_id}", json={"title": f"Concurrent title number {n}"},
-                     headers={**bearer(owner), "If-Match": tag})
-        for n in range(6)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                f"/v1/offers/{offer_id}",
+                json={"title": f"Concurrent title number {n}"},
+                headers={**bearer(owner), "If-Match": tag},
+            )
+            for n in range(6)
+        )
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 412, 412, 412, 412, 412]
     winner = next(r for r in responses if r.status_code == 200).json()
@@ -237,7 +266,9 @@ async def test_operators_moderate_but_do_not_author(client, conn):
     assert (await client.post("/v1/offers", json=offer_body(), headers=bearer(operator))).status_code == 403
     _, owner = await verified_org(client, operator)
     offer = await published_offer(client, owner, operator)
-    edit = await client.patch(f"/v1/offers/{offer['id']}", json={"title": "Operator rewrites it"}, headers=bearer(operator))
+    edit = await client.patch(
+        f"/v1/offers/{offer['id']}", json={"title": "Operator rewrites it"}, headers=bearer(operator)
+    )
     assert edit.status_code == 403
     assert (await client.post(f"/v1/offers/{offer['id']}/withdraw", headers=bearer(operator))).status_code == 403
     assert (await client.post(f"/v1/offers/{offer['id']}/approve", headers=bearer(owner))).status_code == 403
@@ -245,12 +276,20 @@ async def test_operators_moderate_but_do_not_author(client, conn):
 
 async def test_a_minimal_draft_gets_language_and_region_filled_in(client):
     _, owner = await register(client, province="Hải Dương")
-    vi = await client.post("/v1/offers", json={"title": "Máy bóc vỏ lạc", "description": "Năng suất 300 kg/giờ.", "sector": "203"},
-                           headers=bearer(owner))
+    vi = await client.post(
+        "/v1/offers",
+        json={"title": "Máy bóc vỏ lạc", "description": "Năng suất 300 kg/giờ.", "sector": "203"},
+        headers=bearer(owner),
+    )
     assert vi.status_code == 201, vi.text
     assert (vi.json()["language"], vi.json()["region"]) == ("vi", "31")
     assert vi.json()["quality"]["score"] < 40
-    en = await client.post("/v1/offers", json={"title": "Peanut sheller", "description": "300 kg per hour.", "sector": "203"},
-                           headers=bearer(owner))
+    en = await client.post(
+        "/v1/offers",
+        json={"title": "Peanut sheller", "description": "300 kg per hour.", "sector": "203"},
+        headers=bearer(owner),
+    )
     assert en.json()["language"] == "en"
-    assert (await client.post("/v1/offers", json={"title": "No sector", "description": "x"}, headers=bearer(owner))).status_code == 422
+    assert (
+        await client.post("/v1/offers", json={"title": "No sector", "description": "x"}, headers=bearer(owner))
+    ).status_code == 422

@@ -15,8 +15,9 @@ async def document(settings, listing_id: str) -> httpx.Response:
     """The offer's document as Meilisearch holds it, with its vector."""
     headers = {"Authorization": f"Bearer {settings.meili_master_key}"}
     async with httpx.AsyncClient(base_url=settings.meili_url, headers=headers, trust_env=False) as meili:
-        return await meili.get(f"/indexes/{engine.index_uid(settings, 'offer')}/documents/{listing_id}",
-                               params={"retrieveVectors": "true"})
+        return await meili.get(
+            f"/indexes/{engine.index_uid(settings, 'offer')}/documents/{listing_id}", params={"retrieveVectors": "true"}
+        )
 
 
 async def test_a_vector_computed_for_a_listing_withdrawn_meanwhile_does_not_bring_it_back(client, conn, settings):
@@ -30,8 +31,14 @@ async def test_a_vector_computed_for_a_listing_withdrawn_meanwhile_does_not_brin
     before = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'listing.indexed'")
 
     # The vector step of the publication, arriving late (as when the model was slow).
-    late = OutboxRow(id=0, topic="listing.vector_needed", aggregate_id=uuid.UUID(offer["id"]), attempts=0,
-                     payload={"id": offer["id"], "kind": "offer", "version": 3}, created_at=datetime.now(UTC))
+    late = OutboxRow(
+        id=0,
+        topic="listing.vector_needed",
+        aggregate_id=uuid.UUID(offer["id"]),
+        attempts=0,
+        payload={"id": offer["id"], "kind": "offer", "version": 3},
+        created_at=datetime.now(UTC),
+    )
     async with conn.transaction():
         await indexer.add_vectors(client.app.state.meili, settings, conn, [late])
 
@@ -44,8 +51,13 @@ async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(clie
     _, institute = await verified_org(client, operator, "institute")
     offer = await published(client, "offer", institute, operator, offer_body(title="Lò nhiệt phân biochar mới"))
     await settled(conn, offer["id"])
-    topics = [r["topic"] for r in await conn.fetch(
-        "SELECT topic FROM outbox WHERE aggregate_id = $1::uuid AND topic <> 'listing.changed' ORDER BY id", offer["id"])]
+    topics = [
+        r["topic"]
+        for r in await conn.fetch(
+            "SELECT topic FROM outbox WHERE aggregate_id = $1::uuid AND topic <> 'listing.changed' ORDER BY id",
+            offer["id"],
+        )
+    ]
     # Repeated events of one publication may each ask for the vector; it is announced once it is in.
     assert "listing.vector_needed" in topics and topics[-1] == "listing.indexed"
     [stored] = (await document(settings, offer["id"])).json()["_vectors"][engine.EMBEDDER]["embeddings"]
@@ -64,6 +76,11 @@ async def test_a_listing_never_published_sends_meilisearch_nothing(client, conn,
     await settled(conn, created.json()["id"])
     headers = {"Authorization": f"Bearer {settings.meili_master_key}"}
     async with httpx.AsyncClient(base_url=settings.meili_url, headers=headers, trust_env=False) as meili:
-        tasks = await meili.get("/tasks", params={"indexUids": engine.index_uid(settings, "offer"),
-                                                  "types": "documentDeletion,documentAdditionOrUpdate"})
+        tasks = await meili.get(
+            "/tasks",
+            params={
+                "indexUids": engine.index_uid(settings, "offer"),
+                "types": "documentDeletion,documentAdditionOrUpdate",
+            },
+        )
     assert tasks.status_code == 200 and tasks.json()["results"] == []

@@ -1,7 +1,7 @@
 """Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
 
 from tests.matching.waiting import indexed
-from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
+from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
 SEAFOOD_OFFER = offer_body(
     title="Hệ thống xử lý nước thải chế biến thủy sản dạng module",
@@ -11,15 +11,24 @@ SEAFOOD_OFFER = offer_body(
         "Khử COD trên 95%, diện tích 150 m2 cho công suất 150 m3/ngày, chi phí vận hành 5.200 đồng/m3."
     ),
     keywords=["nước thải thủy sản", "UASB", "MBBR"],
-    sector="207", trl=7, transfer_modes=["equipment_sale", "license"],
-    price={"amount": 1_500_000_000, "currency": "VND"}, region="Cần Thơ",
+    sector="207",
+    trl=7,
+    transfer_modes=["equipment_sale", "license"],
+    price={"amount": 1_500_000_000, "currency": "VND"},
+    region="Cần Thơ",
 )
 UNRELATED_OFFER = offer_body(
     title="Phần mềm quản lý hồ sơ bệnh án điện tử",
     summary="Bệnh án điện tử chuẩn HL7 FHIR cho bệnh viện tuyến tỉnh.",
     description="Phần mềm bệnh án điện tử tích hợp PACS và LIS, triển khai tại 12 bệnh viện, chuẩn HL7 FHIR.",
-    keywords=["bệnh án điện tử", "HL7", "FHIR"], sector="102", trl=9, transfer_modes=["license"],
-    price={"amount": 900_000_000, "currency": "VND"}, region="79", ip_status="none", patent_numbers=[],
+    keywords=["bệnh án điện tử", "HL7", "FHIR"],
+    sector="102",
+    trl=9,
+    transfer_modes=["license"],
+    price={"amount": 900_000_000, "currency": "VND"},
+    region="79",
+    ip_status="none",
+    patent_numbers=[],
 )
 
 
@@ -34,10 +43,18 @@ async def test_an_english_demand_finds_vietnamese_offers_with_an_explanation(cli
     operator, institute, enterprise = await parties(client, conn)
     keeper = await published(client, "offer", institute, operator, SEAFOOD_OFFER)
     # As relevant, but below the demand's minimum TRL and over its budget.
-    breaker = await published(client, "offer", institute, operator, {
-        **SEAFOOD_OFFER, "title": "Mô hình thử nghiệm xử lý nước thải chế biến thủy sản", "trl": 4,
-        "price": {"amount": 5_000_000_000, "currency": "VND"},
-    })
+    breaker = await published(
+        client,
+        "offer",
+        institute,
+        operator,
+        {
+            **SEAFOOD_OFFER,
+            "title": "Mô hình thử nghiệm xử lý nước thải chế biến thủy sản",
+            "trl": 4,
+            "price": {"amount": 5_000_000_000, "currency": "VND"},
+        },
+    )
     unrelated = await published(client, "offer", institute, operator, UNRELATED_OFFER)
     demand = await published(client, "demand", enterprise, operator, demand_body())
     for offer in (keeper, breaker, unrelated):

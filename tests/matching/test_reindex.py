@@ -7,7 +7,7 @@ import httpx
 
 from matching import engine, reindex
 from tests.matching.waiting import ids, search_until, visible
-from tests.support import published, offer_body, operator_key, verified_org
+from tests.support import offer_body, operator_key, published, verified_org
 
 
 class Terminal(io.StringIO):
@@ -20,14 +20,22 @@ class Terminal(io.StringIO):
 async def test_reindex_rebuilds_from_the_database_while_searches_are_answered(client, conn, settings):
     operator = await operator_key(conn)
     _, institute = await verified_org(client, operator, "institute")
-    offers = [await published(client, "offer", institute, operator, offer_body(title=f"Lò nhiệt phân biochar mẫu {n}")) for n in range(3)]
+    offers = [
+        await published(client, "offer", institute, operator, offer_body(title=f"Lò nhiệt phân biochar mẫu {n}"))
+        for n in range(3)
+    ]
     for offer in offers:
         await visible(client, "offer", offer["id"])
     # A stale document the database no longer backs (as if an event had been lost): a rebuild must drop it.
     headers = {"Authorization": f"Bearer {settings.meili_master_key}"}
     async with httpx.AsyncClient(base_url=settings.meili_url, headers=headers) as meili:
-        stale = {"id": "00000000-0000-4000-8000-000000000001", "title": "biochar ghost", "listing": {"id": "ghost"},
-                 "expires_at": 4_000_000_000, "_vectors": {engine.EMBEDDER: None}}
+        stale = {
+            "id": "00000000-0000-4000-8000-000000000001",
+            "title": "biochar ghost",
+            "listing": {"id": "ghost"},
+            "expires_at": 4_000_000_000,
+            "_vectors": {engine.EMBEDDER: None},
+        }
         task = (await meili.post(f"/indexes/{engine.index_uid(settings, 'offer')}/documents", json=[stale])).json()
         while (await meili.get(f"/tasks/{task['taskUid']}")).json()["status"] not in ("succeeded", "failed"):
             await asyncio.sleep(0.02)

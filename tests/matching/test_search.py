@@ -1,7 +1,7 @@
 """Search over the real Meilisearch: spelling, language, filters, facets, and only published listings."""
 
 from tests.matching.waiting import ids, search_until, visible
-from tests.support import published, bearer, demand_body, offer_body, operator_key, verified_org
+from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
 SOLAR_DRYER = {
     "title": "Solar-assisted heat pump dryer for coffee and cocoa beans",
@@ -52,8 +52,12 @@ async def test_finds_listings_typed_without_diacritics_with_a_typo_and_in_the_ot
 
 async def test_filters_facets_and_sort(client, conn):
     operator, institute = await setup(client, conn)
-    cheap = await published(client, "offer", institute, operator, offer_body(price={"amount": 100_000_000, "currency": "VND"}, trl=4))
-    dear = await published(client, "offer", institute, operator, offer_body(region="Hà Nam", ip_status="know_how", patent_numbers=[]))
+    cheap = await published(
+        client, "offer", institute, operator, offer_body(price={"amount": 100_000_000, "currency": "VND"}, trl=4)
+    )
+    dear = await published(
+        client, "offer", institute, operator, offer_body(region="Hà Nam", ip_status="know_how", patent_numbers=[])
+    )
     dryer = await published(client, "offer", institute, operator, SOLAR_DRYER)
     for offer in (cheap, dear, dryer):
         await visible(client, "offer", offer["id"])
@@ -107,9 +111,13 @@ async def test_unpublished_listings_never_appear_and_withdrawn_ones_disappear(cl
     _, other = await verified_org(client, operator, "institute")
     marker = "Zeolit"
     draft = await client.post("/v1/offers", json=offer_body(title=f"{marker} draft filter"), headers=bearer(institute))
-    pending = (await client.post("/v1/offers", json=offer_body(title=f"{marker} pending filter"), headers=bearer(other))).json()
+    pending = (
+        await client.post("/v1/offers", json=offer_body(title=f"{marker} pending filter"), headers=bearer(other))
+    ).json()
     await client.post(f"/v1/offers/{pending['id']}/submit", headers=bearer(other))
-    rejected = (await client.post("/v1/offers", json=offer_body(title=f"{marker} rejected filter"), headers=bearer(other))).json()
+    rejected = (
+        await client.post("/v1/offers", json=offer_body(title=f"{marker} rejected filter"), headers=bearer(other))
+    ).json()
     await client.post(f"/v1/offers/{rejected['id']}/submit", headers=bearer(other))
     await client.post(f"/v1/offers/{rejected['id']}/reject", json={"reason": "incomplete"}, headers=bearer(operator))
     live = await published(client, "offer", institute, operator, offer_body(title=f"{marker} published filter"))
@@ -133,7 +141,9 @@ async def test_catches_up_by_itself_after_meilisearch_was_down(client, conn, sta
     stack.stop_meilisearch()
     try:
         during = [
-            await published(client, "offer", institute, operator, offer_body(title=f"During the outage {n}: biochar kiln"))
+            await published(
+                client, "offer", institute, operator, offer_body(title=f"During the outage {n}: biochar kiln")
+            )
             for n in range(3)
         ]
         down = await client.get("/v1/search/offers", params={"q": "biochar"})

@@ -16,7 +16,7 @@ from exchange.kernel.settings import Settings
 from matching import subscriptions
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, post, verify
 from tests.matching.waiting import settled, until
-from tests.support import bearer, demand_body, published, offer_body, operator_key, verified_org
+from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
 # Webhook deliveries retry with backoff: they get longer than the index waits.
 DEADLINE_SECONDS = 30.0
@@ -66,8 +66,13 @@ COLD_STORAGE_OFFER = {
 
 async def test_query_and_filters_notify_once_for_a_matching_offer_only(client, conn):
     operator, institute, enterprise = await parties(client, conn)
-    sub = await subscribe(client, enterprise, kind="offers", query="xử lý nước thải",
-                          filters={"sector": "207", "trl_min": 6, "region": "Đồng Nai", "transfer_mode": ["license"]})
+    sub = await subscribe(
+        client,
+        enterprise,
+        kind="offers",
+        query="xử lý nước thải",
+        filters={"sector": "207", "trl_min": 6, "region": "Đồng Nai", "transfer_mode": ["license"]},
+    )
     assert sub["filters"]["region"] == "75" and sub["active"] and sub["demand_id"] is None
     assert "webhook_secret" not in sub
 
@@ -75,9 +80,13 @@ async def test_query_and_filters_notify_once_for_a_matching_offer_only(client, c
     assert draft.status_code == 201
     other = await published(client, "offer", institute, operator, offer_body(**BATTERY_OFFER))
     # Matches the query but not the filters: TRL below the minimum.
-    immature = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chăn nuôi quy mô nhỏ", trl=4))
+    immature = await published(
+        client, "offer", institute, operator, offer_body(title="Xử lý nước thải chăn nuôi quy mô nhỏ", trl=4)
+    )
     # Its own organization's offer matches everything but is never announced to it.
-    own = await published(client, "offer", enterprise, operator, offer_body(title="Hệ thống xử lý nước thải của chính mình"))
+    own = await published(
+        client, "offer", enterprise, operator, offer_body(title="Hệ thống xử lý nước thải của chính mình")
+    )
     match = await published(client, "offer", institute, operator, offer_body())
 
     for listing in (draft.json(), other, immature, own, match):
@@ -118,9 +127,13 @@ async def test_a_subscription_hears_only_of_listings_published_after_it(client, 
     await settled(conn, earlier["id"])
     sub = await subscribe(client, enterprise, kind="offers", query="nước thải")
     # An edit of the older offer that keeps it published is not news to the newer subscription.
-    edited = await client.patch(f"/v1/offers/{earlier['id']}", json={"price": {"amount": 800_000_000}}, headers=bearer(institute))
+    edited = await client.patch(
+        f"/v1/offers/{earlier['id']}", json={"price": {"amount": 800_000_000}}, headers=bearer(institute)
+    )
     assert edited.status_code == 200 and edited.json()["status"] == "published"
-    later = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBBR"))
+    later = await published(
+        client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBBR")
+    )
     await settled(conn, earlier["id"])
     await settled(conn, later["id"])
     assert [n["listing_id"] for n in await notifications(client, enterprise, sub["id"])] == [later["id"]]
@@ -154,7 +167,9 @@ async def test_a_published_demand_subscribes_its_owner_to_matching_offers(client
     await settled(conn, demand["id"])
     assert (await own_subscriptions())[0]["active"] is False
     # While the demand is withdrawn, its subscription hears of nothing.
-    meanwhile = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải chế biến thủy sản MBR"))
+    meanwhile = await published(
+        client, "offer", institute, operator, offer_body(title="Xử lý nước thải chế biến thủy sản MBR")
+    )
     await settled(conn, meanwhile["id"])
     assert len(await notifications(client, enterprise, auto["id"])) == 1
 
@@ -242,8 +257,12 @@ async def test_webhook_is_signed_and_retried_with_the_same_notification_id(clien
         assert "webhook_secret" not in shown.json() and shown.json()["webhook_url"] == receiver.url
 
         offer = await published(client, "offer", institute, operator, offer_body())
-        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "delivered",
-                          "webhook delivery", DEADLINE_SECONDS)
+        row = await until(
+            lambda: delivery(conn, sub["id"]),
+            lambda r: r is not None and r["delivery_status"] == "delivered",
+            "webhook delivery",
+            DEADLINE_SECONDS,
+        )
         assert (row["delivery_attempts"], row["last_error"]) == (2, None)
 
     assert len(receiver.requests) == 2
@@ -255,7 +274,11 @@ async def test_webhook_is_signed_and_retried_with_the_same_notification_id(clien
         assert not verify(secret, headers[SIGNATURE_HEADER.lower()], body + b" ")
         sent = msgspec.json.decode(body)
         assert sent["id"] == headers[NOTIFICATION_ID_HEADER.lower()]
-        assert (sent["type"], sent["subscription_id"], sent["listing"]["id"]) == ("listing.matched", sub["id"], offer["id"])
+        assert (sent["type"], sent["subscription_id"], sent["listing"]["id"]) == (
+            "listing.matched",
+            sub["id"],
+            offer["id"],
+        )
         assert 0 < sent["score"] <= 1 and "contact" not in sent["listing"]
         ids.add(sent["id"])
     assert ids == {str(row["id"])}
@@ -280,16 +303,25 @@ async def test_webhook_gives_up_after_the_last_attempt(client, conn):
     async with Receiver([], then=503) as receiver:
         sub = await subscribe(client, enterprise, kind="offers", query="nước thải", webhook_url=receiver.url)
         await published(client, "offer", institute, operator, offer_body())
-        await until(lambda: conn.fetchval("SELECT max(attempts) FROM outbox WHERE topic = 'notification.created'"),
-                    lambda n: n is not None and n >= 1, "a first failed delivery", DEADLINE_SECONDS)
+        await until(
+            lambda: conn.fetchval("SELECT max(attempts) FROM outbox WHERE topic = 'notification.created'"),
+            lambda n: n is not None and n >= 1,
+            "a first failed delivery",
+            DEADLINE_SECONDS,
+        )
         # Skip the backoff of the attempts in between: the next one is the last.
         await conn.execute(
             "UPDATE outbox SET attempts = $1, available_at = now() WHERE topic = 'notification.created' AND processed_at IS NULL",
             MAX_ATTEMPTS - 1,
         )
-        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r["delivery_status"] == "failed", "giving up", DEADLINE_SECONDS)
+        row = await until(
+            lambda: delivery(conn, sub["id"]), lambda r: r["delivery_status"] == "failed", "giving up", DEADLINE_SECONDS
+        )
     assert (row["delivery_attempts"], row["last_error"]) == (MAX_ATTEMPTS, "HTTP 503")
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'notification.created' AND processed_at IS NULL") == 0
+    assert (
+        await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'notification.created' AND processed_at IS NULL")
+        == 0
+    )
 
 
 async def test_subscriptions_are_their_owners_alone(client, conn):
@@ -298,8 +330,13 @@ async def test_subscriptions_are_their_owners_alone(client, conn):
     sub = await subscribe(client, enterprise, kind="demands", filters={"sector": "207"})
     path = f"/v1/subscriptions/{sub['id']}"
 
-    for method, url in (("post", "/v1/subscriptions"), ("get", "/v1/subscriptions"), ("get", path),
-                        ("delete", path), ("get", f"{path}/notifications")):
+    for method, url in (
+        ("post", "/v1/subscriptions"),
+        ("get", "/v1/subscriptions"),
+        ("get", path),
+        ("delete", path),
+        ("get", f"{path}/notifications"),
+    ):
         response = await getattr(client, method)(url)
         assert response.status_code == 401, (method, url)
     for method, url in (("get", path), ("delete", path), ("get", f"{path}/notifications")):
@@ -341,7 +378,9 @@ async def test_subscription_pages_follow_the_cursor(client, conn):
     _, _, enterprise = await parties(client, conn)
     made = [await subscribe(client, enterprise, kind="offers", query=f"từ khóa {i}") for i in range(3)]
     first = (await client.get("/v1/subscriptions?limit=2", headers=bearer(enterprise))).json()
-    second = (await client.get(f"/v1/subscriptions?limit=2&cursor={first['next_cursor']}", headers=bearer(enterprise))).json()
+    second = (
+        await client.get(f"/v1/subscriptions?limit=2&cursor={first['next_cursor']}", headers=bearer(enterprise))
+    ).json()
     assert [s["id"] for s in first["items"] + second["items"]] == [s["id"] for s in reversed(made)]
     assert second["next_cursor"] is None
 
@@ -371,7 +410,9 @@ async def production_client(settings: Settings) -> Any:
 )
 async def test_webhooks_to_private_addresses_or_plain_http_are_refused(production_client, conn, url, reason):
     _, _, enterprise = await parties(production_client, conn)
-    response = await production_client.post("/v1/subscriptions", json={"kind": "offers", "webhook_url": url}, headers=bearer(enterprise))
+    response = await production_client.post(
+        "/v1/subscriptions", json={"kind": "offers", "webhook_url": url}, headers=bearer(enterprise)
+    )
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert error["field"] == "webhook_url" and reason in error["message"]
@@ -381,10 +422,16 @@ async def test_webhooks_to_private_addresses_or_plain_http_are_refused(productio
 async def test_a_webhook_whose_address_turned_private_is_not_called(production_client, conn):
     operator, institute, enterprise = await parties(production_client, conn)
     async with Receiver([]) as receiver:
-        sub = await subscribe(production_client, enterprise, kind="offers", query="nước thải", webhook_url="https://93.184.216.34/hook")
+        sub = await subscribe(
+            production_client, enterprise, kind="offers", query="nước thải", webhook_url="https://93.184.216.34/hook"
+        )
         # What a host name re-pointed at an inside address after subscribing looks like at delivery time.
         await conn.execute("UPDATE subscriptions SET webhook_url = $1 WHERE id = $2::uuid", receiver.url, sub["id"])
         await published(production_client, "offer", institute, operator, offer_body())
-        row = await until(lambda: delivery(conn, sub["id"]), lambda r: r is not None and r["delivery_status"] == "failed",
-                          "the refused delivery", DEADLINE_SECONDS)
+        row = await until(
+            lambda: delivery(conn, sub["id"]),
+            lambda r: r is not None and r["delivery_status"] == "failed",
+            "the refused delivery",
+            DEADLINE_SECONDS,
+        )
     assert row["last_error"].startswith("refused: the webhook URL") and receiver.requests == []

@@ -5,7 +5,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-
 DEADLINE_SECONDS = 20.0
 
 
@@ -24,7 +23,11 @@ async def until(
 
 
 async def search_until(
-    client: Any, kind: str, params: dict[str, Any], done: Callable[[dict[str, Any]], bool], deadline: float = DEADLINE_SECONDS
+    client: Any,
+    kind: str,
+    params: dict[str, Any],
+    done: Callable[[dict[str, Any]], bool],
+    deadline: float = DEADLINE_SECONDS,
 ) -> dict[str, Any]:
     """Search until `done(body)` holds; fail with the last answer if it never does."""
 
@@ -32,7 +35,9 @@ async def search_until(
         response = await client.get(f"/v1/search/{kind}s", params=params)
         return response.status_code, response.json()
 
-    _, body = await until(search, lambda r: r[0] == 200 and done(r[1]), f"search {params} satisfying the test", deadline)
+    _, body = await until(
+        search, lambda r: r[0] == 200 and done(r[1]), f"search {params} satisfying the test", deadline
+    )
     return body
 
 
@@ -52,7 +57,8 @@ async def indexed(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS
     async def announced() -> bool:
         return await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = 'listing.indexed' AND aggregate_id = $1::uuid"
-            " AND (payload ->> 'searchable')::boolean)", listing_id
+            " AND (payload ->> 'searchable')::boolean)",
+            listing_id,
         )
 
     await until(announced, bool, f"indexing of listing {listing_id}", deadline)
@@ -62,11 +68,18 @@ async def settled(conn: Any, listing_id: str, deadline: float = DEADLINE_SECONDS
     """Wait until every index and subscription event of this listing so far has been handled."""
 
     async def pending() -> dict[str, int]:
-        return dict(await conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
-            " count(*) FILTER (WHERE processed_at IS NULL) AS open FROM outbox"
-            " WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.vector_needed', 'listing.indexed')",
-            listing_id,
-        ))
+        return dict(
+            await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE topic = 'listing.indexed') AS indexed,"
+                " count(*) FILTER (WHERE processed_at IS NULL) AS open FROM outbox"
+                " WHERE aggregate_id = $1::uuid AND topic IN ('listing.changed', 'listing.vector_needed', 'listing.indexed')",
+                listing_id,
+            )
+        )
 
-    await until(pending, lambda r: r["indexed"] > 0 and r["open"] == 0, f"handling of every event of listing {listing_id}", deadline)
+    await until(
+        pending,
+        lambda r: r["indexed"] > 0 and r["open"] == 0,
+        f"handling of every event of listing {listing_id}",
+        deadline,
+    )

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -14,10 +14,9 @@ import msgspec
 import pytest
 
 from exchange.kernel import db, outbox
-from exchange.kernel.schemas import Money
-from exchange.kernel.settings import Settings
 from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
-from payments.events import consumers
+from exchange.kernel.settings import Settings
+from payments.consumers import for_gateway
 from payments.gateway import Gateway, open_gateway
 from tests.support import bearer, operator_key, verified_org
 
@@ -49,7 +48,7 @@ async def drain(pool: asyncpg.Pool, gateway: Gateway) -> int:
     """Run payments' consumers until the outbox has nothing for them."""
     total = 0
     while True:
-        count = sum([await outbox.drain(pool, c) for c in consumers(gateway)])
+        count = sum([await outbox.drain(pool, c) for c in for_gateway(gateway)])
         if not count:
             return total
         total += count
@@ -65,8 +64,12 @@ def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = N
 def event_body(intent_id: str, type_: str = "payment_intent.succeeded", event_id: str | None = None) -> bytes:
     """A Stripe event about a PaymentIntent, as the sandbox sends it."""
     event = {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "type": type_,
-        "created": int(time.time()), "livemode": False, "api_version": "2020-08-27",
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": type_,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2020-08-27",
         "data": {"object": {"id": intent_id, "object": "payment_intent"}},
     }
     return msgspec.json.encode(event)
@@ -93,13 +96,18 @@ class Deal:
         return self.buyer_key if party == "buyer" else self.seller_key
 
 
-async def agree(conn: asyncpg.Connection, deal_id: uuid.UUID, buyer: str, seller: str, value: int,
-                agreed_at: datetime | None = None) -> None:
+async def agree(
+    conn: asyncpg.Connection, deal_id: uuid.UUID, buyer: str, seller: str, value: int, agreed_at: datetime | None = None
+) -> None:
     """Emit deal.agreed as the deals package does."""
     event = DealAgreed(
-        deal_id=deal_id, value=EventMoney(amount=value, currency="VND"), buyer_org_id=uuid.UUID(buyer),
-        seller_org_id=uuid.UUID(seller), broker_org_id=None, terms_version=2,
-        agreed_at=agreed_at or datetime.now(timezone.utc),
+        deal_id=deal_id,
+        value=EventMoney(amount=value, currency="VND"),
+        buyer_org_id=uuid.UUID(buyer),
+        seller_org_id=uuid.UUID(seller),
+        broker_org_id=None,
+        terms_version=2,
+        agreed_at=agreed_at or datetime.now(UTC),
     )
     async with conn.transaction():
         await outbox.emit(conn, deal_id, event)
@@ -107,8 +115,9 @@ async def agree(conn: asyncpg.Connection, deal_id: uuid.UUID, buyer: str, seller
 
 async def cancel(conn: asyncpg.Connection, deal_id: uuid.UUID) -> None:
     """Emit deal.cancelled as the deals package does."""
-    event = DealCancelled(deal_id=deal_id, reason="the buyer withdrew", cancelled_at=datetime.now(timezone.utc),
-                          stage_before="fee_pending")
+    event = DealCancelled(
+        deal_id=deal_id, reason="the buyer withdrew", cancelled_at=datetime.now(UTC), stage_before="fee_pending"
+    )
     async with conn.transaction():
         await outbox.emit(conn, deal_id, event)
 
@@ -121,7 +130,9 @@ async def make_deal(client, conn, pool, gateway):
     async def make(value: int = 850_000_000) -> Deal:
         buyer, buyer_key = await verified_org(client, operator, "enterprise")
         seller, seller_key = await verified_org(client, operator, "institute")
-        deal = Deal(uuid.uuid4(), buyer["organization"]["id"], buyer_key, seller["organization"]["id"], seller_key, operator)
+        deal = Deal(
+            uuid.uuid4(), buyer["organization"]["id"], buyer_key, seller["organization"]["id"], seller_key, operator
+        )
         await agree(conn, deal.id, deal.buyer_org, deal.seller_org, value)
         await drain(pool, gateway)
         for key in (buyer_key, seller_key):

@@ -1,7 +1,7 @@
 """The fee schedule and quotes over HTTP."""
 
-from datetime import datetime, timedelta, timezone
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from tests.payments.conftest import agree, drain
 from tests.support import bearer, operator_key, register, verified_org
@@ -32,8 +32,12 @@ async def test_default_schedule_and_quote_are_public(client):
 
 
 async def test_quote_parameters_are_checked(client):
-    for params, field in (({}, "amount"), ({"amount": -1}, "amount"), ({"amount": "ten"}, "amount"),
-                          ({"amount": 10, "currency": "USD"}, "currency")):
+    for params, field in (
+        ({}, "amount"),
+        ({"amount": -1}, "amount"),
+        ({"amount": "ten"}, "amount"),
+        ({"amount": 10, "currency": "USD"}, "currency"),
+    ):
         response = await client.get("/v1/fees/quote", params=params)
         assert response.status_code == 400, params
         assert field in response.text
@@ -43,7 +47,7 @@ async def test_operator_sets_a_new_version_and_deals_keep_the_version_of_their_a
     operator = await operator_key(conn)
     buyer, _ = await verified_org(client, operator, "enterprise")
     seller, _ = await verified_org(client, operator)
-    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    before = datetime.now(UTC) - timedelta(seconds=1)
     response = await client.put("/v1/fees/schedule", json=NEW, headers={**bearer(operator), "If-Match": '"1"'})
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2 and response.headers["etag"] == '"2"'
@@ -51,11 +55,17 @@ async def test_operator_sets_a_new_version_and_deals_keep_the_version_of_their_a
     stale = await client.put("/v1/fees/schedule", json=NEW, headers={**bearer(operator), "If-Match": '"1"'})
     assert stale.status_code == 412
     old_deal, new_deal = uuid.uuid4(), uuid.uuid4()
-    await agree(conn, old_deal, buyer["organization"]["id"], seller["organization"]["id"], 1_000_000_000, agreed_at=before)
+    await agree(
+        conn, old_deal, buyer["organization"]["id"], seller["organization"]["id"], 1_000_000_000, agreed_at=before
+    )
     await agree(conn, new_deal, buyer["organization"]["id"], seller["organization"]["id"], 1_000_000_000)
     await drain(pool, gateway)
-    rows = {r["deal_id"]: r for r in await conn.fetch(
-        "SELECT deal_id, max(fee_schedule_version) AS v, sum(amount) AS total FROM invoices GROUP BY deal_id")}
+    rows = {
+        r["deal_id"]: r
+        for r in await conn.fetch(
+            "SELECT deal_id, max(fee_schedule_version) AS v, sum(amount) AS total FROM invoices GROUP BY deal_id"
+        )
+    }
     assert (rows[old_deal]["v"], rows[old_deal]["total"]) == (1, 30_000_000)
     assert (rows[new_deal]["v"], rows[new_deal]["total"]) == (2, 25_000_000 + 7_500_000)
 
@@ -63,9 +73,15 @@ async def test_operator_sets_a_new_version_and_deals_keep_the_version_of_their_a
 async def test_invalid_schedules_are_422_naming_the_field(client, conn):
     operator = await operator_key(conn)
     cases = [
-        ({**NEW, "tiers": [{"up_to": 5, "bps": 100}, {"up_to": 5, "bps": 100}, {"up_to": None, "bps": 1}]}, "tiers[1].up_to"),
+        (
+            {**NEW, "tiers": [{"up_to": 5, "bps": 100}, {"up_to": 5, "bps": 100}, {"up_to": None, "bps": 1}]},
+            "tiers[1].up_to",
+        ),
         ({**NEW, "tiers": [{"up_to": None, "bps": 10_001}]}, "bps"),
-        ({**NEW, "minimum_fee": {"amount": 10, "currency": "VND"}, "maximum_fee": {"amount": 9, "currency": "VND"}}, "maximum_fee.amount"),
+        (
+            {**NEW, "minimum_fee": {"amount": 10, "currency": "VND"}, "maximum_fee": {"amount": 9, "currency": "VND"}},
+            "maximum_fee.amount",
+        ),
         ({**NEW, "split": {"buyer_bps": 5000, "seller_bps": 4000}}, "split"),
         ({**NEW, "tiers": []}, "tiers"),
         ({**NEW, "colour": "red"}, "colour"),
@@ -84,4 +100,13 @@ async def test_only_operators_set_the_schedule(client, conn):
     assert (await client.put("/v1/fees/schedule", json=NEW)).status_code == 401
     for key in (member, unverified):
         assert (await client.put("/v1/fees/schedule", json=NEW, headers=bearer(key))).status_code == 403
+    assert (await client.get("/v1/fees/schedule")).json()["version"] == 1
+
+
+async def test_a_schedule_whose_minimum_fee_stripe_could_not_charge_is_422(client, conn):
+    operator = await operator_key(conn)
+    tiny = {**NEW, "minimum_fee": {"amount": 1_000, "currency": "VND"}}  # 700 and 300 VND shares
+    response = await client.put("/v1/fees/schedule", json=tiny, headers={**bearer(operator), "If-Match": '"1"'})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["minimum_fee.amount", "minimum_fee.amount"]
     assert (await client.get("/v1/fees/schedule")).json()["version"] == 1

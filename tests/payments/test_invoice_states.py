@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments.service import status_from_intent
+from payments.invoices import status_from_intent
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +28,8 @@ def test_intent_status_moves_an_unpaid_invoice(current, intent, failed, expected
 
 
 @pytest.mark.parametrize("current", ["paid", "refunded", "void"])
-@pytest.mark.parametrize("intent", ["requires_payment_method", "requires_action", "processing", "canceled", "succeeded"])
+@pytest.mark.parametrize(
+    "intent", ["requires_payment_method", "requires_action", "processing", "canceled", "succeeded"]
+)
 def test_paid_refunded_and_void_never_move_back(current, intent):
     assert status_from_intent(current, intent, True) == current

@@ -12,17 +12,28 @@ DECLINED = {"payment_method": "pm_card_chargeCustomerFail"}
 
 
 async def _topics(conn, deal_id, topic):
-    return [r["payload"] for r in await conn.fetch("SELECT payload FROM outbox WHERE aggregate_id = $1 AND topic = $2 ORDER BY id", deal_id, topic)]
+    return [
+        r["payload"]
+        for r in await conn.fetch(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND topic = $2 ORDER BY id", deal_id, topic
+        )
+    ]
 
 
-async def test_agreement_issues_one_invoice_per_party_under_the_schedule_then_nothing_twice(make_deal, conn, pool, gateway):
+async def test_agreement_issues_one_invoice_per_party_under_the_schedule_then_nothing_twice(
+    make_deal, conn, pool, gateway
+):
     deal = await make_deal(850_000_000)
     assert sorted((i["party"], i["amount"]["amount"], i["status"]) for i in deal.invoices) == [
-        ("buyer", 12_750_000, "open"), ("seller", 12_750_000, "open")]
+        ("buyer", 12_750_000, "open"),
+        ("seller", 12_750_000, "open"),
+    ]
     assert {i["fee_schedule_version"] for i in deal.invoices} == {1}
     invoiced = await _topics(conn, deal.id, "deal.invoiced")
     assert len(invoiced) == 1
-    event = DealInvoiced(deal_id=deal.id, invoice_ids=[uuid.UUID(i) for i in invoiced[0]["invoice_ids"]], fee_schedule_version=1)
+    event = DealInvoiced(
+        deal_id=deal.id, invoice_ids=[uuid.UUID(i) for i in invoiced[0]["invoice_ids"]], fee_schedule_version=1
+    )
     assert sorted(map(str, event.invoice_ids)) == sorted(i["id"] for i in deal.invoices)
     # The same event again (a redelivery) creates nothing and announces nothing.
     await agree(conn, deal.id, deal.buyer_org, deal.seller_org, 850_000_000)
@@ -35,7 +46,10 @@ async def test_a_fee_above_stripes_vnd_limit_is_invoiced_in_instalments(make_dea
     deal = await make_deal(100_000_000_000)  # fee clamped to 500,000,000: 250,000,000 each
     buyer = sorted((i for i in deal.invoices if i["party"] == "buyer"), key=lambda i: i["instalment"])
     assert [(i["instalment"], i["instalments"], i["amount"]["amount"]) for i in buyer] == [
-        (1, 3, 83_333_334), (2, 3, 83_333_333), (3, 3, 83_333_333)]
+        (1, 3, 83_333_334),
+        (2, 3, 83_333_333),
+        (3, 3, 83_333_333),
+    ]
     assert all(i["amount"]["amount"] <= 99_999_999 for i in deal.invoices)
 
 
@@ -47,7 +61,9 @@ async def test_paying_with_a_card_marks_paid_and_the_last_payment_announces_fees
     assert body["status"] == "succeeded" and body["payment_intent_id"].startswith("pi_")
     assert body["invoice"]["status"] == "paid" and body["invoice"]["paid_at"]
     assert await _topics(conn, deal.id, "deal.fees_paid") == []
-    seller = await client.post(f"/v1/invoices/{deal.of('seller')['id']}/pay", json=VISA, headers=bearer(deal.seller_key))
+    seller = await client.post(
+        f"/v1/invoices/{deal.of('seller')['id']}/pay", json=VISA, headers=bearer(deal.seller_key)
+    )
     assert seller.json()["invoice"]["status"] == "paid"
     assert [p["deal_id"] for p in await _topics(conn, deal.id, "deal.fees_paid")] == [str(deal.id)]
     # Paying a paid invoice again reuses its intent and charges nothing.
@@ -68,7 +84,11 @@ async def test_without_a_payment_method_the_client_secret_is_returned_and_reused
     assert first.json()["client_secret"].startswith(first.json()["payment_intent_id"])
     assert second.json()["payment_intent_id"] == first.json()["payment_intent_id"]
     intent = await gateway.retrieve_intent(first.json()["payment_intent_id"])
-    assert (intent.amount, intent.currency, intent.metadata["invoice_id"]) == (invoice["amount"]["amount"], "vnd", invoice["id"])
+    assert (intent.amount, intent.currency, intent.metadata["invoice_id"]) == (
+        invoice["amount"]["amount"],
+        "vnd",
+        invoice["id"],
+    )
     # Later the payer gives a card: the same intent is confirmed with it.
     paid = await client.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.buyer_key))
     assert paid.json()["payment_intent_id"] == first.json()["payment_intent_id"]
@@ -97,12 +117,17 @@ async def test_a_declined_card_fails_the_invoice_which_can_be_paid_again(make_de
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 2
 
 
-async def test_a_card_needing_authentication_is_processing_until_stripe_says_succeeded(make_deal, client, conn, gateway, pool):
+async def test_a_card_needing_authentication_is_processing_until_stripe_says_succeeded(
+    make_deal, client, conn, gateway, pool
+):
     deal = await make_deal()
     invoice = deal.of("buyer")
     method = await gateway.client.v1.payment_methods.create_async(
-        {"type": "card", "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
-    started = await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": method.id}, headers=bearer(deal.buyer_key))
+        {"type": "card", "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    started = await client.post(
+        f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": method.id}, headers=bearer(deal.buyer_key)
+    )
     assert started.status_code == 200, started.text
     body = started.json()
     assert body["status"] == "requires_action"
@@ -110,14 +135,24 @@ async def test_a_card_needing_authentication_is_processing_until_stripe_says_suc
     assert body["invoice"]["status"] == "processing" and body["invoice"]["next_action"]
     # The payer authenticates with the sandbox, as the bank's page would let them.
     answer = await gateway.client.raw_request_async(
-        "post", f"/v1/payment_intents/{body['payment_intent_id']}/_authenticate",
-        client_secret=body["client_secret"], success="true")
+        "post",
+        f"/v1/payment_intents/{body['payment_intent_id']}/_authenticate",
+        client_secret=body["client_secret"],
+        success="true",
+    )
     assert answer.code == 200
     # Nothing is paid until Stripe is asked (here through a signed event about the intent).
-    assert (await client.get(f"/v1/invoices/{invoice['id']}", headers=bearer(deal.buyer_key))).json()["status"] == "processing"
+    assert (await client.get(f"/v1/invoices/{invoice['id']}", headers=bearer(deal.buyer_key))).json()[
+        "status"
+    ] == "processing"
     from tests.payments.conftest import event_body, sign
+
     payload = event_body(body["payment_intent_id"])
-    hook = await client.post("/v1/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload), "Content-Type": "application/json"})
+    hook = await client.post(
+        "/v1/webhooks/stripe",
+        content=payload,
+        headers={"Stripe-Signature": sign(payload), "Content-Type": "application/json"},
+    )
     assert hook.status_code == 200, hook.text
     await drain(pool, gateway)
     paid = (await client.get(f"/v1/invoices/{invoice['id']}", headers=bearer(deal.buyer_key))).json()
@@ -127,8 +162,9 @@ async def test_a_card_needing_authentication_is_processing_until_stripe_says_suc
 async def test_twenty_concurrent_pay_calls_create_one_payment_intent(make_deal, live, conn):
     deal = await make_deal()
     invoice = deal.of("buyer")
-    responses = await asyncio.gather(*(
-        live.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.buyer_key)) for _ in range(20)))
+    responses = await asyncio.gather(
+        *(live.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.buyer_key)) for _ in range(20))
+    )
     assert [r.status_code for r in responses] == [200] * 20
     assert len({r.json()["payment_intent_id"] for r in responses}) == 1
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
@@ -137,8 +173,9 @@ async def test_twenty_concurrent_pay_calls_create_one_payment_intent(make_deal, 
 async def test_twenty_concurrent_card_payments_charge_once(make_deal, live, conn, gateway):
     deal = await make_deal()
     invoice = deal.of("seller")
-    responses = await asyncio.gather(*(
-        live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.seller_key)) for _ in range(20)))
+    responses = await asyncio.gather(
+        *(live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.seller_key)) for _ in range(20))
+    )
     assert [r.status_code for r in responses] == [200] * 20
     assert {r.json()["invoice"]["status"] for r in responses} == {"paid"}
     assert len({r.json()["payment_intent_id"] for r in responses}) == 1
@@ -200,10 +237,14 @@ async def test_operator_refunds_one_paid_invoice(make_deal, client, gateway):
     not_yet = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=bearer(deal.operator))
     assert not_yet.status_code == 409
     paid = await client.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.buyer_key))
-    refunded = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers={**bearer(deal.operator), "Idempotency-Key": "r1"})
+    refunded = await client.post(
+        f"/v1/invoices/{invoice['id']}/refund", headers={**bearer(deal.operator), "Idempotency-Key": "r1"}
+    )
     assert refunded.status_code == 200, refunded.text
     assert refunded.json()["status"] == "refunded" and refunded.json()["refunded_at"]
-    replay = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers={**bearer(deal.operator), "Idempotency-Key": "r1"})
+    replay = await client.post(
+        f"/v1/invoices/{invoice['id']}/refund", headers={**bearer(deal.operator), "Idempotency-Key": "r1"}
+    )
     assert replay.status_code == 200 and replay.json() == refunded.json()
     twice = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=bearer(deal.operator))
     assert twice.status_code == 409
@@ -214,15 +255,22 @@ async def test_after_authentication_paying_again_reads_the_intent_back_as_paid(m
     deal = await make_deal()
     invoice = deal.of("seller")
     method = await gateway.client.v1.payment_methods.create_async(
-        {"type": "card", "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
-    started = (await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": method.id},
-                                  headers=bearer(deal.seller_key))).json()
+        {"type": "card", "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    started = (
+        await client.post(
+            f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": method.id}, headers=bearer(deal.seller_key)
+        )
+    ).json()
     again = await client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.seller_key))
     assert again.json()["payment_intent_id"] == started["payment_intent_id"]
     assert again.json()["status"] == "requires_action" and again.json()["invoice"]["status"] == "processing"
     await gateway.client.raw_request_async(
-        "post", f"/v1/payment_intents/{started['payment_intent_id']}/_authenticate",
-        client_secret=started["client_secret"], success="true")
+        "post",
+        f"/v1/payment_intents/{started['payment_intent_id']}/_authenticate",
+        client_secret=started["client_secret"],
+        success="true",
+    )
     read_back = await client.post(f"/v1/invoices/{invoice['id']}/pay", headers=bearer(deal.seller_key))
     assert read_back.json()["status"] == "succeeded" and read_back.json()["invoice"]["status"] == "paid"
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
@@ -232,9 +280,27 @@ async def test_concurrent_retries_with_one_idempotency_key_pay_once_and_share_th
     deal = await make_deal()
     invoice = deal.of("buyer")
     headers = {**bearer(deal.buyer_key), "Idempotency-Key": "same-retry"}
-    responses = await asyncio.gather(*(
-        live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=headers) for _ in range(10)))
+    responses = await asyncio.gather(
+        *(live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=headers) for _ in range(10))
+    )
     assert [r.status_code for r in responses] == [200] * 10
     assert len({r.content for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 9
     assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice["id"]) == 1
+
+
+async def test_a_decline_is_one_problem_body_and_its_idempotent_retry_replays_it(make_deal, client):
+    deal = await make_deal()
+    invoice = deal.of("buyer")
+    headers = {**bearer(deal.buyer_key), "Idempotency-Key": "declined-once"}
+    declined = await client.post(f"/v1/invoices/{invoice['id']}/pay", json=DECLINED, headers=headers)
+    assert declined.status_code == 402, declined.text
+    problem = declined.json()
+    assert list(problem) == ["type", "title", "status", "detail", "payment_intent_id", "decline", "invoice"]
+    assert (problem["type"], problem["title"], problem["status"]) == ("/problems/card-declined", "Card declined", 402)
+    assert problem["detail"].endswith("; the invoice can be paid again with another payment method")
+    assert problem["decline"]["code"] == "card_declined" and problem["invoice"]["id"] == invoice["id"]
+    replay = await client.post(f"/v1/invoices/{invoice['id']}/pay", json=DECLINED, headers=headers)
+    assert (replay.status_code, replay.headers["idempotent-replayed"]) == (402, "true")
+    assert replay.headers["content-type"].startswith("application/problem+json")
+    assert replay.json() == problem

@@ -17,9 +17,18 @@ def run_cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run `exchange ...` as a user would, pointed at this test's database and the sandbox."""
     return subprocess.run(
         [sys.executable, "-m", "exchange.cli", *args],
-        env={**os.environ, "DATABASE_URL": settings.database_url, "STRIPE_API_BASE": settings.stripe_api_base,
-             "STRIPE_SECRET_KEY": settings.stripe_secret_key, "LOG_LEVEL": "WARNING", **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        env={
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "STRIPE_API_BASE": settings.stripe_api_base,
+            "STRIPE_SECRET_KEY": settings.stripe_secret_key,
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -29,8 +38,11 @@ async def _paid_and_refunded_deal(make_deal, client):
     await client.post(f"/v1/invoices/{deal.of('seller')['id']}/pay", json=VISA, headers=bearer(deal.seller_key))
     await client.post(f"/v1/invoices/{deal.of('seller')['id']}/refund", headers=bearer(deal.operator))
     declined = await make_deal()
-    await client.post(f"/v1/invoices/{declined.of('buyer')['id']}/pay", json={"payment_method": "pm_card_chargeCustomerFail"},
-                      headers=bearer(declined.buyer_key))
+    await client.post(
+        f"/v1/invoices/{declined.of('buyer')['id']}/pay",
+        json={"payment_method": "pm_card_chargeCustomerFail"},
+        headers=bearer(declined.buyer_key),
+    )
     await client.post(f"/v1/invoices/{declined.of('seller')['id']}/pay", headers=bearer(declined.seller_key))
     return deal
 
@@ -42,7 +54,9 @@ async def test_reconcile_agrees_then_reports_a_tampered_row(make_deal, client, c
     assert "0 disagreement(s)" in agreed.stdout
     buyer = deal.of("buyer")["id"]
     await conn.execute("UPDATE invoices SET amount = amount + 1 WHERE id = $1::uuid", buyer)
-    await conn.execute("UPDATE invoices SET status = 'paid', refunded_at = NULL WHERE id = $1::uuid", deal.of("seller")["id"])
+    await conn.execute(
+        "UPDATE invoices SET status = 'paid', refunded_at = NULL WHERE id = $1::uuid", deal.of("seller")["id"]
+    )
     tampered = run_cli(settings, "reconcile")
     assert tampered.returncode == 1, tampered.stdout + tampered.stderr
     lines = tampered.stdout.splitlines()
@@ -54,8 +68,12 @@ async def test_reconcile_finds_an_orphan_intent_by_its_metadata(make_deal, conn,
     deal = await make_deal()
     invoice = deal.of("buyer")
     # As if a pay call created this intent in Stripe and its transaction then failed.
-    orphan = await gateway.create_intent(amount=invoice["amount"]["amount"], metadata={"invoice_id": invoice["id"]},
-                                         payment_method="pm_card_visa", idempotency_key="orphan-test")
+    orphan = await gateway.create_intent(
+        amount=invoice["amount"]["amount"],
+        metadata={"invoice_id": invoice["id"]},
+        payment_method="pm_card_visa",
+        idempotency_key="orphan-test",
+    )
     await gateway.confirm_intent(orphan.id, "orphan-test-confirm")
     report = await reconcile(conn, gateway)
     assert [(str(d.invoice_id), d.payment_intent_id) for d in report.disagreements] == [(invoice["id"], orphan.id)]

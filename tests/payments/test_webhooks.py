@@ -36,7 +36,9 @@ async def test_forged_malformed_missing_and_stale_signatures_are_400_and_store_n
 async def test_a_replayed_event_is_stored_once_and_changes_nothing_twice(make_deal, client, conn, pool, gateway):
     deal = await make_deal()
     invoice = deal.of("buyer")
-    paid = await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_card_visa"}, headers=bearer(deal.buyer_key))
+    paid = await client.post(
+        f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_card_visa"}, headers=bearer(deal.buyer_key)
+    )
     intent_id = paid.json()["payment_intent_id"]
     version = paid.json()["invoice"]["version"]
     payload = event_body(intent_id, event_id="evt_replayed_1")
@@ -54,15 +56,23 @@ async def test_a_replayed_event_is_stored_once_and_changes_nothing_twice(make_de
 async def test_a_late_failure_event_never_unpays_an_invoice(make_deal, client, conn, pool, gateway):
     deal = await make_deal()
     invoice = deal.of("seller")
-    declined = await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_card_chargeCustomerFail"},
-                                 headers=bearer(deal.seller_key))
+    declined = await client.post(
+        f"/v1/invoices/{invoice['id']}/pay",
+        json={"payment_method": "pm_card_chargeCustomerFail"},
+        headers=bearer(deal.seller_key),
+    )
     failed_intent = declined.json()["payment_intent_id"]
-    paid = await client.post(f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_card_visa"}, headers=bearer(deal.seller_key))
+    paid = await client.post(
+        f"/v1/invoices/{invoice['id']}/pay", json={"payment_method": "pm_card_visa"}, headers=bearer(deal.seller_key)
+    )
     paid_intent = paid.json()["payment_intent_id"]
     # Events arrive out of order: success first, then the failure of the earlier attempt, then a
     # failure event naming the paid intent (as a confused sender might).
-    for intent_id, type_ in ((paid_intent, "payment_intent.succeeded"), (failed_intent, "payment_intent.payment_failed"),
-                             (paid_intent, "payment_intent.payment_failed")):
+    for intent_id, type_ in (
+        (paid_intent, "payment_intent.succeeded"),
+        (failed_intent, "payment_intent.payment_failed"),
+        (paid_intent, "payment_intent.payment_failed"),
+    ):
         payload = event_body(intent_id, type_)
         assert (await _post(client, payload, sign(payload))).status_code == 200
     await drain(pool, gateway)
@@ -75,4 +85,9 @@ async def test_events_about_unknown_intents_and_other_objects_are_acknowledged_a
         response = await _post(client, payload, sign(payload))
         assert response.status_code == 200
     assert await drain(pool, gateway) == 2
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'payments.stripe_event' AND processed_at IS NULL") == 0
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic = 'payments.stripe_event' AND processed_at IS NULL"
+        )
+        == 0
+    )

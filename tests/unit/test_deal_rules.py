@@ -32,9 +32,16 @@ def test_allowed_transitions(stage, action, target):
 @pytest.mark.parametrize(
     ("stage", "action"),
     [
-        ("agreed", "propose"), ("fee_pending", "propose"), ("closed", "propose"), ("cancelled", "propose"),
-        ("open", "agree"), ("open", "invoice"), ("negotiating", "close"), ("agreed", "close"),
-        ("closed", "cancel"), ("cancelled", "cancel"),
+        ("agreed", "propose"),
+        ("fee_pending", "propose"),
+        ("closed", "propose"),
+        ("cancelled", "propose"),
+        ("open", "agree"),
+        ("open", "invoice"),
+        ("negotiating", "close"),
+        ("agreed", "close"),
+        ("closed", "cancel"),
+        ("cancelled", "cancel"),
     ],
 )
 def test_refused_transitions_name_the_current_stage(stage, action):

@@ -11,15 +11,28 @@ pytestmark = pytest.mark.unit
 
 DEFAULT = Schedule(
     tiers=(Tier(up_to=1_000_000_000, bps=300), Tier(up_to=10_000_000_000, bps=200), Tier(up_to=None, bps=100)),
-    minimum_fee=2_000_000, maximum_fee=500_000_000, buyer_bps=5000, seller_bps=5000,
+    minimum_fee=2_000_000,
+    maximum_fee=500_000_000,
+    buyer_bps=5000,
+    seller_bps=5000,
 )
 FLAT = Schedule(tiers=(Tier(up_to=None, bps=250),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000)
 
 
 @pytest.mark.parametrize(
     ("numerator", "denominator", "expected"),
-    [(0, 10_000, 0), (4_999, 10_000, 0), (5_000, 10_000, 1), (5_001, 10_000, 1), (15_000, 10_000, 2),
-     (25_000, 10_000, 3), (-5_000, 10_000, -1), (-4_999, 10_000, 0), (7, 2, 4), (9, 3, 3)],
+    [
+        (0, 10_000, 0),
+        (4_999, 10_000, 0),
+        (5_000, 10_000, 1),
+        (5_001, 10_000, 1),
+        (15_000, 10_000, 2),
+        (25_000, 10_000, 3),
+        (-5_000, 10_000, -1),
+        (-4_999, 10_000, 0),
+        (7, 2, 4),
+        (9, 3, 3),
+    ],
 )
 def test_round_div_is_nearest_with_halves_away_from_zero(numerator, denominator, expected):
     assert round_div(numerator, denominator) == expected
@@ -59,7 +72,9 @@ def test_minimum_and_maximum_clamps():
 
 
 def test_minimum_equal_to_maximum_is_a_fixed_fee():
-    fixed = Schedule(tiers=(Tier(up_to=None, bps=100),), minimum_fee=5_000_000, maximum_fee=5_000_000, buyer_bps=10_000, seller_bps=0)
+    fixed = Schedule(
+        tiers=(Tier(up_to=None, bps=100),), minimum_fee=5_000_000, maximum_fee=5_000_000, buyer_bps=10_000, seller_bps=0
+    )
     for value in (0, 1_000_000, 10**12):
         b = compute(value, fixed)
         assert (b.fee, b.buyer, b.seller, b.seller_instalments) == (5_000_000, 5_000_000, 0, ())
@@ -69,8 +84,13 @@ def test_odd_splits_add_up_to_the_fee_exactly():
     rng = random.Random(20260101)
     for _ in range(2_000):
         buyer_bps = rng.randint(0, 10_000)
-        schedule = Schedule(tiers=(Tier(up_to=None, bps=rng.randint(0, 10_000)),), minimum_fee=0, maximum_fee=None,
-                            buyer_bps=buyer_bps, seller_bps=10_000 - buyer_bps)
+        schedule = Schedule(
+            tiers=(Tier(up_to=None, bps=rng.randint(0, 10_000)),),
+            minimum_fee=0,
+            maximum_fee=None,
+            buyer_bps=buyer_bps,
+            seller_bps=10_000 - buyer_bps,
+        )
         b = compute(rng.randint(0, 10**13), schedule)
         assert b.buyer + b.seller == b.fee
         assert b.buyer == round_div(b.fee * buyer_bps, 10_000)
@@ -109,14 +129,46 @@ def test_the_default_maximum_fee_is_invoiced_in_three_instalments_per_party():
     ("schedule", "field"),
     [
         (Schedule(tiers=(), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000), "tiers"),
-        (Schedule(tiers=(Tier(up_to=None, bps=10_001),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000), "tiers[0].bps"),
-        (Schedule(tiers=(Tier(up_to=5, bps=1), Tier(up_to=5, bps=1), Tier(up_to=None, bps=1)), minimum_fee=0,
-                  maximum_fee=None, buyer_bps=5000, seller_bps=5000), "tiers[1].up_to"),
-        (Schedule(tiers=(Tier(up_to=None, bps=1), Tier(up_to=None, bps=1)), minimum_fee=0, maximum_fee=None,
-                  buyer_bps=5000, seller_bps=5000), "tiers[0].up_to"),
-        (Schedule(tiers=(Tier(up_to=100, bps=1),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000), "tiers[0].up_to"),
-        (Schedule(tiers=(Tier(up_to=None, bps=1),), minimum_fee=10, maximum_fee=9, buyer_bps=5000, seller_bps=5000), "maximum_fee.amount"),
-        (Schedule(tiers=(Tier(up_to=None, bps=1),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=4999), "split"),
+        (
+            Schedule(
+                tiers=(Tier(up_to=None, bps=10_001),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000
+            ),
+            "tiers[0].bps",
+        ),
+        (
+            Schedule(
+                tiers=(Tier(up_to=5, bps=1), Tier(up_to=5, bps=1), Tier(up_to=None, bps=1)),
+                minimum_fee=0,
+                maximum_fee=None,
+                buyer_bps=5000,
+                seller_bps=5000,
+            ),
+            "tiers[1].up_to",
+        ),
+        (
+            Schedule(
+                tiers=(Tier(up_to=None, bps=1), Tier(up_to=None, bps=1)),
+                minimum_fee=0,
+                maximum_fee=None,
+                buyer_bps=5000,
+                seller_bps=5000,
+            ),
+            "tiers[0].up_to",
+        ),
+        (
+            Schedule(tiers=(Tier(up_to=100, bps=1),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=5000),
+            "tiers[0].up_to",
+        ),
+        (
+            Schedule(tiers=(Tier(up_to=None, bps=1),), minimum_fee=10, maximum_fee=9, buyer_bps=5000, seller_bps=5000),
+            "maximum_fee.amount",
+        ),
+        (
+            Schedule(
+                tiers=(Tier(up_to=None, bps=1),), minimum_fee=0, maximum_fee=None, buyer_bps=5000, seller_bps=4999
+            ),
+            "split",
+        ),
     ],
 )
 def test_invalid_schedules_name_the_field(schedule, field):

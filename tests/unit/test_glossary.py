@@ -1,7 +1,6 @@
 """The shape of the Vietnamese↔English glossary used for synonyms and key terms."""
 
 import unicodedata
-from collections import defaultdict
 
 import pytest
 
@@ -9,7 +8,18 @@ from matching.glossary import GLOSSARY
 
 pytestmark = pytest.mark.unit
 
-GENERIC = {"công nghệ", "technology", "hệ thống", "system", "giải pháp", "solution", "thiết bị", "equipment", "sản phẩm", "product"}
+GENERIC = {
+    "công nghệ",
+    "technology",
+    "hệ thống",
+    "system",
+    "giải pháp",
+    "solution",
+    "thiết bị",
+    "equipment",
+    "sản phẩm",
+    "product",
+}
 
 
 def unaccented(term: str) -> str:
@@ -94,5 +104,22 @@ def test_common_terms_translate(vietnamese, english):
 
 def test_demo_data_key_terms_are_covered():
     terms = {term for group in GLOSSARY for term in group}
-    for term in ("mbr", "uasb", "biogas", "iot", "uav", "rtk", "iqf", "hpp", "ocr", "llm", "5g", "plc", "agv", "ras", "pcr", "elisa"):
+    for term in (
+        "mbr",
+        "uasb",
+        "biogas",
+        "iot",
+        "uav",
+        "rtk",
+        "iqf",
+        "hpp",
+        "ocr",
+        "llm",
+        "5g",
+        "plc",
+        "agv",
+        "ras",
+        "pcr",
+        "elisa",
+    ):
         assert term in terms, term

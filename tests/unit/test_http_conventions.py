@@ -1,7 +1,7 @@
 """ETags, cursors, settings and the naming of fields in validation errors."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_etag_round_trips_through_if_match():
 
 
 def test_cursor_round_trip_and_garbage():
-    at = datetime(2026, 11, 22, 8, 30, 1, 123456, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 22, 8, 30, 1, 123456, tzinfo=UTC)
     id_ = uuid.uuid4()
     assert decode_cursor(encode_cursor(at, id_)) == (at, id_)
     assert decode_cursor(None) is None
@@ -57,7 +57,11 @@ def test_short_bootstrap_key_is_refused_and_env_is_converted():
 
 def test_validation_items_name_their_field():
     assert _field_of({"message": "Object contains unknown field `colour`", "key": "data"}) == (
-        "colour", "Object contains unknown field `colour`")
+        "colour",
+        "Object contains unknown field `colour`",
+    )
     assert _field_of({"message": "Expected `int` <= 9", "key": "trl"}) == ("trl", "Expected `int` <= 9")
     assert _field_of({"message": "Expected `int` >= 0 - at `$.price.amount`", "key": "data"}) == (
-        "price.amount", "Expected `int` >= 0")
+        "price.amount",
+        "Expected `int` >= 0",
+    )

@@ -12,12 +12,20 @@ from matching.schemas import SearchFilters
 pytestmark = pytest.mark.unit
 
 DEMAND = {
-    "kind": "demand", "sector": "207", "trl_min": 6, "preferred_transfer_modes": ["license"],
-    "budget_max": {"amount": 1_000_000_000, "currency": "VND"}, "region": "92",
+    "kind": "demand",
+    "sector": "207",
+    "trl_min": 6,
+    "preferred_transfer_modes": ["license"],
+    "budget_max": {"amount": 1_000_000_000, "currency": "VND"},
+    "region": "92",
 }
 OFFER = {
-    "kind": "offer", "sector": "207", "trl": 7, "transfer_modes": ["license", "consulting"],
-    "price": {"amount": 800_000_000, "currency": "VND"}, "region": "92",
+    "kind": "offer",
+    "sector": "207",
+    "trl": 7,
+    "transfer_modes": ["license", "consulting"],
+    "price": {"amount": 800_000_000, "currency": "VND"},
+    "region": "92",
 }
 
 
@@ -54,12 +62,25 @@ def test_unstated_sides_do_not_break_constraints():
 
 def test_filter_clauses_map_parameters_onto_each_kind():
     now = datetime(2026, 11, 22, tzinfo=UTC)
-    filters = SearchFilters(sector="207", trl_min=3, trl_max=8, transfer_mode=["license", "consulting"],
-                            region="Sóc Trăng", price_max=10, language="vi")
+    filters = SearchFilters(
+        sector="207",
+        trl_min=3,
+        trl_max=8,
+        transfer_mode=["license", "consulting"],
+        region="Sóc Trăng",
+        price_max=10,
+        language="vi",
+    )
     offer = search.filter_clauses("offer", filters, now)
     assert offer == [
-        f"expires_at > {int(now.timestamp())}", 'sector = "207"', "trl >= 3", "trl <= 8",
-        'transfer_modes IN ["license", "consulting"]', 'region = "92"', "price_amount <= 10", 'language = "vi"',
+        f"expires_at > {int(now.timestamp())}",
+        'sector = "207"',
+        "trl >= 3",
+        "trl <= 8",
+        'transfer_modes IN ["license", "consulting"]',
+        'region = "92"',
+        "price_amount <= 10",
+        'language = "vi"',
     ]
     demand = search.filter_clauses("demand", filters, now)
     assert "trl_min >= 3" in demand and "budget_amount <= 10" in demand
@@ -111,8 +132,12 @@ def test_semantic_scores_are_stretched_and_clipped():
 
 
 def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
-    keeper = matches.Candidate(listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8)
-    breaker = matches.Candidate(listing=OFFER | {"id": "breaker", "trl": 3}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8)
+    keeper = matches.Candidate(
+        listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8
+    )
+    breaker = matches.Candidate(
+        listing=OFFER | {"id": "breaker", "trl": 3}, terms=["nước thải"], term_weight=2.0, bag=0.8, semantic=0.8
+    )
     stranger = matches.Candidate(listing=OFFER | {"id": "stranger"}, bag=0.1, semantic=0.1)
     probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
     items = matches.rank(DEMAND, {"b": breaker, "k": keeper, "s": stranger}, probes, semantic=True)

@@ -13,10 +13,17 @@ LONG_VI = (
 
 def complete_offer(**overrides):
     values = dict(
-        kind="offer", title="Xử lý nước thải chăn nuôi bằng MBR", description=LONG_VI,
+        kind="offer",
+        title="Xử lý nước thải chăn nuôi bằng MBR",
+        description=LONG_VI,
         summary="Hệ thống MBR xử lý nước thải chăn nuôi heo, công suất 50 m3/ngày.",
-        keywords=["nước thải", "MBR", "chăn nuôi"], trl=7, ip_status="patent_granted",
-        patent_numbers=["1-0034567"], transfer_modes=["license"], has_price=True, has_contact=True,
+        keywords=["nước thải", "MBR", "chăn nuôi"],
+        trl=7,
+        ip_status="patent_granted",
+        patent_numbers=["1-0034567"],
+        transfer_modes=["license"],
+        has_price=True,
+        has_contact=True,
     )
     values.update(overrides)
     return QualityInput(**values)
@@ -43,9 +50,19 @@ def test_missing_trl_and_keywords_are_hinted():
 
 
 def test_short_vague_description_scores_low():
-    weak = score(complete_offer(description="Công nghệ mới, hiệu quả cao, giá tốt.", summary=None, keywords=[],
-                                trl=None, ip_status="none", patent_numbers=[], transfer_modes=[], has_price=False,
-                                has_contact=False))
+    weak = score(
+        complete_offer(
+            description="Công nghệ mới, hiệu quả cao, giá tốt.",
+            summary=None,
+            keywords=[],
+            trl=None,
+            ip_status="none",
+            patent_numbers=[],
+            transfer_modes=[],
+            has_price=False,
+            has_contact=False,
+        )
+    )
     assert weak.score <= 10
     assert len(weak.hints) >= 6
 
@@ -59,12 +76,26 @@ def test_medium_description_earns_part_of_the_points():
 
 
 def test_demand_scoring_rewards_budget_deadline_and_trl():
-    demand = QualityInput(kind="demand", title="Need wastewater treatment for seafood plant", description=LONG_VI,
-                          keywords=["wastewater", "seafood", "COD"], trl_min=6, transfer_modes=["license"],
-                          has_price=True, has_deadline=True, has_contact=True)
+    demand = QualityInput(
+        kind="demand",
+        title="Need wastewater treatment for seafood plant",
+        description=LONG_VI,
+        keywords=["wastewater", "seafood", "COD"],
+        trl_min=6,
+        transfer_modes=["license"],
+        has_price=True,
+        has_deadline=True,
+        has_contact=True,
+    )
     assert score(demand).score == 100
-    bare = QualityInput(kind="demand", title="Need wastewater treatment for seafood plant", description=LONG_VI,
-                        keywords=["wastewater", "seafood", "COD"], transfer_modes=["license"], has_contact=True)
+    bare = QualityInput(
+        kind="demand",
+        title="Need wastewater treatment for seafood plant",
+        description=LONG_VI,
+        keywords=["wastewater", "seafood", "COD"],
+        transfer_modes=["license"],
+        has_contact=True,
+    )
     quality = score(bare)
     assert quality.score == 70
     assert any("budget" in hint for hint in quality.hints)

@@ -55,7 +55,10 @@ def test_nothing_judged_scores_zero():
 def test_style_tells_diacritics_apart():
     assert style({"language": "en", "title": "Shrimp", "description": "x", "keywords": []}) == "en"
     assert style({"language": "vi", "title": "Máy sấy lúa", "description": "x", "keywords": []}) == "vi"
-    assert style({"language": "vi", "title": "May say lua", "description": "50 tan/ngay", "keywords": ["trau"]}) == "vi-ascii"
+    assert (
+        style({"language": "vi", "title": "May say lua", "description": "50 tan/ngay", "keywords": ["trau"]})
+        == "vi-ascii"
+    )
 
 
 def test_evaluation_set_is_consistent_and_valid_for_the_api():

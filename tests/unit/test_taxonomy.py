@@ -148,7 +148,13 @@ def test_transfer_modes_and_ip_statuses():
         "rnd_cooperation", "consulting", "equipment_sale",
     ]  # fmt: skip
     assert tx.TRANSFER_MODE_CODES == {m.code for m in tx.transfer_modes}
-    assert [s.code for s in tx.ip_statuses] == ["patent_granted", "patent_pending", "utility_solution", "know_how", "none"]
+    assert [s.code for s in tx.ip_statuses] == [
+        "patent_granted",
+        "patent_pending",
+        "utility_solution",
+        "know_how",
+        "none",
+    ]
     assert tx.IP_STATUS_CODES == {s.code for s in tx.ip_statuses}
     assert tx.ip_statuses[2].vi == "Giải pháp hữu ích"
 
@@ -255,7 +261,13 @@ def test_labels_present_and_vietnamese():
 def test_taxonomy_is_frozen_and_serialises():
     body = msgspec.json.decode(msgspec.json.encode(tx.TAXONOMY))
     assert len(body["sectors"]) == 46
-    assert body["sectors"][0] == {"code": "101", "field": "1", "ford": "1.1", "vi": "Toán học và thống kê", "en": "Mathematics and statistics"}
+    assert body["sectors"][0] == {
+        "code": "101",
+        "field": "1",
+        "ford": "1.1",
+        "vi": "Toán học và thống kê",
+        "en": "Mathematics and statistics",
+    }
     assert body["provinces"][-1]["former_codes"] == ["95", "96"]
     assert body["strategic_products"][0]["part"] == "I"
     assert len(body["trl_levels"]) == 9

@@ -2,8 +2,8 @@
 
 import asyncio
 
-from tests.deals.parties import member_key, parties, published_demand
-from tests.support import bearer, operator_key, published_offer, register, verified_org
+from tests.parties import member_key, parties, published_demand
+from tests.support import bearer, published_offer, register, verified_org
 
 MESSAGE = {"message": "We would like to talk about a licence."}
 
@@ -14,8 +14,9 @@ async def test_interest_accept_reveals_contacts_to_the_two_parties_only(client, 
     public = (await client.get(f"/v1/offers/{p.offer['id']}", headers=bearer(p.buyer))).json()
     assert "contact" not in public and "confidential_details" not in public
 
-    sent = await client.post(f"/v1/offers/{p.offer['id']}/interests", json={**MESSAGE, "listing_id": p.demand["id"]},
-                             headers=bearer(p.buyer))
+    sent = await client.post(
+        f"/v1/offers/{p.offer['id']}/interests", json={**MESSAGE, "listing_id": p.demand["id"]}, headers=bearer(p.buyer)
+    )
     assert sent.status_code == 201, sent.text
     interest = sent.json()
     assert interest["status"] == "pending" and interest["revealed"] is None
@@ -72,8 +73,10 @@ async def test_interest_in_a_demand_without_an_answering_listing(client, conn):
 
 async def test_boxes_list_received_and_sent_with_cursor_pages(client, conn):
     p = await parties(client, conn)
-    offers = [p.offer] + [await published_offer(client, p.seller, p.operator, title=f"Offer number {i} of the institute")
-                          for i in range(2)]
+    offers = [p.offer] + [
+        await published_offer(client, p.seller, p.operator, title=f"Offer number {i} of the institute")
+        for i in range(2)
+    ]
     for offer in offers:
         response = await client.post(f"/v1/offers/{offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))
         assert response.status_code == 201
@@ -81,7 +84,9 @@ async def test_boxes_list_received_and_sent_with_cursor_pages(client, conn):
     assert first.status_code == 200
     page = first.json()
     assert len(page["items"]) == 2 and page["next_cursor"]
-    rest = (await client.get(f"/v1/interests?box=received&limit=2&cursor={page['next_cursor']}", headers=bearer(p.seller))).json()
+    rest = (
+        await client.get(f"/v1/interests?box=received&limit=2&cursor={page['next_cursor']}", headers=bearer(p.seller))
+    ).json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     received = {i["target_id"] for i in page["items"] + rest["items"]}
     assert received == {o["id"] for o in offers}
@@ -128,10 +133,19 @@ async def test_who_may_express_interest(client, conn):
     editor = await member_key(client, p.buyer, p.buyer_org["id"], "editor")
     assert (await client.post(url, json=MESSAGE, headers=bearer(editor))).status_code == 201
     # The wrong kind of path, an unknown listing, and an unpublished one are all 404.
-    assert (await client.post(f"/v1/demands/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.broker))).status_code == 404
-    draft = (await client.post("/v1/offers", json={"title": "A draft offer", "description": "Not yet", "sector": "207"},
-                               headers=bearer(p.seller))).json()
-    assert (await client.post(f"/v1/offers/{draft['id']}/interests", json=MESSAGE, headers=bearer(p.broker))).status_code == 404
+    assert (
+        await client.post(f"/v1/demands/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.broker))
+    ).status_code == 404
+    draft = (
+        await client.post(
+            "/v1/offers",
+            json={"title": "A draft offer", "description": "Not yet", "sector": "207"},
+            headers=bearer(p.seller),
+        )
+    ).json()
+    assert (
+        await client.post(f"/v1/offers/{draft['id']}/interests", json=MESSAGE, headers=bearer(p.broker))
+    ).status_code == 404
     # An empty or unknown body field is 422.
     bad = await client.post(url, json={"message": ""}, headers=bearer(p.broker))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "message"
@@ -154,7 +168,9 @@ async def test_the_answering_listing_must_be_ones_own_and_of_the_other_kind(clie
 
 async def test_who_may_accept_and_decline_and_invalid_transitions(client, conn):
     p = await parties(client, conn)
-    interest = (await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))).json()
+    interest = (
+        await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))
+    ).json()
     url = f"/v1/interests/{interest['id']}"
     seller_viewer = await member_key(client, p.seller, p.seller_org["id"], "viewer")
     assert (await client.post(f"{url}/accept")).status_code == 401
@@ -173,16 +189,21 @@ async def test_who_may_accept_and_decline_and_invalid_transitions(client, conn):
     assert again.json()["type"] == "/problems/invalid-transition" and "declined" in again.json()["detail"]
     offer = (await client.get(f"/v1/offers/{p.offer['id']}", headers=bearer(p.buyer))).json()
     assert "confidential_details" not in offer
-    assert (await client.get("/v1/interests/00000000-0000-0000-0000-000000000000", headers=bearer(p.buyer))).status_code == 404
+    assert (
+        await client.get("/v1/interests/00000000-0000-0000-0000-000000000000", headers=bearer(p.buyer))
+    ).status_code == 404
 
 
 async def test_accepting_twice_at_once_accepts_once(live, conn):
     client = live  # served over a socket: these requests really run at once
     p = await parties(client, conn)
-    interest = (await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))).json()
+    interest = (
+        await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(p.buyer))
+    ).json()
     url = f"/v1/interests/{interest['id']}"
-    responses = await asyncio.gather(client.post(f"{url}/accept", headers=bearer(p.seller)),
-                                     client.post(f"{url}/decline", headers=bearer(p.seller)))
+    responses = await asyncio.gather(
+        client.post(f"{url}/accept", headers=bearer(p.seller)), client.post(f"{url}/decline", headers=bearer(p.seller))
+    )
     assert sorted(r.status_code for r in responses) == [200, 409]
     stored = await conn.fetchrow("SELECT status, version FROM interests WHERE id = $1::uuid", interest["id"])
     assert stored["version"] == 2

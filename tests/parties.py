@@ -1,9 +1,20 @@
-"""Set-ups the deals tests share: verified parties, published listings, accepted interests and open deals."""
+"""Set-ups the deals, interests and statistics tests share: verified parties, published listings, accepted
+interests, open deals, and settings without the background jobs."""
 
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+import pytest
+
+from exchange.kernel.settings import Settings
 from tests.support import bearer, demand_body, offer_body, operator_key, published_offer, verified_org
+
+
+@pytest.fixture(name="settings")
+def settings_without_jobs(settings: Settings) -> Settings:
+    """The session's settings with the in-process jobs off, so only the test itself drains the outbox."""
+    return msgspec.structs.replace(settings, run_jobs=False)
 
 
 @dataclass
@@ -40,8 +51,17 @@ async def parties(client: Any, conn: Any) -> Parties:
     broker_org, broker = await verified_org(client, operator, "broker")
     offer = await published_offer(client, seller, operator)
     demand = await published_demand(client, buyer, operator)
-    return Parties(operator, seller, seller_org["organization"], buyer, buyer_org["organization"], broker,
-                   broker_org["organization"], offer, demand)
+    return Parties(
+        operator,
+        seller,
+        seller_org["organization"],
+        buyer,
+        buyer_org["organization"],
+        broker,
+        broker_org["organization"],
+        offer,
+        demand,
+    )
 
 
 async def member_key(client: Any, owner_key: str, org_id: str, role: str) -> str:
@@ -70,8 +90,11 @@ async def accepted_interest(client: Any, p: Parties, *, answer_with_demand: bool
 def deal_body(p: Parties, **overrides: Any) -> dict[str, Any]:
     """A deal between the parties about their offer and demand."""
     body = {
-        "offer_id": p.offer["id"], "demand_id": p.demand["id"], "buyer_org_id": p.buyer_org["id"],
-        "seller_org_id": p.seller_org["id"], "title": "MBR licence for the seafood plant",
+        "offer_id": p.offer["id"],
+        "demand_id": p.demand["id"],
+        "buyer_org_id": p.buyer_org["id"],
+        "seller_org_id": p.seller_org["id"],
+        "title": "MBR licence for the seafood plant",
     }
     body.update(overrides)
     return body
@@ -88,7 +111,11 @@ async def propose(client: Any, key: str, deal: dict[str, Any], amount: int = 900
     """Propose terms on a deal."""
     response = await client.post(
         f"/v1/deals/{deal['id']}/terms",
-        json={"value": {"amount": amount, "currency": "VND"}, "transfer_mode": "license", "summary": "Exclusive licence, 5 years"},
+        json={
+            "value": {"amount": amount, "currency": "VND"},
+            "transfer_mode": "license",
+            "summary": "Exclusive licence, 5 years",
+        },
         headers=bearer(key),
     )
     assert response.status_code == 200, response.text
@@ -99,12 +126,23 @@ async def agreed_deal(client: Any, p: Parties, amount: int = 900_000_000) -> dic
     """A deal the broker opened, with terms both sides confirmed."""
     deal = await propose(client, p.broker, await open_deal(client, p), amount)
     for key in (p.buyer, p.seller):
-        response = await client.post(f"/v1/deals/{deal['id']}/confirm", json={"terms_version": deal["terms_version"]},
-                                     headers=bearer(key))
+        response = await client.post(
+            f"/v1/deals/{deal['id']}/confirm", json={"terms_version": deal["terms_version"]}, headers=bearer(key)
+        )
         assert response.status_code == 200, response.text
     assert response.json()["stage"] == "agreed"
     return response.json()
 
 
-__all__ = ["Parties", "accepted_interest", "agreed_deal", "deal_body", "member_key", "offer_body", "open_deal", "parties",
-           "propose", "published_demand"]
+__all__ = [
+    "Parties",
+    "accepted_interest",
+    "agreed_deal",
+    "deal_body",
+    "member_key",
+    "offer_body",
+    "open_deal",
+    "parties",
+    "propose",
+    "published_demand",
+]

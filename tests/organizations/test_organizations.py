@@ -37,7 +37,13 @@ async def test_duplicate_tax_code_is_409_and_creates_nothing(client, conn):
     before = await conn.fetchval("SELECT count(*) FROM organizations")
     response = await client.post(
         "/v1/organizations",
-        json={"name": "Copycat", "kind": "enterprise", "province": "01", "contact_email": "c@c.vn", "tax_code": "0301234567"},
+        json={
+            "name": "Copycat",
+            "kind": "enterprise",
+            "province": "01",
+            "contact_email": "c@c.vn",
+            "tax_code": "0301234567",
+        },
     )
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -51,7 +57,9 @@ async def test_verification_by_operator_only_and_once(client, conn):
     org_id = data["organization"]["id"]
     assert (await client.post(f"/v1/organizations/{org_id}/verify", headers=bearer(owner))).status_code == 403
     assert (await client.post(f"/v1/organizations/{org_id}/verify")).status_code == 401
-    rejected = await client.post(f"/v1/organizations/{org_id}/verify", json={"decision": "reject"}, headers=bearer(operator))
+    rejected = await client.post(
+        f"/v1/organizations/{org_id}/verify", json={"decision": "reject"}, headers=bearer(operator)
+    )
     assert rejected.status_code == 422
     assert rejected.json()["errors"][0]["field"] == "reason"
     ok = await client.post(f"/v1/organizations/{org_id}/verify", json={"decision": "verify"}, headers=bearer(operator))
@@ -67,7 +75,9 @@ async def test_rejected_reason_is_private_and_edit_asks_again(client, conn):
     data, owner = await register(client)
     org_id = data["organization"]["id"]
     decision = {"decision": "reject", "reason": "Tax code does not match the registry"}
-    assert (await client.post(f"/v1/organizations/{org_id}/verify", json=decision, headers=bearer(operator))).status_code == 200
+    assert (
+        await client.post(f"/v1/organizations/{org_id}/verify", json=decision, headers=bearer(operator))
+    ).status_code == 200
     public = (await client.get(f"/v1/organizations/{org_id}")).json()
     assert public["status"] == "rejected" and "rejection_reason" not in public
     own = (await client.get(f"/v1/organizations/{org_id}", headers=bearer(owner))).json()
@@ -81,7 +91,9 @@ async def test_renaming_a_verified_org_needs_verification_again_but_website_does
     operator = await operator_key(conn)
     data, owner = await verified_org(client, operator)
     org_id = data["organization"]["id"]
-    site = await client.patch(f"/v1/organizations/{org_id}", json={"website": "https://vien.example.vn"}, headers=bearer(owner))
+    site = await client.patch(
+        f"/v1/organizations/{org_id}", json={"website": "https://vien.example.vn"}, headers=bearer(owner)
+    )
     assert site.json()["status"] == "verified"
     renamed = await client.patch(f"/v1/organizations/{org_id}", json={"name": "Viện Mới"}, headers=bearer(owner))
     assert renamed.json()["status"] == "pending_verification"
@@ -93,14 +105,16 @@ async def test_stale_if_match_on_profile_changes_nothing(client):
     org_id = data["organization"]["id"]
     current = await client.get(f"/v1/organizations/{org_id}")
     stale = await client.patch(
-        f"/v1/organizations/{org_id}", json={"website": "https://x.example.vn"},
+        f"/v1/organizations/{org_id}",
+        json={"website": "https://x.example.vn"},
         headers={**bearer(owner), "If-Match": '"999"'},
     )
     assert stale.status_code == 412
     after = await client.get(f"/v1/organizations/{org_id}")
     assert after.json() == current.json()
     fresh = await client.patch(
-        f"/v1/organizations/{org_id}", json={"website": "https://x.example.vn"},
+        f"/v1/organizations/{org_id}",
+        json={"website": "https://x.example.vn"},
         headers={**bearer(owner), "If-Match": current.headers["etag"]},
     )
     assert fresh.status_code == 200
@@ -121,14 +135,18 @@ async def test_members_roles_listing_and_last_owner(client, conn):
         added.append(response.json())
     viewer_key = added[1]["api_key"]
     forbidden = await client.post(
-        f"/v1/organizations/{org_id}/members", json={"name": "Xuan", "email": "x@v.vn", "role": "owner"}, headers=bearer(viewer_key)
+        f"/v1/organizations/{org_id}/members",
+        json={"name": "Xuan", "email": "x@v.vn", "role": "owner"},
+        headers=bearer(viewer_key),
     )
     assert forbidden.status_code == 403
     first = await client.get(f"/v1/organizations/{org_id}/members?limit=2", headers=bearer(viewer_key))
     assert first.status_code == 200
     page = first.json()
     assert len(page["items"]) == 2 and page["next_cursor"]
-    rest = await client.get(f"/v1/organizations/{org_id}/members?limit=2&cursor={page['next_cursor']}", headers=bearer(viewer_key))
+    rest = await client.get(
+        f"/v1/organizations/{org_id}/members?limit=2&cursor={page['next_cursor']}", headers=bearer(viewer_key)
+    )
     ids = [m["id"] for m in page["items"] + rest.json()["items"]]
     assert len(ids) == len(set(ids)) == 4
     outsider_org, outsider = await register(client, "enterprise", contact_email="o@ent.example.vn")
@@ -139,15 +157,24 @@ async def test_members_roles_listing_and_last_owner(client, conn):
     me = (await client.get("/v1/me", headers=bearer(owner))).json()
     last = await client.delete(f"/v1/members/{me['member']['id']}", headers=bearer(owner))
     assert last.status_code == 409
-    assert await conn.fetchval("SELECT count(*) FROM members WHERE org_id = $1 AND removed_at IS NULL", me["member"]["org_id"]) == 3
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM members WHERE org_id = $1 AND removed_at IS NULL", me["member"]["org_id"]
+        )
+        == 3
+    )
 
 
 async def test_removed_member_key_and_revoked_key_fail_at_once(client):
     data, owner = await register(client)
     org_id = data["organization"]["id"]
-    editor = (await client.post(
-        f"/v1/organizations/{org_id}/members", json={"name": "Ed", "email": "ed@v.vn", "role": "editor"}, headers=bearer(owner)
-    )).json()
+    editor = (
+        await client.post(
+            f"/v1/organizations/{org_id}/members",
+            json={"name": "Ed", "email": "ed@v.vn", "role": "editor"},
+            headers=bearer(owner),
+        )
+    ).json()
     assert (await client.get("/v1/me", headers=bearer(editor["api_key"]))).status_code == 200
     assert (await client.delete(f"/v1/members/{editor['member']['id']}", headers=bearer(owner))).status_code == 204
     assert (await client.get("/v1/me", headers=bearer(editor["api_key"]))).status_code == 401
@@ -175,7 +202,9 @@ async def test_a_member_cannot_revoke_someone_elses_key(client):
 
 async def test_bootstrap_operator_key_works_and_is_idempotent(settings, conn):
     secret = "b" * 40
-    boot = settings.__class__(**{**{f: getattr(settings, f) for f in settings.__struct_fields__}, "operator_bootstrap_key": secret})
+    boot = settings.__class__(
+        **{**{f: getattr(settings, f) for f in settings.__struct_fields__}, "operator_bootstrap_key": secret}
+    )
     for _ in range(2):
         async with AsyncTestClient(create_app(boot)) as client:
             me = await client.get("/v1/me", headers=bearer(secret))

@@ -20,6 +20,7 @@ async def test_a_commit_wakes_the_consumers_of_its_topic_at_once_and_no_other(da
     def consumer(name: str, topic: str) -> outbox.Consumer:
         async def handle(_conn, rows):
             seen[name].extend(r.payload["n"] for r in rows)
+
         return outbox.Consumer(name, (topic,), handle, 10)
 
     pings, others = consumer("pings", "test.ping"), consumer("others", "test.other")
@@ -62,3 +63,16 @@ async def test_readiness_tells_how_many_events_wait_for_a_consumer(client, conn)
     assert ready.status_code == 200, ready.text
     detail = {c["name"]: c["detail"] for c in ready.json()["checks"]}["background jobs"]
     assert detail.startswith("1 event waiting, the oldest for ")
+
+
+async def test_prune_deletes_only_events_processed_before_the_retention(conn):
+    async with conn.transaction():
+        for n in range(3):
+            await outbox.emit(conn, uuid.uuid4(), Ping(n=n))
+    ids = [r["id"] for r in await conn.fetch("SELECT id FROM outbox ORDER BY id")]
+    # One processed long ago, one processed just now, one still waiting for its consumer.
+    await conn.execute("UPDATE outbox SET processed_at = now() - interval '8 days' WHERE id = $1", ids[0])
+    await conn.execute("UPDATE outbox SET processed_at = now() WHERE id = $1", ids[1])
+    assert await outbox.prune(conn, 7) == 1
+    assert [r["id"] for r in await conn.fetch("SELECT id FROM outbox ORDER BY id")] == ids[1:]
+    assert await outbox.prune(conn, 7) == 0

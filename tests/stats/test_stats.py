@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 
 from exchange.kernel import db
-from tests.deals.parties import accepted_interest, agreed_deal, open_deal, parties
+from tests.parties import accepted_interest, agreed_deal, open_deal, parties
 from tests.support import bearer, verified_org
 
 MESSAGE = {"message": "Interested in this technology."}
@@ -17,18 +17,24 @@ async def test_stats_count_listings_interests_and_deals(client, conn):
     body = empty.json()
     assert body["listings"]["total"] == 0 and body["interests"]["acceptance_rate"] is None
     assert body["interests"]["median_days_to_first_interest"] is None
-    assert body["deals"]["by_stage"] == {s: 0 for s in ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")}
+    assert body["deals"]["by_stage"] == {
+        s: 0 for s in ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
+    }
     assert body["fees"]["invoiced"] == {"amount": 0, "currency": "VND"}
 
     p = await parties(client, conn)
-    await client.post("/v1/offers", json={"title": "A draft offer", "description": "Draft", "sector": "102"}, headers=bearer(p.seller))
+    await client.post(
+        "/v1/offers", json={"title": "A draft offer", "description": "Draft", "sector": "102"}, headers=bearer(p.seller)
+    )
     await accepted_interest(client, p)
     _, other = await verified_org(client, p.operator, "enterprise")
     declined = (await client.post(f"/v1/offers/{p.offer['id']}/interests", json=MESSAGE, headers=bearer(other))).json()
     await client.post(f"/v1/interests/{declined['id']}/decline", headers=bearer(p.seller))
     await client.post(f"/v1/demands/{p.demand['id']}/interests", json=MESSAGE, headers=bearer(p.broker))
     # The offer was published two days before its first interest.
-    await conn.execute("UPDATE listings SET published_at = published_at - interval '2 days' WHERE id = $1::uuid", p.offer["id"])
+    await conn.execute(
+        "UPDATE listings SET published_at = published_at - interval '2 days' WHERE id = $1::uuid", p.offer["id"]
+    )
     await agreed_deal(client, p, amount=700_000_000)
     await agreed_deal(client, p, amount=300_000_000)
     cancelled = await agreed_deal(client, p, amount=5_000_000_000)
@@ -68,7 +74,11 @@ async def test_stats_fees_come_from_the_invoices_when_payments_has_them(client, 
             """INSERT INTO invoices (deal_id, org_id, party, instalment, instalments, amount, currency, status,
                                      fee_schedule_version)
                VALUES ($1::uuid, $2::uuid, 'buyer', $3, 4, $4, 'VND', $5, (SELECT min(version) FROM fee_schedules))""",
-            deal["id"], p.buyer_org["id"], i, amount, status,
+            deal["id"],
+            p.buyer_org["id"],
+            i,
+            amount,
+            status,
         )
     fees = (await client.get("/v1/stats")).json()["fees"]
     assert fees["invoiced"]["amount"] == 1_650_000
@@ -90,12 +100,18 @@ async def test_stats_are_one_snapshot_while_writers_commit(live, conn, database_
                     await own.execute(
                         "INSERT INTO interests (target_id, target_kind, to_org_id, from_org_id, from_member_id, offer_id,"
                         " message, status) VALUES ($1, 'offer', $2, $3, $4, $1, 'x', 'declined')",
-                        uuid.UUID(p.offer["id"]), uuid.UUID(p.seller_org["id"]), uuid.UUID(p.buyer_org["id"]), buyer_member,
+                        uuid.UUID(p.offer["id"]),
+                        uuid.UUID(p.seller_org["id"]),
+                        uuid.UUID(p.buyer_org["id"]),
+                        buyer_member,
                     )
                     await own.execute(
                         "INSERT INTO deals (title, offer_id, buyer_org_id, seller_org_id, created_by)"
                         " VALUES ('Written by the test', $1, $2, $3, $4)",
-                        uuid.UUID(p.offer["id"]), uuid.UUID(p.buyer_org["id"]), uuid.UUID(p.seller_org["id"]), buyer_member,
+                        uuid.UUID(p.offer["id"]),
+                        uuid.UUID(p.buyer_org["id"]),
+                        uuid.UUID(p.seller_org["id"]),
+                        buyer_member,
                     )
         finally:
             await own.close()

@@ -42,7 +42,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def test_env_points_at_loopback(stack: Stack) -> None:
     env = stack.env()
     assert set(env) == {
-        "DATABASE_URL", "MEILI_URL", "MEILI_MASTER_KEY", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+        "DATABASE_URL",
+        "MEILI_URL",
+        "MEILI_MASTER_KEY",
+        "STRIPE_API_BASE",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
         "ALLOW_PRIVATE_WEBHOOKS",
     }
     # A development stack: webhooks may go to a receiver on this machine.

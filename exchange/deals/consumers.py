@@ -1,16 +1,15 @@
-"""Outbox events of deals, and the consumer that moves deals when their fees are invoiced and paid."""
+"""The consumer that moves deals when their fees are invoiced and paid."""
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
-import msgspec
 
+from exchange.deals import repo, rules
 from exchange.kernel import outbox
 from exchange.kernel.events import DealFeesPaid, DealInvoiced
-from exchange.deals import repo, rules
 from exchange.kernel.settings import Settings
 
 log = logging.getLogger("exchange.deals")
@@ -30,15 +29,22 @@ async def apply(conn: asyncpg.Connection, event: Consumed) -> list[str]:
         stages = rules.stages_on_invoiced(deal.stage)
     else:
         stages = rules.stages_on_fees_paid(deal.stage)
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     for stage in stages:
         if stage == "fee_pending" and isinstance(event, DealInvoiced):
-            await repo.update(conn, deal.id, {"stage": stage, "invoiced_at": at, "fee_schedule_version": event.fee_schedule_version})
-            details = {"invoice_ids": [str(i) for i in event.invoice_ids], "fee_schedule_version": event.fee_schedule_version}
+            await repo.update(
+                conn, deal.id, {"stage": stage, "invoiced_at": at, "fee_schedule_version": event.fee_schedule_version}
+            )
+            details = {
+                "invoice_ids": [str(i) for i in event.invoice_ids],
+                "fee_schedule_version": event.fee_schedule_version,
+            }
             await repo.append_event(conn, deal.id, None, None, "fees_invoiced", details)
         elif stage == "fee_pending":
             await repo.update(conn, deal.id, {"stage": stage, "invoiced_at": at})
-            await repo.append_event(conn, deal.id, None, None, "fees_invoiced", {"note": "fees were paid before the invoices were reported"})
+            await repo.append_event(
+                conn, deal.id, None, None, "fees_invoiced", {"note": "fees were paid before the invoices were reported"}
+            )
         else:
             await repo.update(conn, deal.id, {"stage": stage, "closed_at": at})
             await repo.append_event(conn, deal.id, None, None, "closed", {"note": "every fee invoice is paid"})
@@ -48,7 +54,7 @@ async def apply(conn: asyncpg.Connection, event: Consumed) -> list[str]:
 async def handle(conn: asyncpg.Connection, rows: list[outbox.OutboxRow]) -> None:
     """Apply each claimed event in order."""
     for row in rows:
-        await apply(conn, msgspec.convert(row.payload, Consumed))
+        await apply(conn, outbox.decode(row, Consumed))
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,83 @@
+"""What other domains may use of listings: the listing row, its public view, and the queries over public listings."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from exchange.kernel.auth import Principal
+from listings import repo, rules, service
+from listings.repo import ListingRow
+from listings.schemas import DemandCreate, DemandOut, OfferCreate, OfferOut
+
+Listing = ListingRow
+"""A listing as stored, every column included: never send it out as it is (see public_view)."""
+PublicListing = OfferOut | DemandOut
+"""A listing as anyone may see it: without contact, confidential details or moderation notes."""
+
+_CREATE_TYPES = {"offer": OfferCreate, "demand": DemandCreate}
+
+
+def is_public(row: Listing, at: datetime | None = None) -> bool:
+    """Whether anyone may see this listing now: published and not past its expiry."""
+    return rules.is_public(row.status, row.expires_at, at or service.now())
+
+
+def public_view(row: Listing, at: datetime | None = None) -> PublicListing:
+    """The listing as anyone may see it."""
+    return service.to_out(row, None, at)
+
+
+def public_json(row: Listing) -> dict[str, Any]:
+    """The public view as plain JSON values (for search documents, matching and notifications)."""
+    return msgspec.to_builtins(public_view(row))
+
+
+async def visible(conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID) -> Listing:
+    """A listing this caller may see (published for anyone, any status for its owner and operators), else 404."""
+    return await service.get(conn, principal, kind, listing_id)
+
+
+async def rows_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[Listing]:
+    """Current rows of these listings, whatever their status (for consumers of listing events)."""
+    return await repo.get_many(conn, ids)
+
+
+async def public_rows_after(conn: asyncpg.Connection, kind: str, after: UUID | None, limit: int) -> list[Listing]:
+    """One page of public listings of a kind in id order (for rebuilding a search index)."""
+    return await repo.public_ids_page(conn, kind, after, limit)
+
+
+async def count_public(conn: asyncpg.Connection, kind: str) -> int:
+    """How many listings of a kind are public now."""
+    return await repo.count_public(conn, kind)
+
+
+async def expire_due(conn: asyncpg.Connection) -> int:
+    """Store the expiry of every published listing past its date; return how many expired."""
+    return await service.expire_due(conn)
+
+
+async def insert_seeded(
+    conn: asyncpg.Connection,
+    kind: str,
+    owner_org_id: UUID,
+    item: dict[str, Any],
+    default_region: str,
+    lifecycle: dict[str, Any],
+) -> bool:
+    """Load one demo listing with its fixed id and lived lifecycle (id, status, times); False when it is there already.
+
+    Only the item's keys that a new listing takes are read (and those that are null are left out)."""
+    create_type = _CREATE_TYPES[kind]
+    data = msgspec.convert(
+        {k: v for k, v in item.items() if k in create_type.__struct_fields__ and v is not None}, create_type
+    )
+    values = service.content_columns(kind, data, default_region) | lifecycle
+    row = await repo.insert(conn, kind, owner_org_id, None, values)
+    if row is None:
+        return False
+    await service.emit_change(conn, row)
+    return True
