@@ -23,6 +23,8 @@ CANDIDATES = 50
 MAX_GROUPS = 8
 MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
+# Searches per multi-search request when many listings are matched at once.
+MULTI_SEARCH_CHUNK = 100
 # How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval, also with
 # half and a quarter of the glossary removed: shared technical terms say the most; the small multilingual model's
 # similarity is noisy, so it mostly breaks ties and brings in candidates the keywords miss.
@@ -82,21 +84,28 @@ def bag_query(row: Listing) -> str:
     )
 
 
-def exclusions(row: Listing, only: UUID | None = None) -> list[str]:
-    """Only public counterparts of other organizations (or just one of them)."""
-    clauses = [f"expires_at > {int(datetime.now(UTC).timestamp())}", f'owner_org_id != "{row.owner_org_id}"']
+def exclusions(row: Listing, only: list[UUID] | None = None, exclude_owner: bool = True) -> list[str]:
+    """Only public counterparts (or just some of them), of other organizations unless told otherwise."""
+    clauses = [f"expires_at > {int(datetime.now(UTC).timestamp())}"]
+    if exclude_owner:
+        clauses.append(f'owner_org_id != "{row.owner_org_id}"')
     if only is not None:
-        clauses.append(f'id = "{only}"')
+        ids = ", ".join(f'"{listing_id}"' for listing_id in only)
+        clauses.append(f"id IN [{ids}]")
     return clauses
 
 
-async def gather(
-    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, only: UUID | None = None
-) -> tuple[dict[str, Candidate], list[Probe]]:
-    """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
+def queries_for(
+    settings: Settings,
+    row: Listing,
+    vector: list[float] | None,
+    only: list[UUID] | None = None,
+    exclude_owner: bool = True,
+) -> tuple[list[SearchParams], list[Probe]]:
+    """Every probe, the word bag and the listing's own vector as searches of the other kind's index."""
     other = "offer" if row.kind == "demand" else "demand"
     uid = engine.index_uid(settings, other)
-    where = exclusions(row, only)
+    where = exclusions(row, only, exclude_owner)
     found = probes(row)
     queries = [
         SearchParams(
@@ -134,8 +143,11 @@ async def gather(
                 show_ranking_score=True,
             )
         )
-    async with engine.unavailable_as_503():
-        results = await client.multi_search(queries)
+    return queries, found
+
+
+def collect(results: list[Any], found: list[Probe], semantic: bool) -> dict[str, Candidate]:
+    """What the searches of queries_for found, by counterpart id."""
     candidates: dict[str, Candidate] = {}
 
     def candidate(hit: dict[str, Any]) -> Candidate:
@@ -149,10 +161,68 @@ async def gather(
             c.term_weight += probe.weight
     for hit in results[len(found)].hits:
         candidate(hit).bag = hit.get("_rankingScore", 0.0)
-    if vector is not None:
+    if semantic:
         for hit in results[len(found) + 1].hits:
             candidate(hit).semantic = semantic_score(hit.get("_rankingScore", 0.0))
-    return candidates, found
+    return candidates
+
+
+async def gather(
+    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
+) -> tuple[dict[str, Candidate], list[Probe]]:
+    """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
+    queries, found = queries_for(settings, row, vector)
+    async with engine.unavailable_as_503():
+        results = await client.multi_search(queries)
+    return collect(results, found, vector is not None), found
+
+
+async def gather_many(
+    client: AsyncClient,
+    settings: Settings,
+    rows: list[Listing],
+    vectors: list[list[float] | None],
+    only: list[UUID] | None = None,
+) -> list[tuple[dict[str, Candidate], list[Probe]]]:
+    """gather for several listings (limited to the `only` counterparts when given) in as few searches as possible.
+
+    Listings share many probes (a glossary group's term, a common keyword): a search asked twice runs once. With
+    `only`, the owner exclusion is applied here instead of in the search, so that the same probe is the same search."""
+    planned = [
+        queries_for(settings, row, vector, only, exclude_owner=only is None)
+        for row, vector in zip(rows, vectors, strict=True)
+    ]
+    distinct: dict[tuple[Any, ...], int] = {}
+    searches: list[SearchParams] = []
+    positions = []
+    for queries, _ in planned:
+        mine = []
+        for q in queries:
+            # A vector search is the listing's own; a keyword search is the same for every listing that asks it.
+            key = (
+                q.index_uid,
+                q.query,
+                tuple(q.filter),
+                q.matching_strategy,
+                q.limit,
+                len(searches) if q.vector else None,
+            )
+            if key not in distinct:
+                distinct[key] = len(searches)
+                searches.append(q)
+            mine.append(distinct[key])
+        positions.append(mine)
+    results: list[Any] = []
+    async with engine.unavailable_as_503():
+        for start in range(0, len(searches), MULTI_SEARCH_CHUNK):
+            results.extend(await client.multi_search(searches[start : start + MULTI_SEARCH_CHUNK]))
+    gathered = []
+    for row, (_, found), vector, mine in zip(rows, planned, vectors, positions, strict=True):
+        candidates = collect([results[i] for i in mine], found, vector is not None)
+        if only is not None:
+            candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
+        gathered.append((candidates, found))
+    return gathered
 
 
 def semantic_score(similarity: float) -> float:
@@ -205,23 +275,6 @@ async def own_vectors(conn: asyncpg.Connection, settings: Settings, rows: list[L
     # A listing is matched against other listings, so its passage vector (cached since indexing) is the query:
     # nothing to compute per request, and better rankings on the evaluation set than a separate query vector.
     return await indexer.vectors_for(conn, rows, settings.embeddings)
-
-
-async def counterpart_ids(
-    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
-) -> set[UUID]:
-    """Every counterpart a probe of the listing finds, before scoring: where a match of it from the other side can be."""
-    candidates, _ = await gather(client, settings, row, vector)
-    return {UUID(listing_id) for listing_id in candidates}
-
-
-async def match_one(
-    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, candidate_id: UUID
-) -> MatchItem | None:
-    """How one counterpart matches a listing, or None when it is not relevant enough to be a match."""
-    candidates, found = await gather(client, settings, row, vector, only=candidate_id)
-    items = rank(listings.public_json(row), candidates, found, vector is not None)
-    return items[0] if items else None
 
 
 async def ranked(

@@ -81,9 +81,11 @@ async def handle_indexed(
     conn: asyncpg.Connection, client: AsyncClient, settings: Settings, events: list[OutboxRow]
 ) -> None:
     """Listings whose change reached the search index: demand subscriptions follow them, subscribers are notified."""
-    for event in events:
-        indexed = outbox.decode(event, ListingIndexed)
-        await subscriptions.on_listing_indexed(conn, client, settings, indexed.id, indexed.version)
+    # The newest event of each listing says which state the index holds.
+    indexed = {
+        e.id: e.version for e in sorted((outbox.decode(r, ListingIndexed) for r in events), key=lambda e: e.version)
+    }
+    await subscriptions.on_listings_indexed(conn, client, settings, indexed)
 
 
 def pinned(url: str, address: webhook_targets.IpAddress) -> tuple[httpx.URL, str, dict[str, str]]:

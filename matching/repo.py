@@ -142,9 +142,14 @@ async def delete_subscription(conn: asyncpg.Connection, subscription_id: UUID) -
     )
 
 
-async def lock_subscriptions_of(conn: asyncpg.Connection, listing_id: UUID) -> None:
-    """Serialise the subscription work on one listing until this transaction ends (the indexer uses other keys)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7342))", listing_id)
+async def lock_subscriptions_of(conn: asyncpg.Connection, listing_ids: list[UUID]) -> None:
+    """Serialise the subscription work on these listings until this transaction ends (the indexer uses other keys)."""
+    # In one order, so two workers locking overlapping batches cannot deadlock.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(id::text, 7342))"
+        " FROM (SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id) AS ordered",
+        listing_ids,
+    )
 
 
 _SYNC_DEMAND = """
@@ -178,22 +183,26 @@ async def sync_demand_subscription(conn: asyncpg.Connection, demand_id: UUID) ->
     await conn.execute(_DEACTIVATE_DEMAND, demand_id)
 
 
-async def candidate_subscriptions(
-    conn: asyncpg.Connection, kind: str, listing_id: UUID, owner_org_id: UUID, published_at: datetime
-) -> list[SubscriptionRow]:
-    """Active subscriptions that may hear of this listing: older than its publication, of other organizations, not told yet."""
+async def eligible_pairs(conn: asyncpg.Connection, listing_ids: list[UUID]) -> list[tuple[UUID, UUID]]:
+    """(subscription, listing) pairs that may be told: active since before its publication, of another organization,
+    held by a current member, and not told of that listing yet."""
     rows = await conn.fetch(
-        """SELECT s.* FROM subscriptions s
+        """SELECT s.id AS subscription_id, l.id AS listing_id
+           FROM listings l
+           JOIN subscriptions s ON s.active AND s.kind = l.kind || 's' AND s.active_since <= l.published_at
+                AND (s.org_id IS NULL OR s.org_id <> l.owner_org_id)
            JOIN members m ON m.id = s.member_id AND m.removed_at IS NULL
-           WHERE s.active AND s.kind = $1 AND s.active_since <= $4
-             AND (s.org_id IS NULL OR s.org_id <> $3)
-             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.subscription_id = s.id AND n.listing_id = $2)
-           ORDER BY s.id""",
-        kind,
-        listing_id,
-        owner_org_id,
-        published_at,
+           WHERE l.id = ANY($1::uuid[]) AND l.published_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.subscription_id = s.id AND n.listing_id = l.id)
+           ORDER BY s.id, l.id""",
+        listing_ids,
     )
+    return [(r["subscription_id"], r["listing_id"]) for r in rows]
+
+
+async def subscriptions_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[SubscriptionRow]:
+    """These subscriptions, in id order."""
+    rows = await conn.fetch("SELECT * FROM subscriptions WHERE id = ANY($1::uuid[]) ORDER BY id", ids)
     return rows_to(rows, SubscriptionRow)
 
 

@@ -1,6 +1,5 @@
 """Subscriptions: who wants to hear of which new listings, matching a newly searchable listing, and notifications."""
 
-import asyncio
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -28,10 +27,8 @@ log = logging.getLogger("matching.subscriptions")
 SECRET_PREFIX = "whsec_"
 # Each one is checked against every newly published listing of its kind: keep it bounded per member.
 MAX_SUBSCRIPTIONS = 100
-# Queries per multi-search request when checking one listing against plain subscriptions.
+# Queries per multi-search request when checking new listings against plain subscriptions.
 MULTI_SEARCH_CHUNK = 100
-# Demands checked against one new offer concurrently (each is one multi-search).
-DEMAND_CHECKS_AT_ONCE = 4
 # A demand's alert fires only for a clear match: its matches list goes lower, but an alert is an interruption. On
 # bench/matching_eval this floor keeps 79 of 87 relevant pairs and lets through 52 of 2,727 irrelevant ones.
 ALERT_MIN_SCORE = 0.25
@@ -178,100 +175,135 @@ def notification_out(row: NotificationRow, listing: dict | None) -> Notification
     )
 
 
+Pair = tuple[UUID, UUID]
+"""(subscription id, listing id)."""
+
+
+def quoted_ids(ids: list[UUID]) -> str:
+    """A Meilisearch filter that keeps only these listings."""
+    return f"id IN [{', '.join(search.quoted(str(i)) for i in ids)}]"
+
+
 async def plain_scores(
-    client: AsyncClient, settings: Settings, row: Listing, subs: list[SubscriptionRow]
-) -> dict[UUID, float]:
-    """Which query-and-filter subscriptions this one listing satisfies in the search index, with its ranking score."""
-    uid = engine.index_uid(settings, row.kind)
+    client: AsyncClient, settings: Settings, rows: list[Listing], subs: list[SubscriptionRow], eligible: set[Pair]
+) -> dict[Pair, float]:
+    """Which new listings satisfy which query-and-filter subscriptions, with the ranking score search gives them.
+
+    One search per distinct (kind, query, filters), limited to the batch's listings of that kind, all in one
+    multi-search: the work grows with the subscriptions or the listings, not with their product."""
+    ids_of = {kind: [r.id for r in rows if r.kind == kind] for kind in engine.KINDS}
     # Subscriptions asking the same thing share one query.
-    groups: dict[tuple[str | None, bytes], list[SubscriptionRow]] = {}
+    groups: dict[tuple[str, str | None, bytes], list[SubscriptionRow]] = {}
     for sub in subs:
-        groups.setdefault((sub.query, msgspec.json.encode(sub.filters, order="deterministic")), []).append(sub)
+        if ids_of[LISTING_KIND[sub.kind]]:
+            key = (sub.kind, sub.query, msgspec.json.encode(sub.filters, order="deterministic"))
+            groups.setdefault(key, []).append(sub)
     queries, owners = [], []
-    for (query, _), members in groups.items():
+    for (sub_kind, query, _), members in groups.items():
+        kind = LISTING_KIND[sub_kind]
         filters = msgspec.convert(members[0].filters, SearchFilters)
-        clauses = [*search.filter_clauses(row.kind, filters), f"id = {search.quoted(str(row.id))}"]
+        clauses = [*search.filter_clauses(kind, filters), quoted_ids(ids_of[kind])]
         # Every word of an alert's query must be there (up to typos and synonyms): an alert should be precise.
         queries.append(
             SearchParams(
-                index_uid=uid,
+                index_uid=engine.index_uid(settings, kind),
                 query=query,
                 filter=clauses,
-                limit=1,
+                limit=len(ids_of[kind]),
                 matching_strategy="all",
                 attributes_to_retrieve=["id"],
                 show_ranking_score=True,
             )
         )
-        owners.append([m.id for m in members])
-    scores: dict[UUID, float] = {}
+        owners.append(members)
+    scores: dict[Pair, float] = {}
     for start in range(0, len(queries), MULTI_SEARCH_CHUNK):
         results = await client.multi_search(queries[start : start + MULTI_SEARCH_CHUNK])
-        for ids, result in zip(owners[start : start + MULTI_SEARCH_CHUNK], results, strict=True):
-            if result.hits:
-                score = round(float(result.hits[0].get("_rankingScore", 1.0)), 4)
-                scores.update(dict.fromkeys(ids, score))
+        for members, result in zip(owners[start : start + MULTI_SEARCH_CHUNK], results, strict=True):
+            for hit in result.hits:
+                listing_id, score = UUID(hit["id"]), round(float(hit.get("_rankingScore", 1.0)), 4)
+                scores.update({(m.id, listing_id): score for m in members if (m.id, listing_id) in eligible})
     return scores
 
 
 async def demand_scores(
-    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, offer: Listing, subs: list[SubscriptionRow]
-) -> dict[UUID, float]:
-    """Which public demands' own subscriptions this offer matches, scored as the demand's matches are."""
-    # Only the demands the offer's own probes find can match it: checking every subscribed demand would not scale.
-    [offer_vector] = await matches.own_vectors(conn, settings, [offer])
-    reachable = await matches.counterpart_ids(client, settings, offer, offer_vector)
+    conn: asyncpg.Connection,
+    client: AsyncClient,
+    settings: Settings,
+    offers: list[Listing],
+    subs: list[SubscriptionRow],
+    eligible: set[Pair],
+) -> dict[Pair, float]:
+    """Which new offers the subscribed demands match, each scored as that demand's matches list scores it.
+
+    The offers' own probes and vectors run once for the batch and say which demands each offer can reach; then each
+    reachable demand's probes run once, limited to the new offers that reach it."""
+    offer_vectors = await matches.own_vectors(conn, settings, offers)
+    reached: dict[UUID, list[UUID]] = {}
+    for offer, (found, _) in zip(
+        offers, await matches.gather_many(client, settings, offers, offer_vectors), strict=True
+    ):
+        for demand_id in found:
+            reached.setdefault(UUID(demand_id), []).append(offer.id)
+    subs_of: dict[UUID, list[SubscriptionRow]] = {}
+    for sub in subs:
+        if sub.demand_id in reached:
+            subs_of.setdefault(sub.demand_id, []).append(sub)
     now = datetime.now(UTC)
-    demands = {
-        r.id: r for r in await listings.rows_by_id(conn, [s.demand_id for s in subs if s.demand_id in reachable])
-    }
-    checks = [(s.id, d) for s in subs if (d := demands.get(s.demand_id)) and listings.is_public(d, now)]
-    vectors = await matches.own_vectors(conn, settings, [d for _, d in checks])
-    gate = asyncio.Semaphore(DEMAND_CHECKS_AT_ONCE)
-
-    async def check(demand: Listing, vector: list[float] | None) -> float | None:
-        async with gate:
-            item = await matches.match_one(client, settings, demand, vector, offer.id)
-        return item.score if item is not None and item.score >= ALERT_MIN_SCORE else None
-
-    results = await asyncio.gather(*(check(d, v) for (_, d), v in zip(checks, vectors, strict=True)))
-    return {sub_id: score for (sub_id, _), score in zip(checks, results, strict=True) if score is not None}
+    demands = [d for d in await listings.rows_by_id(conn, list(subs_of)) if listings.is_public(d, now)]
+    if not demands:
+        return {}
+    vectors = await matches.own_vectors(conn, settings, demands)
+    gathered = await matches.gather_many(client, settings, demands, vectors, sorted({o.id for o in offers}))
+    scores: dict[Pair, float] = {}
+    for demand, vector, (candidates, found) in zip(demands, vectors, gathered, strict=True):
+        for item in matches.rank(listings.public_json(demand), candidates, found, vector is not None):
+            if item.score < ALERT_MIN_SCORE:
+                continue
+            offer_id = UUID(item.listing["id"])
+            scores.update({(s.id, offer_id): item.score for s in subs_of[demand.id] if (s.id, offer_id) in eligible})
+    return scores
 
 
 async def notify_matches(
-    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, row: Listing
+    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, rows: list[Listing]
 ) -> list[NotificationRow]:
-    """Check a newly searchable listing against every subscription that may hear of it; record one notification per match."""
-    if row.published_at is None:
+    """Check newly searchable listings against every subscription that may hear of them; one notification per match."""
+    eligible = set(await repo.eligible_pairs(conn, [r.id for r in rows]))
+    if not eligible:
         return []
-    subs = await repo.candidate_subscriptions(conn, f"{row.kind}s", row.id, row.owner_org_id, row.published_at)
-    if not subs:
-        return []
+    subs = await repo.subscriptions_by_id(conn, list({sub_id for sub_id, _ in eligible}))
+    offers = [r for r in rows if r.kind == "offer"]
     async with engine.unavailable_as_503():
-        scores = await plain_scores(client, settings, row, [s for s in subs if s.demand_id is None])
-        if row.kind == "offer":
-            scores |= await demand_scores(conn, client, settings, row, [s for s in subs if s.demand_id is not None])
-    created = await repo.insert_notifications(conn, row.id, row.version, scores)
+        scores = await plain_scores(client, settings, rows, [s for s in subs if s.demand_id is None], eligible)
+        if offers:
+            demand_subs = [s for s in subs if s.demand_id is not None]
+            scores |= await demand_scores(conn, client, settings, offers, demand_subs, eligible)
+    created = []
+    for row in rows:
+        mine = {sub_id: score for (sub_id, listing_id), score in scores.items() if listing_id == row.id}
+        created += await repo.insert_notifications(conn, row.id, row.version, mine)
     for note in created:
         if note.delivery_status == "pending":
             await outbox.emit(conn, note.id, NotificationCreated(id=note.id, subscription_id=note.subscription_id))
     return created
 
 
-async def on_listing_indexed(
-    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, listing_id: UUID, version: int
+async def on_listings_indexed(
+    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, indexed: dict[UUID, int]
 ) -> None:
-    """React to a listing's change reaching the index: keep a demand's own subscription in step, and notify subscribers."""
-    await repo.lock_subscriptions_of(conn, listing_id)
-    rows = await listings.rows_by_id(conn, [listing_id])
-    if not rows:
+    """React to listings' changes reaching the index (id -> version): keep demands' own subscriptions in step, and
+    notify subscribers of the listings now public."""
+    await repo.lock_subscriptions_of(conn, list(indexed))
+    rows = await listings.rows_by_id(conn, sorted(indexed))
+    for row in rows:
+        if row.kind == "demand":
+            await repo.sync_demand_subscription(conn, row.id)
+    now = datetime.now(UTC)
+    # A later change of a listing has its own event: act on the state the index holds, not an older one.
+    current = [r for r in rows if r.version == indexed[r.id] and listings.is_public(r, now)]
+    if not current:
         return
-    row = rows[0]
-    if row.kind == "demand":
-        await repo.sync_demand_subscription(conn, row.id)
-    # A later change of the listing has its own event: act on the state the index holds, not an older one.
-    if row.version != version or not listings.is_public(row, datetime.now(UTC)):
-        return
-    created = await notify_matches(conn, client, settings, row)
+    created = await notify_matches(conn, client, settings, current)
     if created:
-        log.info("%s %s matched %d subscriptions", row.kind, row.id, len(created))
+        log.info("%d listings matched %d subscriptions", len(current), len(created))

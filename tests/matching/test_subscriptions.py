@@ -435,3 +435,79 @@ async def test_a_webhook_whose_address_turned_private_is_not_called(production_c
             DEADLINE_SECONDS,
         )
     assert row["last_error"].startswith("refused: the webhook URL") and receiver.requests == []
+
+
+async def test_offers_matched_in_one_batch_alert_each_demand_once_with_its_matches_score(client, conn):
+    operator, institute, _ = await parties(client, conn)
+    enterprises = [(await verified_org(client, operator, "enterprise"))[1] for _ in range(3)]
+    demands = [
+        await published(client, "demand", enterprises[0], operator, demand_body()),
+        await published(
+            client,
+            "demand",
+            enterprises[1],
+            operator,
+            demand_body(title="Cần công nghệ xử lý nước thải chế biến thủy sản", language="vi"),
+        ),
+        await published(
+            client,
+            "demand",
+            enterprises[2],
+            operator,
+            demand_body(
+                title="Need LFP cathode recycling from spent lithium batteries",
+                keywords=["lithium battery", "cathode", "recycling"],
+                sector="205",
+            ),
+        ),
+    ]
+    for demand in demands:
+        await settled(conn, demand["id"])
+    # A query subscription beside the demands' own: the same batch serves both kinds.
+    query_sub = await subscribe(client, enterprises[0], kind="offers", query="wastewater")
+    # Submitted one by one, approved together: the matcher takes the new offers in as few batches as it can.
+    bodies = [
+        offer_body(),
+        offer_body(title="Xử lý nước thải chế biến thủy sản bằng MBR"),
+        offer_body(**BATTERY_OFFER),
+        offer_body(**COLD_STORAGE_OFFER),
+    ]
+    drafts = []
+    for body in bodies:
+        created = await client.post("/v1/offers", json=body, headers=bearer(institute))
+        assert created.status_code == 201, created.text
+        assert (
+            await client.post(f"/v1/offers/{created.json()['id']}/submit", headers=bearer(institute))
+        ).status_code == 200
+        drafts.append(created.json())
+    approvals = await asyncio.gather(
+        *(client.post(f"/v1/offers/{d['id']}/approve", headers=bearer(operator)) for d in drafts)
+    )
+    assert [a.status_code for a in approvals] == [200] * len(drafts)
+    for draft in drafts:
+        await settled(conn, draft["id"])
+    offer_ids = {d["id"] for d in drafts}
+
+    alerted = 0
+    for demand, key in zip(demands, enterprises, strict=True):
+        [auto] = [
+            s for s in (await client.get("/v1/subscriptions", headers=bearer(key))).json()["items"] if s["demand_id"]
+        ]
+        notes = await notifications(client, key, auto["id"])
+        listed = [n["listing_id"] for n in notes]
+        assert len(listed) == len(set(listed)) and set(listed) <= offer_ids
+        matched = await client.get(f"/v1/demands/{demand['id']}/matches?limit=50", headers=bearer(key))
+        assert matched.status_code == 200, matched.text
+        scores = {item["listing"]["id"]: item["score"] for item in matched.json()["items"]}
+        # Told of exactly the new offers that reach the alert floor in its own matches list, at that very score.
+        expected = {i: s for i, s in scores.items() if i in offer_ids and s >= subscriptions.ALERT_MIN_SCORE}
+        assert {n["listing_id"]: n["score"] for n in notes} == expected
+        alerted += len(notes)
+    assert alerted >= 3
+    told = {n["listing_id"] for n in await notifications(client, enterprises[0], query_sub["id"])}
+    assert drafts[0]["id"] in told and drafts[2]["id"] not in told
+    rows = await conn.fetchval(
+        "SELECT count(*) - count(DISTINCT (subscription_id, listing_id)) FROM notifications WHERE listing_id = ANY($1::uuid[])",
+        list(offer_ids),
+    )
+    assert rows == 0
