@@ -45,6 +45,10 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
         return [None] * len(rows)
     keys = [text_key(r) for r in rows]
     known = await repo.cached_vectors(conn, keys)
+    if unknown := [k for k in keys if k not in known]:
+        # Another worker computing the same text holds its lock until its vector is cached: wait, then reuse it.
+        await repo.lock_texts(conn, unknown)
+        known.update(await repo.cached_vectors(conn, unknown))
     missing = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True) if k not in known}
     fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
     await repo.cache_vectors(conn, fresh)

@@ -106,13 +106,15 @@ def queries_for(
     other = "offer" if row.kind == "demand" else "demand"
     uid = engine.index_uid(settings, other)
     where = exclusions(row, only, exclude_owner)
+    # Limited to some counterparts, every one of them that a search finds must come back.
+    limit = max(CANDIDATES, len(only)) if only is not None else CANDIDATES
     found = probes(row)
     queries = [
         SearchParams(
             index_uid=uid,
             query=p.query,
             filter=where,
-            limit=CANDIDATES,
+            limit=limit,
             matching_strategy="all",
             attributes_to_retrieve=["listing"],
             show_ranking_score=True,
@@ -124,7 +126,7 @@ def queries_for(
             index_uid=uid,
             query=bag_query(row),
             filter=where,
-            limit=CANDIDATES,
+            limit=limit,
             matching_strategy="frequency",
             attributes_to_retrieve=["listing"],
             show_ranking_score=True,
@@ -137,7 +139,7 @@ def queries_for(
                 query="",
                 vector=vector,
                 filter=where,
-                limit=CANDIDATES,
+                limit=limit,
                 hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
                 attributes_to_retrieve=["listing"],
                 show_ranking_score=True,

@@ -28,7 +28,8 @@ EVENT_TYPE = "listing.matched"
 # With the outbox's backoff (0.5 s doubling, at most 60 s) eight attempts span about a minute.
 MAX_ATTEMPTS = 8
 DELIVERY_TIMEOUT_SECONDS = 5.0
-MATCH_BATCH_SIZE = 20
+# A batch is matched at once (its searches shared), so a burst is cheaper per listing in larger batches.
+MATCH_BATCH_SIZE = 50
 DEFAULT_TOLERANCE_SECONDS = 300
 
 

@@ -25,6 +25,15 @@ async def cache_vectors(conn: asyncpg.Connection, vectors: dict[bytes, list[floa
         )
 
 
+async def lock_texts(conn: asyncpg.Connection, hashes: list[bytes]) -> None:
+    """Serialise the computing of these texts' vectors until this transaction ends (in one order: no deadlock)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(('x' || substr(encode(h, 'hex'), 1, 16))::bit(64)::bigint)"
+        " FROM (SELECT DISTINCT h FROM unnest($1::bytea[]) AS h ORDER BY h) AS ordered",
+        hashes,
+    )
+
+
 async def lock_listings(conn: asyncpg.Connection, ids: list[UUID]) -> None:
     """Serialise indexers working on the same listings until this transaction ends (in id order: no deadlock)."""
     await conn.execute(

@@ -1,12 +1,15 @@
 """The indexer's two steps against the real Meilisearch: words first, the vector after, never a withdrawn listing back."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 
+from exchange.kernel import db
 from exchange.kernel.outbox import OutboxRow
-from matching import engine, indexer
+from listings import public as listings
+from matching import documents, embeddings, engine, indexer
 from tests.matching.waiting import indexed, search_until, settled
 from tests.support import bearer, offer_body, operator_key, published, verified_org
 
@@ -84,3 +87,35 @@ async def test_a_listing_never_published_sends_meilisearch_nothing(client, conn,
             },
         )
     assert tasks.status_code == 200 and tasks.json()["results"] == []
+
+
+async def test_two_workers_needing_one_new_text_compute_its_vector_once(client, conn, database_url, monkeypatch):
+    operator = await operator_key(conn)
+    _, institute = await verified_org(client, operator, "institute")
+    created = await client.post(
+        "/v1/offers", json=offer_body(title="Bể lọc sinh học nhỏ gọn chưa có vector"), headers=bearer(institute)
+    )
+    assert created.status_code == 201, created.text
+    [row] = await listings.rows_by_id(conn, [uuid.UUID(created.json()["id"])])
+    computed: list[str] = []
+    original = embeddings.passages
+
+    async def counted(texts: list[str]) -> list[list[float]]:
+        computed.extend(texts)
+        return await original(texts)
+
+    monkeypatch.setattr(embeddings, "passages", counted)
+
+    async def worker() -> list[list[float] | None]:
+        other = await db.connect(database_url)
+        try:
+            async with other.transaction():
+                return await indexer.vectors_for(other, [row], True)
+        finally:
+            await other.close()
+
+    first, second = await asyncio.gather(worker(), worker())
+    # The second worker read the first one's vector back from the cache (stored as float4).
+    assert first[0] is not None and second[0] is not None
+    assert max(abs(a - b) for a, b in zip(first[0], second[0], strict=True)) < 1e-6
+    assert computed == [documents.embedding_text(row)]
