@@ -113,12 +113,13 @@ async def matched(conn: asyncpg.Connection, ids: list[str]) -> dict[str, int | N
 
 async def time_to_told(
     client: httpx.AsyncClient, database_url: str, operator: str, ids: list[str]
-) -> tuple[list[float], float, int]:
+) -> tuple[list[float], float, float, int]:
     """Approve these offers at once; seconds from each approve response to its matches recorded, the whole span
-    from the first approval sent, and the notifications made."""
+    from the first approval sent, when the last vector was in, and the notifications made."""
     conn = await asyncpg.connect(database_url)
     try:
         sent = time.monotonic()
+        sent_at = await conn.fetchval("SELECT clock_timestamp()")
 
         async def approve(listing_id: str) -> tuple[str, float]:
             response = await client.post(f"/v1/offers/{listing_id}/approve", headers=bearer(operator))
@@ -136,7 +137,14 @@ async def time_to_told(
                     done[listing_id] = time.monotonic()
                     told += count
             await asyncio.sleep(POLL_SECONDS)
-        return sorted(done[i] - answered[i] for i in ids), max(done.values()) - sent, told
+        # When the last one's vector was in (its listing.indexed written): what is left is the matcher's.
+        vectors_in = await conn.fetchval(
+            "SELECT extract(epoch FROM max(created_at) - $2::timestamptz) FROM outbox WHERE topic = 'listing.indexed'"
+            " AND aggregate_id = ANY($1::uuid[]) AND (payload ->> 'searchable')::boolean",
+            ids,
+            sent_at,
+        )
+        return sorted(done[i] - answered[i] for i in ids), max(done.values()) - sent, vectors_in, told
     finally:
         await conn.close()
 
@@ -146,13 +154,13 @@ async def singles(url: str, database_url: str, operator: str, ids: list[str]) ->
     latencies, told = [], 0
     async with httpx.AsyncClient(base_url=url, timeout=120.0, trust_env=False) as client:
         for listing_id in ids:
-            [latency], _, count = await time_to_told(client, database_url, operator, [listing_id])
+            [latency], _, _, count = await time_to_told(client, database_url, operator, [listing_id])
             latencies.append(latency)
             told += count
     return sorted(latencies), told
 
 
-async def burst(url: str, database_url: str, operator: str, ids: list[str]) -> tuple[list[float], float, int]:
+async def burst(url: str, database_url: str, operator: str, ids: list[str]) -> tuple[list[float], float, float, int]:
     """Approve a burst of offers at once."""
     limits = httpx.Limits(max_connections=16)
     async with httpx.AsyncClient(base_url=url, timeout=120.0, trust_env=False, limits=limits) as client:
@@ -216,8 +224,9 @@ def measure(args: argparse.Namespace, started: Started) -> int:
         latencies, told = run_async(singles(url, stack.database_url, operator, chunk))
         rows.append(line(f"one offer at a time, {active} subscriptions", latencies, told, " – |"))
     print(f"a burst of {args.burst} offers ...", file=sys.stderr, flush=True)
-    latencies, span, told = run_async(burst(url, stack.database_url, operator, ids[2 * args.single :]))
+    latencies, span, vectors_in, told = run_async(burst(url, stack.database_url, operator, ids[2 * args.single :]))
     rows.append(line(f"burst of {args.burst}, {active} subscriptions", latencies, told, f" {span:.1f} |"))
+    rows.append(f"(the burst's last vector was in {vectors_in:.1f} s after the first approval was sent)")
     print(f"{demands} published demands (their own subscriptions) + {queries} query subscriptions with filters")
     print("time from the approve response until the matcher has recorded every notification of the offer (ms):")
     print("| run | offers | p50 | p99 | max | notifications | all told (s) |")

@@ -21,6 +21,8 @@ from matching import documents, embeddings, engine, repo
 log = logging.getLogger("matching.indexer")
 
 BATCH_SIZE = 100
+# Listings read and sent per page when rebuilding an index.
+REINDEX_PAGE = 1000
 # Computing vectors takes about 0.2 s a listing: small batches keep each transaction short.
 VECTOR_BATCH_SIZE = 10
 LISTING_CHANGED = ListingChanged.__struct_config__.tag
@@ -197,18 +199,22 @@ async def reindex(
         await engine.ensure_index(client, fresh, kind)
         counts[kind] = 0
         after: UUID | None = None
+        # Sent without waiting for each: Meilisearch takes consecutive additions to one index in as few batches as
+        # it can, so the vector store is written a few times, not once per page.
+        tasks = []
         while True:
             async with pool.acquire() as conn, conn.transaction():
-                rows = await listings.public_rows_after(conn, kind, after, BATCH_SIZE)
+                rows = await listings.public_rows_after(conn, kind, after, REINDEX_PAGE)
                 if not rows:
                     break
                 vectors = await vectors_for(conn, rows, settings.embeddings)
             docs = [documents.document(r, v) for r, v in zip(rows, vectors, strict=True)]
-            await engine.wait_for(client, [await client.index(fresh).add_documents(docs, primary_key="id")])
+            tasks.append(await client.index(fresh).add_documents(docs, primary_key="id"))
             after = rows[-1].id
             counts[kind] += len(rows)
             if progress:
                 progress(kind, len(rows))
+        await engine.wait_for(client, tasks)
         await engine.wait_for(client, [await client.swap_indexes([(live, fresh)])])
         await engine.wait_for(client, [await client.index(fresh).delete()])
     # Listings that changed while the copy was being built: push their current state into the swapped-in index.
