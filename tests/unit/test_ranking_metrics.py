@@ -5,8 +5,9 @@ import math
 import msgspec
 import pytest
 
-from bench.matching_eval import create_body, load_set, ndcg_at_k, recall_at_k, style
+from bench.matching_eval import SETS, create_body, load_set, ndcg_at_k, other_language_only, recall_at_k, style
 from listings.schemas import DemandCreate, OfferCreate
+from matching.terms import glossary_groups
 
 pytestmark = pytest.mark.unit
 
@@ -61,9 +62,19 @@ def test_style_tells_diacritics_apart():
     )
 
 
-def test_evaluation_set_is_consistent_and_valid_for_the_api():
-    evalset = load_set()
-    assert len(evalset.offers) >= 160 and len(evalset.demands) >= 32
+def test_other_language_only_looks_at_the_relevant_offers():
+    languages = {"a": "en", "b": "en", "c": "vi"}
+    demand = {"language": "vi"}
+    assert other_language_only(demand, {"a": 3, "b": 2, "c": 1}, languages)
+    assert not other_language_only(demand, {"a": 3, "c": 2}, languages)
+    assert not other_language_only({"language": "en"}, {"a": 3, "b": 2}, languages)
+    assert not other_language_only(demand, {"c": 1}, languages)
+
+
+@pytest.mark.parametrize(("name", "offers", "demands"), [("default", 160, 32), ("uncovered", 120, 25)])
+def test_evaluation_set_is_consistent_and_valid_for_the_api(name, offers, demands):
+    evalset = load_set(SETS[name])
+    assert len(evalset.offers) >= offers and len(evalset.demands) >= demands
     orgs = {org["key"]: org["kind"] for org in evalset.organizations}
     offer_keys = [o["key"] for o in evalset.offers]
     demand_keys = [d["key"] for d in evalset.demands]
@@ -81,3 +92,14 @@ def test_evaluation_set_is_consistent_and_valid_for_the_api():
         assert 3 in grades.values()
     styles = [style(d) for d in evalset.demands]
     assert all(styles.count(s) >= 7 for s in ("vi", "vi-ascii", "en"))
+
+
+def test_the_uncovered_set_has_cross_language_demands_and_no_glossary_term():
+    evalset = load_set(SETS["uncovered"])
+    languages = {o["key"]: o["language"] for o in evalset.offers}
+    assert sum(other_language_only(d, evalset.judgments[d["key"]], languages) for d in evalset.demands) >= 6
+    for grades in evalset.judgments.values():
+        assert sum(g >= 2 for g in grades.values()) >= 2
+    for item in evalset.offers + evalset.demands:
+        text = " ".join([item["title"], item.get("summary", ""), item["description"], *item["keywords"]])
+        assert glossary_groups(text) == [], item["key"]
