@@ -5,7 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -16,9 +16,9 @@ from exchange import health, jobs
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
 from exchange.kernel import db
-from exchange.kernel.auth import provide_principal
+from exchange.kernel.auth import authenticate, provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
-from exchange.kernel.http import request_id_middleware
+from exchange.kernel.http import check_body, request_id_middleware
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
@@ -63,6 +63,12 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         await app.state.pool.close()
 
 
+async def _before_request(request: Request) -> None:
+    # Who is asking first (a bad key is a 401 whatever the body), then whether the body can be read at all.
+    await authenticate(request)
+    await check_body(request)
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the service for these settings."""
     openapi = OpenAPIConfig(
@@ -103,6 +109,7 @@ def create_app(settings: Settings) -> Litestar:
             get_stats,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
+        before_request=_before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
         openapi_config=openapi,

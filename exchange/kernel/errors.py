@@ -57,6 +57,10 @@ class PreconditionFailed(DomainError):
     status, type, title = 412, "precondition-failed", "Precondition failed"
 
 
+class UnsupportedMediaType(DomainError):
+    status, type, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(DomainError):
     status, type, title = 422, "validation-error", "Invalid request"
 
