@@ -60,6 +60,33 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """Every response says nosniff; one to a keyed or writing request is never stored by a cache.
+
+    Those are the responses that can carry a key, a webhook secret, contact data, confidential details or invoices;
+    an anonymous read only ever gets what anyone may see."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        private = scope["method"] not in ("GET", "HEAD") or any(k == b"authorization" for k, _ in scope["headers"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                drop = {b"x-content-type-options", b"cache-control"} if private else {b"x-content-type-options"}
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in drop]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if private:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
 # Deeper JSON than any body of this API needs; msgspec itself recurses until Python's stack runs out.
 MAX_JSON_DEPTH = 32
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})

@@ -88,3 +88,23 @@ async def test_a_body_that_is_not_json_is_a_415(client):
 async def test_a_bad_key_is_a_401_on_public_routes_too(client, path, header):
     response = await client.get(path, headers={"authorization": header})
     _is_problem(response, 401)
+
+
+async def test_every_response_says_nosniff_and_private_ones_are_never_cached(client, conn):
+    anonymous = await client.get("/v1/offers")
+    assert anonymous.headers["x-content-type-options"] == "nosniff"
+    assert "no-store" not in anonymous.headers.get("cache-control", "")
+    missing = await client.get("/v1/nowhere")
+    assert missing.status_code == 404 and missing.headers["x-content-type-options"] == "nosniff"
+    registered = await client.post(
+        "/v1/organizations",
+        json={"name": "Viện Cache", "kind": "institute", "province": "79", "contact_email": "c@cache.example.vn"},
+    )
+    assert registered.status_code == 201 and "api_key" in registered.json()
+    assert registered.headers["cache-control"] == "no-store"
+    key = registered.json()["api_key"]
+    for path in ("/v1/me", "/v1/invoices", "/v1/offers?mine=true"):
+        response = await client.get(path, headers=bearer(key))
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["cache-control"] == "no-store", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
