@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
+from exchange.kernel.db import borrowed
 from exchange.kernel.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "tmx_"
@@ -96,8 +97,7 @@ async def authenticate(request: Request) -> None:
     token = bearer_token(request)
     if token is None:
         return
-    state = request.app.state
-    async with state.db_gate, state.pool.acquire() as conn:
+    async with borrowed(request.app.state) as conn:
         principal = await principal_for_key(conn, token)
     if principal is None:
         raise Unauthorized("the API key is not valid or has been revoked")

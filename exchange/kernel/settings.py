@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 2
     # Per process. A few connections per core keep PostgreSQL busy without making it thrash.
     db_pool_max: int = 4
+    # A request waits this long for a connection, then gets a 503 with Retry-After instead of hanging.
+    db_acquire_timeout: float = 5.0
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
     # Processed outbox events are deleted after this many days (the change feed keeps its own table).
