@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncGenerator
 
 from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -63,6 +64,19 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         await app.state.pool.close()
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls only from the origins CORS_ORIGINS names (none by default: no CORS headers at all)."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+    )
+
+
 async def _before_request(request: Request) -> None:
     # Who is asking first (a bad key is a 401 whatever the body), then whether the body can be read at all.
     await authenticate(request)
@@ -110,6 +124,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         before_request=_before_request,
+        cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
         openapi_config=openapi,

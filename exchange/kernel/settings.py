@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Development only: let webhooks go to loopback and private addresses, and over plain http.
     allow_private_webhooks: bool = False
     log_level: str = "INFO"
+    # Browser origins allowed to call the API (comma-separated, e.g. https://techmart.example.vn); none by default.
+    cors_origins: str = ""
 
     def check(self) -> "Settings":
         """Refuse settings the service must never run with."""

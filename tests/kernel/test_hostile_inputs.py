@@ -3,8 +3,11 @@
 import base64
 import json
 
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from exchange.app import create_app
 from tests.support import bearer, operator_key, published_offer, register, verified_org
 
 
@@ -108,3 +111,15 @@ async def test_every_response_says_nosniff_and_private_ones_are_never_cached(cli
         assert response.status_code == 200, (path, response.text)
         assert response.headers["cache-control"] == "no-store", path
         assert response.headers["x-content-type-options"] == "nosniff", path
+
+
+async def test_cors_is_off_by_default_and_follows_the_allow_list(client, settings):
+    preflight = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+    response = await client.options("/v1/offers", headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
+    allowed = msgspec.structs.replace(settings, cors_origins="https://techmart.example.vn")
+    async with AsyncTestClient(app=create_app(allowed)) as other:
+        ok = await other.options("/v1/offers", headers={**preflight, "origin": "https://techmart.example.vn"})
+        assert ok.headers["access-control-allow-origin"] == "https://techmart.example.vn"
+        refused = await other.options("/v1/offers", headers=preflight)
+        assert refused.headers.get("access-control-allow-origin") != "https://evil.example"
