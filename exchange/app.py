@@ -19,7 +19,12 @@ from exchange.interests.routes import InterestController
 from exchange.kernel import db
 from exchange.kernel.auth import authenticate, provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
-from exchange.kernel.http import check_body, request_id_middleware, safety_headers_middleware
+from exchange.kernel.http import (
+    check_body,
+    document_common_problems,
+    request_id_middleware,
+    safety_headers_middleware,
+)
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
@@ -136,6 +141,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
     app.asgi_handler = request_id_middleware(safety_headers_middleware(app.asgi_handler))
+    document_common_problems(app.openapi_schema)
     return app
 
 

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -276,6 +277,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the resource's current state",
     412: "If-Match names a stale version; nothing was changed",
     413: "Request body larger than 1 MiB",
+    415: "The body is not application/json",
     422: "The body is not valid; `errors` names each field",
     503: "A service this route depends on is temporarily away; retry later",
 }
@@ -287,3 +289,30 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type="application/problem+json")
         for s in statuses
     }
+
+
+# What any route can answer besides its own problems: a body too large or not JSON, a dependency away.
+_BODY_PROBLEMS = (413, 415)
+_ANY_ROUTE_PROBLEMS = (503,)
+
+
+def document_common_problems(schema: OpenAPI) -> None:
+    """Add to every operation the problem answers that the kernel, not the route, gives."""
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            statuses = (*_BODY_PROBLEMS, *_ANY_ROUTE_PROBLEMS) if operation.request_body else _ANY_ROUTE_PROBLEMS
+            responses = operation.responses if operation.responses is not None else {}
+            for status in statuses:
+                responses.setdefault(
+                    str(status),
+                    OpenAPIResponse(
+                        description=_DESCRIPTIONS[status],
+                        content={
+                            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+                        },
+                    ),
+                )
+            operation.responses = responses

@@ -123,3 +123,18 @@ async def test_cors_is_off_by_default_and_follows_the_allow_list(client, setting
         assert ok.headers["access-control-allow-origin"] == "https://techmart.example.vn"
         refused = await other.options("/v1/offers", headers=preflight)
         assert refused.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+async def test_the_openapi_document_lists_the_answers_the_kernel_gives(client):
+    document = (await client.get("/schema/openapi.json")).json()
+    operations = [
+        op
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(operations) > 50
+    for op in operations:
+        assert "503" in op["responses"], op["summary"]
+        if "requestBody" in op:
+            assert {"413", "415"} <= set(op["responses"]), op["summary"]
