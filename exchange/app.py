@@ -5,7 +5,8 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator
 
-from litestar import Litestar
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -16,9 +17,14 @@ from exchange import health, jobs
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
 from exchange.kernel import db
-from exchange.kernel.auth import provide_principal
+from exchange.kernel.auth import authenticate, provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
-from exchange.kernel.http import request_id_middleware
+from exchange.kernel.http import (
+    check_body,
+    document_common_problems,
+    request_id_middleware,
+    safety_headers_middleware,
+)
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
@@ -63,6 +69,25 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         await app.state.pool.close()
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls only from the origins CORS_ORIGINS names (none by default: no CORS headers at all)."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+    )
+
+
+async def _before_request(request: Request) -> None:
+    # Who is asking first (a bad key is a 401 whatever the body), then whether the body can be read at all.
+    await authenticate(request)
+    await check_body(request)
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the service for these settings."""
     openapi = OpenAPIConfig(
@@ -103,6 +128,8 @@ def create_app(settings: Settings) -> Litestar:
             get_stats,
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
+        before_request=_before_request,
+        cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
         openapi_config=openapi,
@@ -113,7 +140,8 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(safety_headers_middleware(app.asgi_handler))
+    document_common_problems(app.openapi_schema)
     return app
 
 

@@ -1,6 +1,7 @@
 """Liveness and readiness: is the process up, and can it reach what it depends on."""
 
 import asyncio
+import logging
 
 import httpx
 import msgspec
@@ -9,6 +10,8 @@ from litestar.datastructures import State
 
 from exchange.kernel import outbox
 from exchange.kernel.schemas import ApiStruct
+
+log = logging.getLogger("exchange.health")
 
 
 class Check(ApiStruct, kw_only=True):
@@ -38,7 +41,8 @@ async def _database(state: State) -> Check:
             await conn.fetchval("SELECT 1")
         return Check(name="database", ok=True, detail="reachable")
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return Check(name="database", ok=False, detail=type(exc).__name__)
+        log.warning("readiness: the database did not answer: %r", exc)
+        return Check(name="database", ok=False, detail="not reachable")
 
 
 async def _search(state: State) -> Check:
@@ -51,7 +55,8 @@ async def _search(state: State) -> Check:
         ok = answer.status_code == 200
         return Check(name="search", ok=ok, detail="available" if ok else f"status {answer.status_code}")
     except httpx.HTTPError as exc:
-        return Check(name="search", ok=False, detail=type(exc).__name__)
+        log.warning("readiness: Meilisearch did not answer: %r", exc)
+        return Check(name="search", ok=False, detail="not reachable")
 
 
 async def _background(state: State) -> Check:
@@ -60,7 +65,8 @@ async def _background(state: State) -> Check:
         async with state.pool.acquire(timeout=2) as conn:
             waiting, oldest = await outbox.backlog(conn)
     except Exception as exc:  # noqa: BLE001 - any failure means the backlog is unknown
-        return Check(name="background jobs", ok=False, detail=type(exc).__name__)
+        log.warning("readiness: the outbox backlog could not be read: %r", exc)
+        return Check(name="background jobs", ok=False, detail="backlog unknown: the database did not answer")
     if not waiting:
         return Check(name="background jobs", ok=True, detail="no event waiting")
     events = "1 event" if waiting == 1 else f"{waiting} events"

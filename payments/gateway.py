@@ -1,6 +1,7 @@
 """The Stripe client: the official SDK's async calls, one shared HTTP client, closed at shutdown."""
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,8 +106,13 @@ class Gateway:
             params["starting_after"] = page.data[-1].id
 
 
-def verify_event(payload: bytes, signature: str | None, secret: str) -> stripe.Event:
+def verify_event(payload: bytes, signature: str | None, secret: str, now: float | None = None) -> stripe.Event:
     """Check Stripe-Signature over the raw body (and its age) and parse the event; raises on any mismatch."""
+    # The SDK refuses a timestamp too far in the past only: one too far ahead is refused here.
+    stamps = [p.strip()[2:] for p in (signature or "").split(",") if p.strip().startswith("t=")]
+    if stamps and stamps[0].isascii() and stamps[0].isdigit():
+        if int(stamps[0]) > (time.time() if now is None else now) + WEBHOOK_TOLERANCE_SECONDS:
+            raise SignatureError("the Stripe-Signature timestamp is in the future", signature)
     return stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
 
 

@@ -39,13 +39,28 @@ def verify(payload: bytes, signature: str | None, secret: str) -> Any:
     return event
 
 
+# Stripe's own events are from its lifetime; a correctly signed body may still carry anything in `created`.
+_EARLIEST, _LATEST = datetime(2010, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def event_time(created: object) -> datetime | None:
+    """The event's `created` as a time, or None when it is not a plausible Unix time."""
+    if not isinstance(created, int) or isinstance(created, bool):
+        return None
+    try:
+        at = datetime.fromtimestamp(created, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return at if _EARLIEST <= at < _LATEST else None
+
+
 async def record(conn: asyncpg.Connection, event: Any) -> bool:
     """Store a verified event once and queue its processing; False for a duplicate."""
     obj = getattr(getattr(event, "data", None), "object", None)
     object_id = getattr(obj, "id", None)
     intent_id = object_id if isinstance(object_id, str) and object_id.startswith("pi_") else None
     created_at = getattr(event, "created", None)
-    created = datetime.fromtimestamp(created_at, UTC) if isinstance(created_at, int) else None
+    created = event_time(created_at)
     if not await repo.insert_event(
         conn, event.id, event.type, object_id if isinstance(object_id, str) else None, created
     ):

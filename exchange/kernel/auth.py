@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
+from exchange.kernel.db import borrowed
 from exchange.kernel.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "tmx_"
@@ -79,15 +80,37 @@ async def principal_for_key(conn: asyncpg.Connection, secret: str) -> Principal 
     return msgspec.convert(dict(row), Principal) if row else None
 
 
-async def provide_principal(request: Request, conn: NamedDependency[asyncpg.Connection]) -> Principal | None:
-    """Resolve the Authorization header; a header with a bad key is a 401 even on public routes."""
+def bearer_token(request: Request) -> str | None:
+    """The key of the Authorization header (None without one); any other form of the header is a 401."""
     header = request.headers.get("authorization")
-    if not header:
+    if header is None:
         return None
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("the Authorization header must be 'Bearer <api key>'")
+    return token
+
+
+async def authenticate(request: Request) -> None:
+    """Before any route: a request that carries a key must carry a valid one, on public routes too (401)."""
+    token = bearer_token(request)
+    if token is None:
+        return
+    async with borrowed(request.app.state) as conn:
+        principal = await principal_for_key(conn, token)
+    if principal is None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    request.state.principal = principal
+
+
+async def provide_principal(request: Request, conn: NamedDependency[asyncpg.Connection]) -> Principal | None:
+    """The caller, as authenticate() found it before the route ran; None without a key."""
+    if (principal := request.state.get("principal")) is not None:
+        return principal
+    token = bearer_token(request)
+    if token is None:
+        return None
     principal = await principal_for_key(conn, token)
     if principal is None:
         raise Unauthorized("the API key is not valid or has been revoked")

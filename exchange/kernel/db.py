@@ -1,7 +1,9 @@
 """The database pool, the request-scoped transaction, and the migration runner."""
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from importlib import resources
 from typing import TypeVar
@@ -12,6 +14,8 @@ import msgspec
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+
+from exchange.kernel.errors import Unavailable
 
 log = logging.getLogger("exchange.kernel.db")
 
@@ -71,12 +75,33 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
-async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
-    pool: asyncpg.Pool = state.pool
+@contextlib.asynccontextmanager
+async def borrowed(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the pool, waited for in arrival order and for at most DB_ACQUIRE_TIMEOUT seconds (else 503)."""
     # asyncpg hands a released connection to whichever task asks next, so under load a request that
     # just finished can barge ahead of older waiters; the semaphore serves them in arrival order.
-    async with state.db_gate, pool.acquire() as conn:
+    timeout = state.settings.db_acquire_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            await state.db_gate.acquire()
+    except TimeoutError:
+        raise Unavailable(f"no database connection came free within {timeout:g} s; retry shortly") from None
+    try:
+        try:
+            conn = await state.pool.acquire(timeout=timeout)
+        except TimeoutError:
+            raise Unavailable("the database did not answer in time; retry shortly") from None
+        try:
+            yield conn
+        finally:
+            await state.pool.release(conn)
+    finally:
+        state.db_gate.release()
+
+
+async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
+    async with borrowed(state) as conn:
         if request.method in _READ_ONLY:
             # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
             yield conn

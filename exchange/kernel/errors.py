@@ -57,6 +57,10 @@ class PreconditionFailed(DomainError):
     status, type, title = 412, "precondition-failed", "Precondition failed"
 
 
+class UnsupportedMediaType(DomainError):
+    status, type, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(DomainError):
     status, type, title = 422, "validation-error", "Invalid request"
 
@@ -90,8 +94,22 @@ def problem_response(
     return Response(content=content, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+# How long a client should wait before trying again after a 503 (a dependency away, the pool exhausted).
+RETRY_AFTER_SECONDS = 2
+
+
 def _domain_error(_: Request, exc: DomainError) -> Response:
-    return problem_response(exc.status, exc.type, exc.title, exc.detail, exc.errors)
+    response = problem_response(exc.status, exc.type, exc.title, exc.detail, exc.errors)
+    if exc.status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _database_away(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, asyncpg.InterfaceError) and "closed" not in str(exc):
+        return _unexpected_error(request, exc)  # a misuse of a connection is a bug, not an outage
+    log.warning("the database is not reachable: %r", exc)
+    return _domain_error(request, Unavailable("the database is not reachable; retry shortly"))
 
 
 _BACKTICK = re.compile(r"`([^`]+)`")
@@ -167,5 +185,11 @@ EXCEPTION_HANDLERS = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     asyncpg.UniqueViolationError: _unique_violation,
+    # A failover, a restart or a lost connection: the request can be retried, it did not fail.
+    asyncpg.PostgresConnectionError: _database_away,
+    asyncpg.exceptions.OperatorInterventionError: _database_away,
+    asyncpg.InterfaceError: _database_away,
+    # Connecting to a server that is down: refused on TCP, no socket file on a unix socket.
+    OSError: _database_away,
     Exception: _unexpected_error,
 }

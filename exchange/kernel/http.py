@@ -5,19 +5,20 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange.kernel.auth import Principal
-from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed
+from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed, UnsupportedMediaType
 from exchange.kernel.schemas import Page, Problem
 
 BEARER = [{"BearerAuth": []}]
@@ -33,6 +34,8 @@ IdempotencyKey = Annotated[
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# ASCII digits only ("²".isdigit() is true), and no more than a version can have.
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -58,6 +61,79 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """Every response says nosniff; one to a keyed or writing request is never stored by a cache.
+
+    Those are the responses that can carry a key, a webhook secret, contact data, confidential details or invoices;
+    an anonymous read only ever gets what anyone may see."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        private = scope["method"] not in ("GET", "HEAD") or any(k == b"authorization" for k, _ in scope["headers"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                drop = {b"x-content-type-options", b"cache-control"} if private else {b"x-content-type-options"}
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in drop]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if private:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+# Deeper JSON than any body of this API needs; msgspec itself recurses until Python's stack runs out.
+MAX_JSON_DEPTH = 32
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+async def check_body(request: Request) -> None:
+    """Before any route: a body must be JSON (415), UTF-8 and at most MAX_JSON_DEPTH deep (400)."""
+    if request.method not in _WITH_BODY:
+        return
+    body = await request.body()
+    if not body:
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type: the body must be application/json, not {media_type or 'unnamed'}")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"body: not valid UTF-8 (byte {exc.start})") from None
+    # Counting brackets is quick; walking the text is needed only when there are more than the limit.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
 def etag(version: int) -> str:
     """The ETag of a resource at a version."""
     return f'"{version}"'
@@ -70,7 +146,7 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
     wanted = set()
     for part in if_match.split(","):
         tag = part.strip().removeprefix("W/").strip('"')
-        if not tag.isdigit():
+        if not _VERSION.fullmatch(tag):
             raise BadRequest(f'If-Match: {part.strip()!r} is not a version ETag such as "3"')
         wanted.add(int(tag))
     if current_version not in wanted:
@@ -91,9 +167,14 @@ def decode_cursor(cursor: str | None, shape: Any = TimePosition, *, parameter: s
     if not cursor:
         return None
     try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=shape)
-    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        position = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), type=shape)
+        # A time that cannot be a moment in UTC (9999-12-31T23:59:59-14:00) would only fail in the database.
+        for value in position:
+            if isinstance(value, datetime):
+                value.astimezone(UTC)
+    except (ValueError, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
         raise BadRequest(f"{parameter}: not a cursor returned by this API") from None
+    return position
 
 
 class StoredResponse(msgspec.Struct, frozen=True):
@@ -196,6 +277,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the resource's current state",
     412: "If-Match names a stale version; nothing was changed",
     413: "Request body larger than 1 MiB",
+    415: "The body is not application/json",
     422: "The body is not valid; `errors` names each field",
     503: "A service this route depends on is temporarily away; retry later",
 }
@@ -207,3 +289,30 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type="application/problem+json")
         for s in statuses
     }
+
+
+# What any route can answer besides its own problems: a body too large or not JSON, a dependency away.
+_BODY_PROBLEMS = (413, 415)
+_ANY_ROUTE_PROBLEMS = (503,)
+
+
+def document_common_problems(schema: OpenAPI) -> None:
+    """Add to every operation the problem answers that the kernel, not the route, gives."""
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            statuses = (*_BODY_PROBLEMS, *_ANY_ROUTE_PROBLEMS) if operation.request_body else _ANY_ROUTE_PROBLEMS
+            responses = operation.responses if operation.responses is not None else {}
+            for status in statuses:
+                responses.setdefault(
+                    str(status),
+                    OpenAPIResponse(
+                        description=_DESCRIPTIONS[status],
+                        content={
+                            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+                        },
+                    ),
+                )
+            operation.responses = responses

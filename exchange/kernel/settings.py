@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_min: int = 2
     # Per process. A few connections per core keep PostgreSQL busy without making it thrash.
     db_pool_max: int = 4
+    # A request waits this long for a connection, then gets a 503 with Retry-After instead of hanging.
+    db_acquire_timeout: float = 5.0
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
     # Processed outbox events are deleted after this many days (the change feed keeps its own table).
@@ -38,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Development only: let webhooks go to loopback and private addresses, and over plain http.
     allow_private_webhooks: bool = False
     log_level: str = "INFO"
+    # Browser origins allowed to call the API (comma-separated, e.g. https://techmart.example.vn); none by default.
+    cors_origins: str = ""
 
     def check(self) -> "Settings":
         """Refuse settings the service must never run with."""

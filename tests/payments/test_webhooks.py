@@ -2,6 +2,8 @@
 
 import time
 
+import msgspec
+
 from tests.payments.conftest import drain, event_body, sign
 from tests.support import bearer
 
@@ -91,3 +93,20 @@ async def test_events_about_unknown_intents_and_other_objects_are_acknowledged_a
         )
         == 0
     )
+
+
+async def test_a_signature_from_the_future_is_refused_like_a_stale_one(client, conn):
+    payload = event_body("pi_doesnotexist")
+    response = await _post(client, payload, sign(payload, timestamp=int(time.time()) + 3600))
+    assert response.status_code == 400, response.text
+    assert await conn.fetchval("SELECT count(*) FROM stripe_events") == 0
+
+
+async def test_a_signed_event_created_at_an_impossible_time_is_stored_without_it(client, conn):
+    for n, created in enumerate((10**12, -(10**12))):
+        event = msgspec.json.decode(event_body("pi_doesnotexist", event_id=f"evt_odd_time_{n}"))
+        payload = msgspec.json.encode(event | {"created": created})
+        response = await _post(client, payload, sign(payload))
+        assert response.status_code == 200, response.text
+    rows = await conn.fetch("SELECT id, created FROM stripe_events WHERE id LIKE 'evt_odd_time_%' ORDER BY id")
+    assert [(r["id"], r["created"]) for r in rows] == [("evt_odd_time_0", None), ("evt_odd_time_1", None)]
