@@ -144,3 +144,14 @@ def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
     assert [i.listing["id"] for i in items] == ["keeper", "breaker"]
     assert items[1].explanation.broken_constraints == ["trl"]
     assert items[0].score > items[1].score
+
+
+def test_a_close_vector_only_candidate_is_kept_below_the_floor_passers_and_never_alerts():
+    keeper = matches.Candidate(listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.5)
+    close = matches.Candidate(listing=OFFER | {"id": "close"}, semantic=0.9)
+    far = matches.Candidate(listing=OFFER | {"id": "far"}, semantic=0.3)
+    probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
+    items = matches.rank(DEMAND, {"c": close, "k": keeper, "f": far}, probes, semantic=True)
+    assert [i.listing["id"] for i in items] == ["keeper", "close"]
+    assert items[1].score < matches.MIN_RELEVANCE
+    assert matches.rank(DEMAND, {"c": close}, probes, semantic=False) == []
