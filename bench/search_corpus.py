@@ -1,9 +1,11 @@
 """Listings and queries for the search benchmark: Vietnamese and English texts built from templates across sectors."""
 
-import itertools
 import random
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from matching.glossary import GLOSSARY
 
 
 @dataclass(frozen=True)
@@ -388,6 +390,97 @@ MODES = (
 IP = ("patent_granted", "patent_pending", "utility_solution", "know_how", "none")
 OFFER_VARIANTS = 15
 DEMAND_VARIANTS = 10
+# Share of listings written about one of the hand-written topics above (the benchmark's queries aim at them);
+# the others are about glossary technologies picked at random, as an exchange's long tail would be.
+TOPIC_SHARE = 0.3
+SECTORS = tuple(sorted({t.sector for t in TOPICS}))
+GROUPS = tuple(sorted({t.group for t in TOPICS}))
+PLACES = (
+    "Đồng Nai",
+    "Cần Thơ",
+    "Đà Nẵng",
+    "Hải Phòng",
+    "Lâm Đồng",
+    "Nghệ An",
+    "Thái Nguyên",
+    "An Giang",
+    "Khánh Hòa",
+    "Gia Lai",
+    "Quảng Ninh",
+    "Huế",
+    "Bắc Ninh",
+    "Tây Ninh",
+    "Vĩnh Long",
+    "Cà Mau",
+)
+PARTNERS = {
+    "vi": (
+        "hợp tác xã",
+        "doanh nghiệp vừa và nhỏ",
+        "nhà máy",
+        "trang trại",
+        "bệnh viện tuyến tỉnh",
+        "khu công nghiệp",
+        "công ty chế biến",
+        "trường đại học",
+        "viện nghiên cứu",
+        "ban quản lý dự án",
+    ),
+    "en": (
+        "cooperatives",
+        "small and medium firms",
+        "factories",
+        "farms",
+        "provincial hospitals",
+        "industrial parks",
+        "processing companies",
+        "universities",
+        "research institutes",
+        "project boards",
+    ),
+}
+# Sentences a listing's description picks from, so that no two listings read alike; {p} a place, {w} a partner,
+# {a}/{b} glossary terms, {n}/{m}/{k} numbers.
+SENTENCES = {
+    "vi": (
+        "Đã triển khai tại {n} {w} ở {p} từ năm {y}.",
+        "Giảm {k}% tiêu hao năng lượng và {m}% nhân công so với cách làm hiện nay.",
+        "Kết hợp {a} với {b} để vận hành ổn định quanh năm.",
+        "Thời gian hoàn vốn khoảng {m} tháng với quy mô {n} đơn vị.",
+        "Nhóm tác giả gồm {n} chuyên gia, có {m} bài báo và {k} bằng độc quyền liên quan.",
+        "Thiết bị điều khiển qua điện thoại, cảnh báo sự cố và lưu nhật ký {m} ngày.",
+        "Vật tư chính mua được trong nước; linh kiện thay thế giao trong {k} ngày.",
+        "Đạt tiêu chuẩn quốc gia, đã được {w} ở {p} nghiệm thu.",
+        "Phù hợp với {w} có mặt bằng từ {n} m2 và nguồn điện ba pha.",
+        "Có thể tích hợp {b} khi mở rộng công suất lên {m} lần.",
+        "Đơn vị chuyển giao hỗ trợ lập hồ sơ xin ưu đãi và vay vốn đổi mới công nghệ.",
+        "Chi phí bảo trì dưới {k} triệu đồng mỗi năm, đào tạo {n} kỹ thuật viên tại chỗ.",
+    ),
+    "en": (
+        "Deployed at {n} {w} in {p} since {y}.",
+        "Uses {k}% less energy and {m}% less labour than current practice.",
+        "Combines {a} with {b} for stable operation all year round.",
+        "Pays back in about {m} months at a scale of {n} units.",
+        "The team of {n} experts has {m} papers and {k} patents in the field.",
+        "Controlled from a phone, with fault alerts and a {m}-day log.",
+        "Main materials are sourced locally; spare parts arrive within {k} days.",
+        "Meets national standards and was accepted by {w} in {p}.",
+        "Suits {w} with at least {n} m2 of floor space and three-phase power.",
+        "Can add {b} when scaling capacity up {m} times.",
+        "The provider helps prepare incentive and innovation loan applications.",
+        "Maintenance costs under {k} million dong a year; {n} technicians trained on site.",
+    ),
+}
+GLOSSARY_TITLES = {
+    ("offer", "vi"): ("Công nghệ {a} cho {w}", "Giải pháp {a} kết hợp {b}", "Quy trình {a} quy mô {n} đơn vị"),
+    ("offer", "en"): ("{A} for {w}", "{A} combined with {b}", "{A} process at {n}-unit scale"),
+    ("demand", "vi"): (
+        "Cần tìm công nghệ {a} cho {w}",
+        "Tìm đối tác chuyển giao {a} và {b}",
+        "Cần giải pháp {a} ở {p}",
+    ),
+    ("demand", "en"): ("Looking for {a} for {w}", "Seeking a partner for {a} and {b}", "{A} needed in {p}"),
+}
 
 
 def offer_text(topic: Topic, lang: str, v: int) -> dict[str, Any]:
@@ -447,33 +540,83 @@ def demand_text(topic: Topic, lang: str, v: int) -> dict[str, Any]:
     }
 
 
-def texts() -> list[tuple[str, Topic, str, dict[str, Any]]]:
-    """Every distinct listing text: (kind, topic, language, text fields)."""
-    out = []
-    for kind, variants, make in (("offer", OFFER_VARIANTS, offer_text), ("demand", DEMAND_VARIANTS, demand_text)):
-        for v, topic, lang in itertools.product(range(variants), TOPICS, ("vi", "en")):
-            out.append((kind, topic, lang, make(topic, lang, v)))
-    # Interleaved (always the same way), so that any number of listings holds both kinds and every topic.
-    random.Random(21).shuffle(out)
-    return out
+def _terms(group: tuple[str, ...], lang: str) -> list[str]:
+    """A glossary group's terms written in one language (Vietnamese ones carry diacritics)."""
+    vi = [t for t in group if _folded(t) != t]
+    en = [t for t in group if _folded(t) == t]
+    return (vi if lang == "vi" else en) or list(group)
 
 
-def listing_body(n: int, corpus: list[tuple[str, Topic, str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
-    """The n-th listing's create body (kind, body): its text cycles through the corpus, the rest varies with n."""
-    kind, topic, lang, text = corpus[n % len(corpus)]
-    round_ = n // len(corpus)
+def _folded(term: str) -> str:
+    decomposed = unicodedata.normalize("NFD", term.replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _fill(template: str, rng: random.Random, lang: str, a: str, b: str) -> str:
+    n, m, k = rng.choice((2, 3, 5, 8, 12, 20, 40)), rng.randint(2, 36), rng.randint(5, 60)
+    return template.format(
+        n=n,
+        m=m,
+        k=k,
+        y=rng.randint(2015, 2025),
+        p=rng.choice(PLACES),
+        w=rng.choice(PARTNERS[lang]),
+        a=a,
+        b=b,
+        A=a[:1].upper() + a[1:],
+    )
+
+
+def _details(rng: random.Random, lang: str, a: str, b: str) -> str:
+    return " ".join(_fill(t, rng, lang, a, b) for t in rng.sample(SENTENCES[lang], rng.randint(3, 5)))
+
+
+def listing_text(n: int) -> tuple[str, str, str, str, dict[str, Any]]:
+    """The n-th listing's (kind, sector, strategic group, language, text fields), mostly unlike any other listing's."""
+    rng = random.Random(n * 7919 + 21)
+    kind = "offer" if n % 5 < 3 else "demand"
+    lang = rng.choice(("vi", "en"))
+    if rng.random() < TOPIC_SHARE:
+        topic = rng.choice(TOPICS)
+        text = (offer_text if kind == "offer" else demand_text)(topic, lang, rng.randrange(60))
+        name, use = (topic.vi if lang == "vi" else topic.en)[:2]
+        text["description"] += " " + _details(rng, lang, name, use)
+        return kind, topic.sector, topic.group, lang, text
+    a_group, b_group, c_group = rng.sample(GLOSSARY, 3)
+    a, b, c = (rng.choice(_terms(g, lang)) for g in (a_group, b_group, c_group))
+    title = _fill(rng.choice(GLOSSARY_TITLES[kind, lang]), rng, lang, a, b)
+    summary = _fill(rng.choice(SENTENCES[lang]), rng, lang, a, c)
+    text = {
+        "title": title,
+        "description": f"{title}. {_details(rng, lang, a, b)} {_fill(rng.choice(SENTENCES[lang]), rng, lang, c, a)}",
+        "keywords": list(dict.fromkeys((a, b, c))),
+    }
+    if kind == "offer":
+        text["summary"] = summary
+    return kind, rng.choice(SECTORS), rng.choice(GROUPS), lang, text
+
+
+def vector_group(n: int) -> tuple[str, str, str]:
+    """Listings whose benchmark vector is shared: the same kind, sector and language."""
+    kind, sector, _, lang, _ = listing_text(n)
+    return kind, sector, lang
+
+
+def listing_body(n: int) -> tuple[str, dict[str, Any]]:
+    """The n-th listing's create body (kind, body): its text, region, TRL, price or budget, modes and IP vary with n."""
+    kind, sector, group, lang, text = listing_text(n)
     body: dict[str, Any] = {
         **text,
         "language": lang,
-        "sector": topic.sector,
-        "strategic_groups": [topic.group],
-        "region": REGIONS[(n * 7 + round_) % len(REGIONS)],
+        "sector": sector,
+        "strategic_groups": [group],
+        "region": REGIONS[(n * 7) % len(REGIONS)],
     }
-    modes = list(MODES[(n + round_) % len(MODES)])
+    modes = list(MODES[(n * 5 + n // 20) % len(MODES)])
     amount = (2 + (n * 13) % 48) * 100_000_000
     if kind == "offer":
         body.update(
-            trl=3 + (n + round_) % 7,
+            trl=3 + (n * 3 + n // 7) % 7,
             ip_status=IP[n % len(IP)],
             transfer_modes=modes,
             price={"amount": amount, "currency": "VND"},

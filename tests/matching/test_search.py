@@ -1,5 +1,8 @@
 """Search over the real Meilisearch: spelling, language, filters, facets, and only published listings."""
 
+import httpx
+
+from matching import engine
 from tests.matching.waiting import ids, search_until, visible
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
@@ -48,6 +51,54 @@ async def test_finds_listings_typed_without_diacritics_with_a_typo_and_in_the_ot
     hit = (await search_until(client, "offer", {"q": "nuoc thai"}, lambda b: True))["hits"][0]
     assert "<em>" in hit["highlights"]["title"]
     assert 0 < hit["score"] <= 1
+
+
+async def test_the_other_language_finds_and_highlights_hits_without_the_dropped_synonyms(client, conn, stack):
+    operator, institute = await setup(client, conn)
+    wastewater = await published(client, "offer", institute, operator, offer_body())
+    dryer = await published(client, "offer", institute, operator, SOLAR_DRYER)
+    await visible(client, "offer", wastewater["id"])
+    await visible(client, "offer", dryer["id"])
+    uid = engine.index_uid(client.app.state.settings, "offer")
+    async with httpx.AsyncClient(base_url=stack.meili_url, trust_env=False) as meili:
+        answer = await meili.get(
+            f"/indexes/{uid}/settings/synonyms", headers={"Authorization": f"Bearer {stack.meili_master_key}"}
+        )
+    assert answer.status_code == 200, answer.text
+    live = answer.json()
+    assert live and set(live) <= set(engine.synonyms())
+    for term in ("animal husbandry", "wastewater treatment", "cà phê", "ca phe"):
+        assert term not in live, term  # so these queries are answered through the documents' `terms`
+
+    async def top(q: str) -> dict:
+        body = await search_until(client, "offer", {"q": q}, lambda b: bool(b["hits"]))
+        return body["hits"][0]
+
+    hit = await top("animal husbandry wastewater treatment")
+    assert hit["listing"]["id"] == wastewater["id"]
+    assert "<em>xử lý nước thải</em>" in hit["highlights"]["title"]
+    assert "<em>chăn nuôi</em>" in hit["highlights"]["title"]
+    assert "để <em>xử lý nước thải</em> <em>chăn nuôi</em> heo" in hit["highlights"]["description"]
+    hit = await top("ca phe")
+    assert hit["listing"]["id"] == dryer["id"]
+    assert hit["highlights"]["title"] == "Solar-assisted heat pump dryer for <em>coffee</em> and cocoa beans"
+
+
+async def test_a_one_word_synonym_still_finds_a_target_an_overlapping_term_hides(client, conn):
+    operator, institute = await setup(client, conn)
+    # Read as "shrimp feed" (thức ăn thủy sản), so `terms` holds no "tôm": the synonym tôm -> shrimp finds it.
+    body = offer_body(
+        title="Low-cost shrimp feed from black soldier fly larvae",
+        summary="Replaces 40% of fishmeal, 5 tonnes a day.",
+        description="Larvae reared on brewery waste are dried, defatted and pelleted with rice bran.",
+        keywords=["insect protein"],
+        language="en",
+    )
+    offer = await published(client, "offer", institute, operator, body)
+    await visible(client, "offer", offer["id"])
+    found = await search_until(client, "offer", {"q": "tôm"}, lambda b: bool(b["hits"]))
+    assert ids(found) == [offer["id"]]
+    assert found["hits"][0]["highlights"]["title"] == "Low-cost <em>shrimp</em> feed from black soldier fly larvae"
 
 
 async def test_filters_facets_and_sort(client, conn):
