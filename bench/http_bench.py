@@ -21,6 +21,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import msgspec
 
@@ -677,6 +678,19 @@ def bench_run(prefix: str) -> Iterator[Started]:
         if run.stack is not None:
             run.stack.stop()
         shutil.rmtree(run.workdir, ignore_errors=True)
+
+
+def run_measured(prefix: str, label: str, measure: Callable[[Started], int]) -> int:
+    """Run one benchmark in its own work folder: a setup failure is one line and exit 1, Ctrl-C exit 130."""
+    with bench_run(prefix) as started:
+        try:
+            return measure(started)
+        except (RuntimeError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
+            print(f"{label}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\ninterrupted; stopping what this run started", file=sys.stderr)
+            return 130
 
 
 def main(argv: list[str] | None = None) -> int:

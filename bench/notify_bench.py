@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 
 from bench import search_corpus
-from bench.http_bench import Started, bench_run, expect, percentile, run_async
+from bench.http_bench import Started, expect, percentile, run_async, run_measured
 from tests.support import bearer
 
 POLL_SECONDS = 0.02
@@ -239,15 +239,7 @@ def measure(args: argparse.Namespace, started: Started) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, stopping what it started on the way out."""
     args = parse_args(argv)
-    with bench_run("exchange-notify-bench-") as started:
-        try:
-            return measure(args, started)
-        except (RuntimeError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
-            print(f"notify_bench: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("\ninterrupted; stopping what this run started", file=sys.stderr)
-            return 130
+    return run_measured("exchange-notify-bench-", "notify_bench", lambda started: measure(args, started))
 
 
 if __name__ == "__main__":

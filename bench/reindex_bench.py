@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from bench.http_bench import Started, bench_run, run_async
+from bench.http_bench import Started, run_async, run_measured
 from exchange.kernel import db
 from exchange.kernel.settings import Settings
 from listings import public as listings
@@ -170,12 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=20_000, help="listings to load (default 20000)")
     parser.add_argument("--no-embeddings", action="store_true", help="index without vectors")
     args = parser.parse_args(argv)
-    with bench_run("exchange-reindex-bench-") as started:
-        try:
-            return measure(args, started)
-        except KeyboardInterrupt:
-            print("\ninterrupted; stopping what this run started", file=sys.stderr)
-            return 130
+    return run_measured("exchange-reindex-bench-", "reindex_bench", lambda started: measure(args, started))
 
 
 if __name__ == "__main__":
