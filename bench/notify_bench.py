@@ -57,11 +57,10 @@ def organizations(client: httpx.Client, operator: str, kind: str, count: int, ta
 
 
 def bodies(kind: str, count: int, start: int) -> list[dict[str, Any]]:
-    """Create bodies of one kind from the search corpus (distinct texts first, then varied repeats)."""
-    corpus = search_corpus.texts()
+    """Create bodies of one kind from the search benchmark's corpus (mostly distinct texts)."""
     out, n = [], start
     while len(out) < count:
-        listing_kind, body = search_corpus.listing_body(n, corpus)
+        listing_kind, body = search_corpus.listing_body(n)
         if listing_kind == kind:
             out.append(body)
         n += 1
