@@ -23,6 +23,7 @@ from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
+from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
 from matching import public as matching
 from matching.routes import (
@@ -47,6 +48,9 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
+    async with app.state.pool.acquire() as conn:
+        if rendered := await listing_service.render_missing(conn):
+            log.info("stored the public JSON of %d published listings", rendered)
     if settings.operator_bootstrap_key:
         async with app.state.pool.acquire() as conn, conn.transaction():
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):

@@ -11,12 +11,19 @@ from exchange.kernel.auth import KEYED, Caller, Principal
 from exchange.kernel.db import Conn
 from exchange.kernel.http import (
     BEARER,
+    NOT_MODIFIED,
     Cursor,
     IdempotencyKey,
     IfMatch,
+    IfNoneMatch,
     Limit,
     decode_cursor,
     etag,
+    json_response,
+    next_cursor,
+    none_match,
+    not_modified,
+    page_body,
     page_of,
     problems,
     remember_idempotent,
@@ -85,8 +92,16 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             expires_within_days: Annotated[int | None, QueryParameter(ge=1, le=365)] = None,
             limit: Limit = 20,
             cursor: Cursor = None,
-        ) -> Page[out_type]:
+        ) -> Response[Page[out_type]]:
             """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
+            after = decode_cursor(cursor)
+            if not mine and status is None and expires_within_days is None:
+                stored = await service.stored_page(
+                    conn, principal, kind, sector=sector, region=region, language=language, after=after, limit=limit + 1
+                )
+                if stored is not None:
+                    bodies, rows = stored
+                    return Response(page_body(bodies[:limit], next_cursor(rows, limit)), media_type="application/json")
             rows = await service.list_page(
                 conn,
                 principal,
@@ -97,15 +112,20 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                 region=region,
                 language=language,
                 expires_within_days=expires_within_days,
-                after=decode_cursor(cursor),
+                after=after,
                 limit=limit + 1,
             )
-            return page_of(rows, limit, lambda r: service.to_out(r, principal))
+            return Response(page_of(rows, limit, lambda r: service.to_out(r, principal)))
 
-        @get("/{listing_id:uuid}", responses=problems(400, 401, 404), summary=f"One {kind}")
-        async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:
+        @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")
+        async def get_one(
+            self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
+        ) -> Response[out_type]:
             """A published listing, for anyone; others only for the owner's members and operators."""
-            return _respond(await service.get(conn, principal, kind, listing_id), principal)
+            view = await service.read(conn, principal, kind, listing_id)
+            if view.unchanged and none_match(if_none_match, view.version):
+                return not_modified(view.version)
+            return json_response(view.body, view.version)
 
         @patch(
             "/{listing_id:uuid}",

@@ -20,6 +20,11 @@ from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
 from listings.schemas import Contact, DemandOut, OfferOut
 
+# The stored public JSON is rendered as a listing reads before its last 14 days; the flag is set at read when they
+# have begun. The key cannot occur anywhere else in the body: a quote inside a JSON string is always escaped.
+NOT_SOON = b'"expiring_soon":false'
+SOON = b'"expiring_soon":true'
+
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
 OWNER_KINDS = {"offer": frozenset({"institute", "enterprise", "broker"}), "demand": frozenset({"enterprise", "broker"})}
@@ -149,10 +154,35 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     )
 
 
+class Rendered(msgspec.Struct, frozen=True):
+    """A listing's JSON as one caller sees it now, with its version.
+
+    unchanged: every response of this version to this caller had these bytes, so If-None-Match may be answered 304.
+    """
+
+    body: bytes
+    version: int
+    unchanged: bool = False
+
+
+def render_public(row: ListingRow) -> bytes:
+    """The public JSON of a published listing, as it reads before its last 14 days (stored beside the row)."""
+    out = msgspec.structs.replace(to_out(row, None), status="published", expiring_soon=False)
+    return msgspec.json.encode(out)
+
+
+def stored_body(body: bytes, soon: bool) -> bytes:
+    """A stored public JSON as it reads now."""
+    return body.replace(NOT_SOON, SOON, 1) if soon else body
+
+
 async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
-    """Record the change in the outbox (for the search index) and in the change feed, in the writing transaction."""
+    """Record the change in the outbox (for the search index) and in the change feed, and store the public JSON of a
+    published listing, all in the writing transaction."""
     await outbox.emit(conn, row.id, ListingChanged(id=row.id, kind=row.kind, status=row.status, version=row.version))
     await repo.insert_change(conn, row)
+    if row.status == "published":
+        await repo.set_public_body(conn, row.id, render_public(row))
     return row
 
 
@@ -188,6 +218,25 @@ async def get(
     if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(principal, row)):
         raise NotFound(f"no such {kind}")
     return row
+
+
+async def read(conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID) -> Rendered:
+    """A listing as the caller may see it, rendered: the stored public JSON when that is what the caller sees."""
+    if principal is None or not principal.is_operator:
+        org_id = principal.org_id if principal else None
+        view = await repo.stored_view(conn, kind, listing_id, org_id, rules.EXPIRING_SOON)
+        if view is None:
+            raise NotFound(f"no such {kind}")
+        if not (view.disclosed or (org_id is not None and org_id == view.owner_org_id)):
+            if not view.public:
+                raise NotFound(f"no such {kind}")
+            if view.public_body is not None:
+                body = stored_body(view.public_body, view.soon)
+                # Time moves the public view one way only (published, expiring soon, expired): when it reads as it
+                # did when this version was written, it read so all along.
+                return Rendered(body, view.version, unchanged=view.soon == view.soon_at_write)
+    row = await get(conn, principal, kind, listing_id)
+    return Rendered(msgspec.json.encode(to_out(row, principal)), row.version)
 
 
 async def _owned(
@@ -288,6 +337,49 @@ async def list_page(
         after=after,
         limit=limit,
     )
+
+
+async def stored_page(
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    kind: str,
+    *,
+    sector: str | None,
+    region: str | None,
+    language: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> tuple[list[bytes], list[repo.StoredItem]] | None:
+    """A page of public listings as their stored public JSON, with the rows it came from (for the cursor); None when
+    any of them must be rendered for this caller now (not stored yet, or its owner's member or an operator asks)."""
+    if principal is not None and principal.is_operator:
+        return None
+    items = await repo.stored_page(
+        conn,
+        kind,
+        sector=sector,
+        region=region_code(region, "region", param_error) if region is not None else None,
+        language=language,
+        after=after,
+        limit=limit,
+        soon_within=rules.EXPIRING_SOON,
+    )
+    own = principal.org_id if principal else None
+    if any(i.public_body is None or (own is not None and i.owner_org_id == own) for i in items):
+        return None
+    return [stored_body(i.public_body, i.soon) for i in items], items
+
+
+async def render_missing(conn: asyncpg.Connection, batch: int = 500) -> int:
+    """Store the public JSON of published listings that have none (written before it was stored, or by hand)."""
+    done = 0
+    while True:
+        async with conn.transaction():
+            rows = await repo.unrendered(conn, batch)
+            await repo.set_public_bodies(conn, [(row.id, render_public(row)) for row in rows])
+        done += len(rows)
+        if len(rows) < batch:
+            return done
 
 
 async def expire_due(conn: asyncpg.Connection) -> int:

@@ -1,0 +1,21 @@
+-- The public JSON of a published listing, rendered by the service in the transaction that wrote the listing, so a
+-- public read sends stored bytes instead of rebuilding them. It is correct by construction across processes: there
+-- is no cache to invalidate, only a column that changes with the row.
+ALTER TABLE listings ADD COLUMN public_body bytea;
+
+-- Any update that does not write a new rendering makes the stored one stale, so it is cleared: an update made by
+-- hand in SQL, by a job, or by a later migration can never leave an old rendering behind (reads then render the row).
+CREATE FUNCTION listings_public_body_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.public_body IS NOT DISTINCT FROM OLD.public_body THEN
+        NEW.public_body := NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER listings_public_body_stale BEFORE UPDATE ON listings
+    FOR EACH ROW EXECUTE FUNCTION listings_public_body_stale();
+
+-- Existing published listings are rendered by the service when it starts (listings.service.render_missing): the
+-- rendering is msgspec's, which SQL cannot reproduce byte for byte.
