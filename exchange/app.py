@@ -55,6 +55,10 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         async with app.state.pool.acquire() as conn, conn.transaction():
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
                 log.info("created the bootstrap operator")
+    app.state.listing_cache = None
+    if settings.listing_cache_entries:
+        cache = db.NotifiedCache(settings.database_url, listing_service.CHANGE_CHANNEL, settings.listing_cache_entries)
+        app.state.listing_cache = await cache.open()
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Each package's clients for request handlers go on app.state here.
@@ -64,6 +68,8 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                 await stack.enter_async_context(jobs.running(settings))
             yield
     finally:
+        if app.state.listing_cache is not None:
+            await app.state.listing_cache.close()
         await app.state.pool.close()
 
 

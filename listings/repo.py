@@ -58,9 +58,9 @@ class StoredView(msgspec.Struct, frozen=True):
     public_body: bytes | None
     version: int
     owner_org_id: UUID
-    public: bool
-    soon: bool
-    soon_at_write: bool
+    status: str
+    expires_at: datetime | None
+    updated_at: datetime
     disclosed: bool
 
 
@@ -283,21 +283,17 @@ async def unrendered(conn: asyncpg.Connection, limit: int) -> list[ListingRow]:
 
 
 async def stored_view(
-    conn: asyncpg.Connection, kind: str, listing_id: UUID, viewer_org_id: UUID | None, soon_within: timedelta
+    conn: asyncpg.Connection, kind: str, listing_id: UUID, viewer_org_id: UUID | None
 ) -> StoredView | None:
-    """One listing's stored public JSON, whether it is public and expiring soon now and was so when last written,
-    and whether it is disclosed to the viewer, all at the statement's time."""
+    """One listing's stored public JSON with its status and times, and whether it is disclosed to the viewer."""
     row = await conn.fetchrow(
-        """SELECT l.public_body, l.version, l.owner_org_id, listing_is_public(l.status, l.expires_at),
-                  coalesce(l.expires_at - now() <= $4, false),
-                  coalesce(l.expires_at - l.updated_at <= $4, false),
+        """SELECT l.public_body, l.version, l.owner_org_id, l.status, l.expires_at, l.updated_at,
                   $3::uuid IS NOT NULL
                   AND EXISTS (SELECT 1 FROM listing_disclosures d WHERE d.listing_id = l.id AND d.org_id = $3)
            FROM listings l WHERE l.id = $1 AND l.kind = $2""",
         listing_id,
         kind,
         viewer_org_id,
-        soon_within,
     )
     # Built from the columns in order rather than through a dict: this is the hot read, and the row has no names
     # that collide with a Record's own attributes to worry about.

@@ -3,12 +3,12 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.kernel.auth import KEYED, Caller, Principal
-from exchange.kernel.db import Conn
+from exchange.kernel.auth import KEYED, Caller, Principal, provide_principal
+from exchange.kernel.db import Conn, borrowed
 from exchange.kernel.http import (
     BEARER,
     NOT_MODIFIED,
@@ -119,10 +119,18 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
 
         @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")
         async def get_one(
-            self, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
+            self, request: Request, state: State, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
         ) -> Response[out_type]:
             """A published listing, for anyone; others only for the owner's members and operators."""
-            view = await service.read(conn, principal, kind, listing_id)
+            # The hottest read: an anonymous one served from this process's copy needs no connection, so this route
+            # borrows its connection and resolves its caller itself, only when it has to.
+            view = None
+            if "authorization" not in request.headers:
+                view = await service.cached(state.listing_cache, kind, listing_id)
+            if view is None:
+                async with borrowed(state) as conn:
+                    principal = await provide_principal(request, conn)
+                    view = await service.read(conn, principal, kind, listing_id, state.listing_cache)
             if view.unchanged and none_match(if_none_match, view.version):
                 return not_modified(view.version)
             return json_response(view.body, view.version)

@@ -10,6 +10,7 @@ from msgspec import UNSET
 
 from exchange.kernel import auth, outbox
 from exchange.kernel.auth import Principal
+from exchange.kernel.db import NotifiedCache
 from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
 from exchange.kernel.events import ListingChanged
 from exchange.kernel.http import check_if_match
@@ -24,6 +25,8 @@ from listings.schemas import Contact, DemandOut, OfferOut
 # have begun. The key cannot occur anywhere else in the body: a quote inside a JSON string is always escaped.
 NOT_SOON = b'"expiring_soon":false'
 SOON = b'"expiring_soon":true'
+# The channel every change to a listings row is named on at commit (migration 0007).
+CHANGE_CHANNEL = "listing_changed"
 
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
@@ -165,6 +168,25 @@ class Rendered(msgspec.Struct, frozen=True):
     unchanged: bool = False
 
 
+class Kept(msgspec.Struct, frozen=True):
+    """A public listing as a process keeps it for anonymous reads: its stored JSON and what decides how it reads now."""
+
+    kind: str
+    body: bytes
+    version: int
+    expires_at: datetime | None
+    updated_at: datetime
+
+
+def _as_public(body: bytes, version: int, expires_at: datetime | None, updated_at: datetime, at: datetime) -> Rendered:
+    soon = rules.is_expiring_soon("published", expires_at, at)
+    # Time moves the public view one way only (published, expiring soon, expired): when it reads as it did when this
+    # version was written, it read so all along, and a copy of this version the caller holds is this one.
+    return Rendered(
+        stored_body(body, soon), version, unchanged=soon == rules.is_expiring_soon("published", expires_at, updated_at)
+    )
+
+
 def render_public(row: ListingRow) -> bytes:
     """The public JSON of a published listing, as it reads before its last 14 days (stored beside the row)."""
     out = msgspec.structs.replace(to_out(row, None), status="published", expiring_soon=False)
@@ -220,21 +242,43 @@ async def get(
     return row
 
 
-async def read(conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID) -> Rendered:
-    """A listing as the caller may see it, rendered: the stored public JSON when that is what the caller sees."""
+async def cached(cache: NotifiedCache | None, kind: str, listing_id: UUID) -> Rendered | None:
+    """A listing as an anonymous caller sees it, from this process's copy; None when there is no copy to trust."""
+    if cache is None or not await cache.fence():
+        return None
+    kept: Kept | None = cache.entries.get(str(listing_id))
+    if kept is None or kept.kind != kind:
+        return None
+    at = now()
+    if not rules.is_public("published", kept.expires_at, at):
+        raise NotFound(f"no such {kind}")
+    return _as_public(kept.body, kept.version, kept.expires_at, kept.updated_at, at)
+
+
+async def read(
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    kind: str,
+    listing_id: UUID,
+    cache: NotifiedCache | None = None,
+) -> Rendered:
+    """A listing as the caller may see it, rendered: the stored public JSON when that is what the caller sees (and a
+    copy of it kept in the cache for anonymous reads)."""
     if principal is None or not principal.is_operator:
         org_id = principal.org_id if principal else None
-        view = await repo.stored_view(conn, kind, listing_id, org_id, rules.EXPIRING_SOON)
+        epoch = cache.epoch if cache is not None else 0
+        view = await repo.stored_view(conn, kind, listing_id, org_id)
         if view is None:
             raise NotFound(f"no such {kind}")
         if not (view.disclosed or (org_id is not None and org_id == view.owner_org_id)):
-            if not view.public:
+            at = now()
+            if not rules.is_public(view.status, view.expires_at, at):
                 raise NotFound(f"no such {kind}")
             if view.public_body is not None:
-                body = stored_body(view.public_body, view.soon)
-                # Time moves the public view one way only (published, expiring soon, expired): when it reads as it
-                # did when this version was written, it read so all along.
-                return Rendered(body, view.version, unchanged=view.soon == view.soon_at_write)
+                if cache is not None:
+                    kept = Kept(kind, view.public_body, view.version, view.expires_at, view.updated_at)
+                    cache.keep(str(listing_id), kept, epoch)
+                return _as_public(view.public_body, view.version, view.expires_at, view.updated_at, at)
     row = await get(conn, principal, kind, listing_id)
     return Rendered(msgspec.json.encode(to_out(row, principal)), row.version)
 
