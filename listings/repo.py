@@ -71,6 +71,7 @@ class StoredItem(msgspec.Struct, frozen=True):
     created_at: datetime
     owner_org_id: UUID
     public_body: bytes | None
+    expires_at: datetime | None
     soon: bool
 
 
@@ -313,7 +314,7 @@ async def stored_page(
 ) -> list[StoredItem]:
     """Public listings newest first as their stored public JSON, with the same filters and order as list_page."""
     rows = await conn.fetch(
-        f"""SELECT id, created_at, owner_org_id, public_body, coalesce(expires_at - now() <= $5, false)
+        f"""SELECT id, created_at, owner_org_id, public_body, expires_at, coalesce(expires_at - now() <= $5, false)
            FROM listings
            WHERE kind = $1
              AND listing_is_public(status, expires_at)

@@ -20,10 +20,8 @@ from exchange.kernel.http import (
     decode_cursor,
     etag,
     json_response,
-    next_cursor,
     none_match,
     not_modified,
-    page_body,
     page_of,
     problems,
     remember_idempotent,
@@ -82,8 +80,8 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         @get("/", responses=problems(400, 401, 403, 422), summary=f"List {plural}")
         async def list_(
             self,
-            conn: Conn,
-            principal: Caller,
+            request: Request,
+            state: State,
             mine: FromQuery[bool] = False,
             status: FromQuery[ListingStatus | None] = None,
             sector: FromQuery[SectorCode | None] = None,
@@ -95,26 +93,42 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         ) -> Response[Page[out_type]]:
             """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
             after = decode_cursor(cursor)
-            if not mine and status is None and expires_within_days is None:
-                stored = await service.stored_page(
-                    conn, principal, kind, sector=sector, region=region, language=language, after=after, limit=limit + 1
+            public = not mine and status is None and expires_within_days is None
+            anonymous = "authorization" not in request.headers
+            # As in get_one: a kept page needs no connection, so this route borrows one itself only when it must.
+            key = f"{kind} {sector} {region} {language} {limit} {cursor}"
+            if public and anonymous and (body := await service.cached_page(state.listing_cache, key)) is not None:
+                return Response(body, media_type="application/json")
+            async with borrowed(state) as conn:
+                principal = await provide_principal(request, conn)
+                if public:
+                    body = await service.stored_page(
+                        conn,
+                        principal,
+                        kind,
+                        sector=sector,
+                        region=region,
+                        language=language,
+                        after=after,
+                        limit=limit,
+                        cache=state.listing_cache,
+                        key=key,
+                    )
+                    if body is not None:
+                        return Response(body, media_type="application/json")
+                rows = await service.list_page(
+                    conn,
+                    principal,
+                    kind,
+                    mine=mine,
+                    status=status,
+                    sector=sector,
+                    region=region,
+                    language=language,
+                    expires_within_days=expires_within_days,
+                    after=after,
+                    limit=limit + 1,
                 )
-                if stored is not None:
-                    bodies, rows = stored
-                    return Response(page_body(bodies[:limit], next_cursor(rows, limit)), media_type="application/json")
-            rows = await service.list_page(
-                conn,
-                principal,
-                kind,
-                mine=mine,
-                status=status,
-                sector=sector,
-                region=region,
-                language=language,
-                expires_within_days=expires_within_days,
-                after=after,
-                limit=limit + 1,
-            )
             return Response(page_of(rows, limit, lambda r: service.to_out(r, principal)))
 
         @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")

@@ -13,7 +13,7 @@ from exchange.kernel.auth import Principal
 from exchange.kernel.db import NotifiedCache
 from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
 from exchange.kernel.events import ListingChanged
-from exchange.kernel.http import check_if_match
+from exchange.kernel.http import check_if_match, next_cursor, page_body
 from exchange.kernel.schemas import Money
 from exchange.kernel.taxonomy import region_code
 from listings import repo, rules
@@ -383,6 +383,21 @@ async def list_page(
     )
 
 
+class KeptPage(msgspec.Struct, frozen=True):
+    """A page of public listings as a process keeps it for anonymous reads, and the moment it stops reading so."""
+
+    body: bytes
+    until: datetime
+
+
+async def cached_page(cache: NotifiedCache | None, key: str) -> bytes | None:
+    """A page of public listings as an anonymous caller sees it, from this process's copy; None without one to trust."""
+    if cache is None or not await cache.fence():
+        return None
+    page: KeptPage | None = cache.snapshot(key)
+    return page.body if page is not None and now() < page.until else None
+
+
 async def stored_page(
     conn: asyncpg.Connection,
     principal: Principal | None,
@@ -393,11 +408,14 @@ async def stored_page(
     language: str | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> tuple[list[bytes], list[repo.StoredItem]] | None:
-    """A page of public listings as their stored public JSON, with the rows it came from (for the cursor); None when
+    cache: NotifiedCache | None = None,
+    key: str | None = None,
+) -> bytes | None:
+    """A page of public listings as JSON from their stored public JSON (kept under key for anonymous reads); None when
     any of them must be rendered for this caller now (not stored yet, or its owner's member or an operator asks)."""
     if principal is not None and principal.is_operator:
         return None
+    epoch = cache.epoch if cache is not None else 0
     items = await repo.stored_page(
         conn,
         kind,
@@ -405,13 +423,19 @@ async def stored_page(
         region=region_code(region, "region", param_error) if region is not None else None,
         language=language,
         after=after,
-        limit=limit,
+        limit=limit + 1,
         soon_within=rules.EXPIRING_SOON,
     )
     own = principal.org_id if principal else None
     if any(i.public_body is None or (own is not None and i.owner_org_id == own) for i in items):
         return None
-    return [stored_body(i.public_body, i.soon) for i in items], items
+    body = page_body([stored_body(i.public_body, i.soon) for i in items[:limit]], next_cursor(items, limit))
+    if cache is not None and key is not None and principal is None and not any(i.soon for i in items):
+        # The page reads the same until the first of its rows (or the one after it, which decides the cursor) starts
+        # its last 14 days; any change to any listing before then drops it.
+        ends = [i.expires_at - rules.EXPIRING_SOON for i in items if i.expires_at is not None]
+        cache.keep_snapshot(key, KeptPage(body, min(ends, default=datetime.max.replace(tzinfo=UTC))), epoch)
+    return body
 
 
 async def render_missing(conn: asyncpg.Connection, batch: int = 500) -> int:

@@ -24,6 +24,9 @@ Conn = NamedDependency[asyncpg.Connection]
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
 
+# Snapshots are whole pages (up to ~150 KB at 100 items): a few hundred is plenty for the pages anonymous callers share.
+MAX_SNAPSHOTS = 200
+
 # Any stable 64-bit number: serialises migrations started by several processes at once.
 MIGRATION_LOCK_ID = 7_341_190_553
 
@@ -110,6 +113,8 @@ class NotifiedCache:
         self.channel = channel
         self.max_entries = max_entries
         self.entries: dict[str, Any] = {}
+        # Values that depend on every row (a page of a list): good only while no notification at all came in.
+        self.snapshots: dict[str, tuple[int, Any]] = {}
         # Bumped by every notification and every lost connection: a value read from the database is kept only if
         # the epoch did not move while it was being read.
         self.epoch = 0
@@ -125,6 +130,7 @@ class NotifiedCache:
         conn.add_termination_listener(self._lost)
         await conn.add_listener(self.channel, self._notified)
         self.entries.clear()
+        self.snapshots.clear()
         self.epoch += 1
         self._conn = conn
         return self
@@ -140,6 +146,7 @@ class NotifiedCache:
                 task.cancel()
         conn, self._conn = self._conn, None
         self.entries.clear()
+        self.snapshots.clear()
         if conn is not None:
             await conn.close()
 
@@ -155,6 +162,7 @@ class NotifiedCache:
             return  # an earlier connection, already replaced (and the cache emptied when it was)
         self._conn = None
         self.entries.clear()
+        self.snapshots.clear()
         self.epoch += 1
         if not self._closed and (self._reconnect is None or self._reconnect.done()):
             self._reconnect = asyncio.get_running_loop().create_task(self._reopen())
@@ -192,6 +200,18 @@ class NotifiedCache:
                 self._lost(conn)
             finally:
                 batch.set_result(ok)
+
+    def keep_snapshot(self, key: str, value: Any, epoch: int) -> None:
+        """Keep a value that depends on every row, read after epoch was taken: good until the next notification."""
+        if epoch == self.epoch and self._conn is not None:
+            if len(self.snapshots) >= MAX_SNAPSHOTS:
+                self.snapshots.clear()
+            self.snapshots[key] = (epoch, value)
+
+    def snapshot(self, key: str) -> Any:
+        """A snapshot kept since the last notification, else None (use after fence())."""
+        kept = self.snapshots.get(key)
+        return kept[1] if kept is not None and kept[0] == self.epoch else None
 
     def keep(self, key: str, value: Any, epoch: int) -> None:
         """Keep a value read from the database after epoch was taken, unless a notification came in meanwhile."""

@@ -21,13 +21,13 @@ CREATE TRIGGER listings_public_body_stale BEFORE UPDATE ON listings
 -- rendering is msgspec's, which SQL cannot reproduce byte for byte.
 
 -- Every change to a listing row, however it is made, names the listing on this channel at commit, in commit order:
--- each service process drops its kept copy of that listing (exchange.kernel.db.NotifiedCache).
+-- each service process drops its kept copy of that listing and its kept pages (exchange.kernel.db.NotifiedCache).
 CREATE FUNCTION listings_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('listing_changed', OLD.id::text);
+    PERFORM pg_notify('listing_changed', (CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END)::text);
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER listings_notify_change AFTER UPDATE OR DELETE ON listings
+CREATE TRIGGER listings_notify_change AFTER INSERT OR UPDATE OR DELETE ON listings
     FOR EACH ROW EXECUTE FUNCTION listings_notify_change();

@@ -6,7 +6,7 @@ import threading
 import asyncpg
 
 from exchange.kernel.db import NotifiedCache
-from listings.service import CHANGE_CHANNEL
+from listings.service import CHANGE_CHANNEL, render_missing
 from tests.support import bearer, operator_key, published_offer, verified_org
 
 
@@ -86,7 +86,7 @@ async def test_an_anonymous_read_after_a_withdraw_elsewhere_is_404_from_the_kept
     assert (await live.get(path)).status_code == 404
 
 
-async def test_the_channel_names_every_change_to_a_listing(conn, database_url):
+async def test_the_channel_names_every_insert_and_update_of_a_listing(conn, database_url):
     heard: list[str] = []
     listener = await asyncpg.connect(database_url)
     try:
@@ -101,6 +101,35 @@ async def test_the_channel_names_every_change_to_a_listing(conn, database_url):
         )
         await conn.execute("UPDATE listings SET title = 'T2' WHERE id = $1", listing_id)
         await listener.execute("SELECT 1")
-        assert heard == [str(listing_id)]
+        assert heard == [str(listing_id), str(listing_id)]
     finally:
         await listener.close()
+
+
+async def test_a_kept_page_changes_with_any_listing_changed_elsewhere(client, live, conn, database_url):
+    operator = await operator_key(conn)
+    _, owner = await verified_org(client, operator)
+    first = await published_offer(client, owner, operator, title="The first offer of the page")
+    ids = [o["id"] for o in (await live.get("/v1/offers")).json()["items"]]
+    assert ids == [first["id"]] and [o["id"] for o in (await live.get("/v1/offers")).json()["items"]] == ids
+    second = await published_offer(client, owner, operator, title="The second offer of the page")
+    assert [o["id"] for o in (await live.get("/v1/offers")).json()["items"]] == [second["id"], first["id"]]
+    assert (await client.post(f"/v1/offers/{first['id']}/withdraw", headers=bearer(owner))).status_code == 200
+    assert [o["id"] for o in (await live.get("/v1/offers")).json()["items"]] == [second["id"]]
+    _commit_elsewhere(database_url, "UPDATE listings SET price_amount = 1 WHERE id = $1::uuid", second["id"])
+    assert (await live.get("/v1/offers")).json()["items"][0]["price"]["amount"] == 1
+
+
+async def test_a_page_with_a_listing_in_its_last_14_days_is_not_kept(client, conn):
+    operator = await operator_key(conn)
+    _, owner = await verified_org(client, operator)
+    offer = await published_offer(client, owner, operator)
+    cache = client.app.state.listing_cache
+    assert (await client.get("/v1/offers")).json()["items"][0]["expiring_soon"] is False
+    assert any(epoch == cache.epoch for epoch, _ in cache.snapshots.values())
+    await conn.execute("UPDATE listings SET expires_at = now() + interval '10 days' WHERE id = $1::uuid", offer["id"])
+    assert await render_missing(conn) == 1
+    for _ in range(2):
+        assert (await client.get("/v1/offers")).json()["items"][0]["expiring_soon"] is True
+    # Both reads came after the change was applied (they fence), and neither kept the page it read.
+    assert all(epoch != cache.epoch for epoch, _ in cache.snapshots.values())
