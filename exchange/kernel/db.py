@@ -171,7 +171,7 @@ class NotifiedCache:
         while not self._closed and self._conn is None:
             try:
                 await self.open()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the database may be away; retried every second until it is back
                 log.warning("cache listener on %s: %s; retrying", self.channel, exc)
                 await asyncio.sleep(1.0)
 
