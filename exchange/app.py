@@ -29,6 +29,7 @@ from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
+from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
 from matching import public as matching
 from matching.routes import (
@@ -53,10 +54,17 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
+    async with app.state.pool.acquire() as conn:
+        if rendered := await listing_service.render_missing(conn):
+            log.info("stored the public JSON of %d published listings", rendered)
     if settings.operator_bootstrap_key:
         async with app.state.pool.acquire() as conn, conn.transaction():
             if await organizations.ensure_bootstrap_operator(conn, settings.operator_bootstrap_key):
                 log.info("created the bootstrap operator")
+    app.state.listing_cache = None
+    if settings.listing_cache_entries:
+        cache = db.NotifiedCache(settings.database_url, listing_service.CHANGE_CHANNEL, settings.listing_cache_entries)
+        app.state.listing_cache = await cache.open()
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Each package's clients for request handlers go on app.state here.
@@ -66,6 +74,8 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                 await stack.enter_async_context(jobs.running(settings))
             yield
     finally:
+        if app.state.listing_cache is not None:
+            await app.state.listing_cache.close()
         await app.state.pool.close()
 
 

@@ -1,6 +1,6 @@
 """SQL for offers and demands (one table, one lifecycle)."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +50,29 @@ class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     # Set only by get() for the viewer it was read for: an accepted interest disclosed contact and confidential details.
     disclosed: bool = False
+
+
+class StoredView(msgspec.Struct, frozen=True):
+    """What a public read needs of one listing: its stored public JSON and the facts that decide whether it may be sent."""
+
+    public_body: bytes | None
+    version: int
+    owner_org_id: UUID
+    status: str
+    expires_at: datetime | None
+    updated_at: datetime
+    disclosed: bool
+
+
+class StoredItem(msgspec.Struct, frozen=True):
+    """One public listing of a page, as its stored public JSON."""
+
+    id: UUID
+    created_at: datetime
+    owner_org_id: UUID
+    public_body: bytes | None
+    expires_at: datetime | None
+    soon: bool
 
 
 # Content columns a create or an edit may set; everything else moves only through the lifecycle.
@@ -239,3 +262,71 @@ async def insert_change(conn: asyncpg.Connection, row: ListingRow) -> None:
         row.status,
         row.version,
     )
+
+
+async def set_public_body(conn: asyncpg.Connection, listing_id: UUID, body: bytes) -> None:
+    """Store the public JSON of a listing, in the transaction that wrote the row it was rendered from."""
+    await conn.execute("UPDATE listings SET public_body = $2 WHERE id = $1", listing_id, body)
+
+
+async def set_public_bodies(conn: asyncpg.Connection, bodies: list[tuple[UUID, bytes]]) -> None:
+    """Store the public JSON of many listings (locked by this transaction) in one pipelined batch."""
+    await conn.executemany("UPDATE listings SET public_body = $2 WHERE id = $1", bodies)
+
+
+async def unrendered(conn: asyncpg.Connection, limit: int) -> list[ListingRow]:
+    """Published listings without a stored public JSON, locked for the rest of the transaction (others skip them)."""
+    rows = await conn.fetch(
+        "SELECT * FROM listings WHERE status = 'published' AND public_body IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return rows_to(rows, ListingRow)
+
+
+async def stored_view(
+    conn: asyncpg.Connection, kind: str, listing_id: UUID, viewer_org_id: UUID | None
+) -> StoredView | None:
+    """One listing's stored public JSON with its status and times, and whether it is disclosed to the viewer."""
+    row = await conn.fetchrow(
+        """SELECT l.public_body, l.version, l.owner_org_id, l.status, l.expires_at, l.updated_at,
+                  $3::uuid IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM listing_disclosures d WHERE d.listing_id = l.id AND d.org_id = $3)
+           FROM listings l WHERE l.id = $1 AND l.kind = $2""",
+        listing_id,
+        kind,
+        viewer_org_id,
+    )
+    # Built from the columns in order rather than through a dict: this is the hot read, and the row has no names
+    # that collide with a Record's own attributes to worry about.
+    return StoredView(*row) if row else None
+
+
+async def stored_page(
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    sector: str | None,
+    region: str | None,
+    language: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    soon_within: timedelta,
+) -> list[StoredItem]:
+    """Public listings newest first as their stored public JSON, with the same filters and order as list_page."""
+    rows = await conn.fetch(
+        f"""SELECT id, created_at, owner_org_id, public_body, expires_at, coalesce(expires_at - now() <= $5, false)
+           FROM listings
+           WHERE kind = $1
+             AND listing_is_public(status, expires_at)
+             AND ($2::text IS NULL OR sector = $2)
+             AND ($3::text IS NULL OR region = $3)
+             AND ($4::text IS NULL OR language = $4)
+             AND {keyset(6)}""",
+        kind,
+        sector,
+        region,
+        language,
+        soon_within,
+        *keyset_args(after, limit),
+    )
+    return [StoredItem(*r) for r in rows]

@@ -3,20 +3,25 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from exchange.kernel.auth import KEYED, Caller, Principal
-from exchange.kernel.db import Conn
+from exchange.kernel.auth import KEYED, Caller, Principal, provide_principal
+from exchange.kernel.db import Conn, borrowed
 from exchange.kernel.http import (
     BEARER,
+    NOT_MODIFIED,
     Cursor,
     IdempotencyKey,
     IfMatch,
+    IfNoneMatch,
     Limit,
     decode_cursor,
     etag,
+    json_response,
+    none_match,
+    not_modified,
     page_of,
     problems,
     remember_idempotent,
@@ -75,8 +80,8 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
         @get("/", responses=problems(400, 401, 403, 422), summary=f"List {plural}")
         async def list_(
             self,
-            conn: Conn,
-            principal: Caller,
+            request: Request,
+            state: State,
             mine: FromQuery[bool] = False,
             status: FromQuery[ListingStatus | None] = None,
             sector: FromQuery[SectorCode | None] = None,
@@ -85,27 +90,64 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             expires_within_days: Annotated[int | None, QueryParameter(ge=1, le=365)] = None,
             limit: Limit = 20,
             cursor: Cursor = None,
-        ) -> Page[out_type]:
+        ) -> Response[Page[out_type]]:
             """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
-            rows = await service.list_page(
-                conn,
-                principal,
-                kind,
-                mine=mine,
-                status=status,
-                sector=sector,
-                region=region,
-                language=language,
-                expires_within_days=expires_within_days,
-                after=decode_cursor(cursor),
-                limit=limit + 1,
-            )
-            return page_of(rows, limit, lambda r: service.to_out(r, principal))
+            after = decode_cursor(cursor)
+            public = not mine and status is None and expires_within_days is None
+            anonymous = "authorization" not in request.headers
+            # As in get_one: a kept page needs no connection, so this route borrows one itself only when it must.
+            key = f"{kind} {sector} {region} {language} {limit} {cursor}"
+            if public and anonymous and (body := await service.cached_page(state.listing_cache, key)) is not None:
+                return Response(body, media_type="application/json")
+            async with borrowed(state) as conn:
+                principal = await provide_principal(request, conn)
+                if public:
+                    body = await service.stored_page(
+                        conn,
+                        principal,
+                        kind,
+                        sector=sector,
+                        region=region,
+                        language=language,
+                        after=after,
+                        limit=limit,
+                        cache=state.listing_cache,
+                        key=key,
+                    )
+                    if body is not None:
+                        return Response(body, media_type="application/json")
+                rows = await service.list_page(
+                    conn,
+                    principal,
+                    kind,
+                    mine=mine,
+                    status=status,
+                    sector=sector,
+                    region=region,
+                    language=language,
+                    expires_within_days=expires_within_days,
+                    after=after,
+                    limit=limit + 1,
+                )
+            return Response(page_of(rows, limit, lambda r: service.to_out(r, principal)))
 
-        @get("/{listing_id:uuid}", responses=problems(400, 401, 404), summary=f"One {kind}")
-        async def get_one(self, conn: Conn, principal: Caller, listing_id: FromPath[UUID]) -> Response[out_type]:
+        @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")
+        async def get_one(
+            self, request: Request, state: State, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
+        ) -> Response[out_type]:
             """A published listing, for anyone; others only for the owner's members and operators."""
-            return _respond(await service.get(conn, principal, kind, listing_id), principal)
+            # The hottest read: an anonymous one served from this process's copy needs no connection, so this route
+            # borrows its connection and resolves its caller itself, only when it has to.
+            view = None
+            if "authorization" not in request.headers:
+                view = await service.cached(state.listing_cache, kind, listing_id)
+            if view is None:
+                async with borrowed(state) as conn:
+                    principal = await provide_principal(request, conn)
+                    view = await service.read(conn, principal, kind, listing_id, state.listing_cache)
+            if view.unchanged and none_match(if_none_match, view.version):
+                return not_modified(view.version)
+            return json_response(view.body, view.version)
 
         @patch(
             "/{listing_id:uuid}",

@@ -10,15 +10,23 @@ from msgspec import UNSET
 
 from exchange.kernel import auth, outbox
 from exchange.kernel.auth import Principal
+from exchange.kernel.db import NotifiedCache
 from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
 from exchange.kernel.events import ListingChanged
-from exchange.kernel.http import check_if_match
+from exchange.kernel.http import check_if_match, next_cursor, page_body
 from exchange.kernel.schemas import Money
 from exchange.kernel.taxonomy import region_code
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
 from listings.schemas import Contact, DemandOut, OfferOut
+
+# The stored public JSON is rendered as a listing reads before its last 14 days; the flag is set at read when they
+# have begun. The key cannot occur anywhere else in the body: a quote inside a JSON string is always escaped.
+NOT_SOON = b'"expiring_soon":false'
+SOON = b'"expiring_soon":true'
+# The channel every change to a listings row is named on at commit (migration 0007).
+CHANGE_CHANNEL = "listing_changed"
 
 OUT_TYPES = {"offer": OfferOut, "demand": DemandOut}
 # Organization kinds that may own each kind of listing.
@@ -149,10 +157,54 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     )
 
 
+class Rendered(msgspec.Struct, frozen=True):
+    """A listing's JSON as one caller sees it now, with its version.
+
+    unchanged: every response of this version to this caller had these bytes, so If-None-Match may be answered 304.
+    """
+
+    body: bytes
+    version: int
+    unchanged: bool = False
+
+
+class Kept(msgspec.Struct, frozen=True):
+    """A public listing as a process keeps it for anonymous reads: its stored JSON and what decides how it reads now."""
+
+    kind: str
+    body: bytes
+    version: int
+    expires_at: datetime | None
+    updated_at: datetime
+
+
+def _as_public(body: bytes, version: int, expires_at: datetime | None, updated_at: datetime, at: datetime) -> Rendered:
+    soon = rules.is_expiring_soon("published", expires_at, at)
+    # Time moves the public view one way only (published, expiring soon, expired): when it reads as it did when this
+    # version was written, it read so all along, and a copy of this version the caller holds is this one.
+    return Rendered(
+        stored_body(body, soon), version, unchanged=soon == rules.is_expiring_soon("published", expires_at, updated_at)
+    )
+
+
+def render_public(row: ListingRow) -> bytes:
+    """The public JSON of a published listing, as it reads before its last 14 days (stored beside the row)."""
+    out = msgspec.structs.replace(to_out(row, None), status="published", expiring_soon=False)
+    return msgspec.json.encode(out)
+
+
+def stored_body(body: bytes, soon: bool) -> bytes:
+    """A stored public JSON as it reads now."""
+    return body.replace(NOT_SOON, SOON, 1) if soon else body
+
+
 async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
-    """Record the change in the outbox (for the search index) and in the change feed, in the writing transaction."""
+    """Record the change in the outbox (for the search index) and in the change feed, and store the public JSON of a
+    published listing, all in the writing transaction."""
     await outbox.emit(conn, row.id, ListingChanged(id=row.id, kind=row.kind, status=row.status, version=row.version))
     await repo.insert_change(conn, row)
+    if row.status == "published":
+        await repo.set_public_body(conn, row.id, render_public(row))
     return row
 
 
@@ -188,6 +240,47 @@ async def get(
     if row is None or not (rules.is_public(row.status, row.expires_at, now()) or sees_private(principal, row)):
         raise NotFound(f"no such {kind}")
     return row
+
+
+async def cached(cache: NotifiedCache | None, kind: str, listing_id: UUID) -> Rendered | None:
+    """A listing as an anonymous caller sees it, from this process's copy; None when there is no copy to trust."""
+    if cache is None or not await cache.fence():
+        return None
+    kept: Kept | None = cache.entries.get(str(listing_id))
+    if kept is None or kept.kind != kind:
+        return None
+    at = now()
+    if not rules.is_public("published", kept.expires_at, at):
+        raise NotFound(f"no such {kind}")
+    return _as_public(kept.body, kept.version, kept.expires_at, kept.updated_at, at)
+
+
+async def read(
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    kind: str,
+    listing_id: UUID,
+    cache: NotifiedCache | None = None,
+) -> Rendered:
+    """A listing as the caller may see it, rendered: the stored public JSON when that is what the caller sees (and a
+    copy of it kept in the cache for anonymous reads)."""
+    if principal is None or not principal.is_operator:
+        org_id = principal.org_id if principal else None
+        epoch = cache.epoch if cache is not None else 0
+        view = await repo.stored_view(conn, kind, listing_id, org_id)
+        if view is None:
+            raise NotFound(f"no such {kind}")
+        if not (view.disclosed or (org_id is not None and org_id == view.owner_org_id)):
+            at = now()
+            if not rules.is_public(view.status, view.expires_at, at):
+                raise NotFound(f"no such {kind}")
+            if view.public_body is not None:
+                if cache is not None:
+                    kept = Kept(kind, view.public_body, view.version, view.expires_at, view.updated_at)
+                    cache.keep(str(listing_id), kept, epoch)
+                return _as_public(view.public_body, view.version, view.expires_at, view.updated_at, at)
+    row = await get(conn, principal, kind, listing_id)
+    return Rendered(msgspec.json.encode(to_out(row, principal)), row.version)
 
 
 async def _owned(
@@ -288,6 +381,73 @@ async def list_page(
         after=after,
         limit=limit,
     )
+
+
+class KeptPage(msgspec.Struct, frozen=True):
+    """A page of public listings as a process keeps it for anonymous reads, and the moment it stops reading so."""
+
+    body: bytes
+    until: datetime
+
+
+async def cached_page(cache: NotifiedCache | None, key: str) -> bytes | None:
+    """A page of public listings as an anonymous caller sees it, from this process's copy; None without one to trust."""
+    if cache is None or not await cache.fence():
+        return None
+    page: KeptPage | None = cache.snapshot(key)
+    return page.body if page is not None and now() < page.until else None
+
+
+async def stored_page(
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    kind: str,
+    *,
+    sector: str | None,
+    region: str | None,
+    language: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    cache: NotifiedCache | None = None,
+    key: str | None = None,
+) -> bytes | None:
+    """A page of public listings as JSON from their stored public JSON (kept under key for anonymous reads); None when
+    any of them must be rendered for this caller now (not stored yet, or its owner's member or an operator asks)."""
+    if principal is not None and principal.is_operator:
+        return None
+    epoch = cache.epoch if cache is not None else 0
+    items = await repo.stored_page(
+        conn,
+        kind,
+        sector=sector,
+        region=region_code(region, "region", param_error) if region is not None else None,
+        language=language,
+        after=after,
+        limit=limit + 1,
+        soon_within=rules.EXPIRING_SOON,
+    )
+    own = principal.org_id if principal else None
+    if any(i.public_body is None or (own is not None and i.owner_org_id == own) for i in items):
+        return None
+    body = page_body([stored_body(i.public_body, i.soon) for i in items[:limit]], next_cursor(items, limit))
+    if cache is not None and key is not None and principal is None and not any(i.soon for i in items):
+        # The page reads the same until the first of its rows (or the one after it, which decides the cursor) starts
+        # its last 14 days; any change to any listing before then drops it.
+        ends = [i.expires_at - rules.EXPIRING_SOON for i in items if i.expires_at is not None]
+        cache.keep_snapshot(key, KeptPage(body, min(ends, default=datetime.max.replace(tzinfo=UTC))), epoch)
+    return body
+
+
+async def render_missing(conn: asyncpg.Connection, batch: int = 500) -> int:
+    """Store the public JSON of published listings that have none (written before it was stored, or by hand)."""
+    done = 0
+    while True:
+        async with conn.transaction():
+            rows = await repo.unrendered(conn, batch)
+            await repo.set_public_bodies(conn, [(row.id, render_public(row)) for row in rows])
+        done += len(rows)
+        if len(rows) < batch:
+            return done
 
 
 async def expire_due(conn: asyncpg.Connection) -> int:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -25,6 +25,9 @@ Conn = NamedDependency[asyncpg.Connection]
 """A route parameter that receives the request's connection (inside its transaction)."""
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
+
+# Snapshots are whole pages (up to ~150 KB at 100 items): a few hundred is plenty for the pages anonymous callers share.
+MAX_SNAPSHOTS = 200
 
 # Any stable 64-bit number: serialises migrations started by several processes at once.
 MIGRATION_LOCK_ID = 7_341_190_553
@@ -108,6 +111,128 @@ async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg
             return
         async with conn.transaction():
             yield conn
+
+
+class NotifiedCache:
+    """Values kept in this process, each dropped when a NOTIFY on the channel names its key.
+
+    Notifications arrive some time after their commit, so a value may only be used after fence(): it returns once a
+    round trip on the listening connection, sent after the call began, has come back. PostgreSQL sends a listening
+    session every notification committed before a command ahead of that command's ReadyForQuery, and asyncpg runs the
+    callbacks in the order the messages arrived, before the fence's waiter resumes: so once fence() returns, every
+    change committed before it was called (a withdraw whose response the caller has seen, in any process) has
+    dropped its key. Without a listening connection fence() is False and the caller reads the database.
+    """
+
+    def __init__(self, dsn: str, channel: str, max_entries: int) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.max_entries = max_entries
+        self.entries: dict[str, Any] = {}
+        # Values that depend on every row (a page of a list): good only while no notification at all came in.
+        self.snapshots: dict[str, tuple[int, Any]] = {}
+        # Bumped by every notification and every lost connection: a value read from the database is kept only if
+        # the epoch did not move while it was being read.
+        self.epoch = 0
+        self._conn: asyncpg.Connection | None = None
+        self._next: asyncio.Future[bool] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._reconnect: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def open(self) -> "NotifiedCache":
+        """Connect and LISTEN; the cache starts empty."""
+        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": f"cache listener {self.channel}"})
+        conn.add_termination_listener(self._lost)
+        await conn.add_listener(self.channel, self._notified)
+        self.entries.clear()
+        self.snapshots.clear()
+        self.epoch += 1
+        self._conn = conn
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and forget everything."""
+        self._closed = True
+        if self._next is not None:
+            self._next.set_result(False)
+            self._next = None
+        for task in (self._runner, self._reconnect):
+            if task is not None:
+                task.cancel()
+        conn, self._conn = self._conn, None
+        self.entries.clear()
+        self.snapshots.clear()
+        if conn is not None:
+            await conn.close()
+
+    def _notified(self, conn: object, pid: int, channel: str, key: str) -> None:
+        self.entries.pop(key, None)
+        self.epoch += 1
+
+    def _lost(self, conn: asyncpg.Connection | None) -> None:
+        # Notifications may have been missed: nothing kept can be trusted any more.
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+        if conn is not None and self._conn is not None and conn is not self._conn:
+            return  # an earlier connection, already replaced (and the cache emptied when it was)
+        self._conn = None
+        self.entries.clear()
+        self.snapshots.clear()
+        self.epoch += 1
+        if not self._closed and (self._reconnect is None or self._reconnect.done()):
+            self._reconnect = asyncio.get_running_loop().create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        while not self._closed and self._conn is None:
+            try:
+                await self.open()
+            except Exception as exc:  # noqa: BLE001 - the database may be away; retried every second until it is back
+                log.warning("cache listener on %s: %s; retrying", self.channel, exc)
+                await asyncio.sleep(1.0)
+
+    async def fence(self) -> bool:
+        """Wait until every notification committed before this call has been applied; False when none can be."""
+        if self._conn is None:
+            return False
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if self._runner is None or self._runner.done():
+                self._runner = asyncio.get_running_loop().create_task(self._run())
+        return await asyncio.shield(self._next)
+
+    async def _run(self) -> None:
+        # One round trip serves every caller that arrived before it was sent; later ones wait for the next.
+        while self._next is not None:
+            batch, self._next = self._next, None
+            conn = self._conn
+            ok = False
+            try:
+                if conn is not None:
+                    await conn.execute("SELECT 1")
+                    # A connection lost while the fence was out promises nothing.
+                    ok = self._conn is conn
+            except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the caller reads the database
+                self._lost(conn)
+            finally:
+                batch.set_result(ok)
+
+    def keep_snapshot(self, key: str, value: Any, epoch: int) -> None:
+        """Keep a value that depends on every row, read after epoch was taken: good until the next notification."""
+        if epoch == self.epoch and self._conn is not None:
+            if len(self.snapshots) >= MAX_SNAPSHOTS:
+                self.snapshots.clear()
+            self.snapshots[key] = (epoch, value)
+
+    def snapshot(self, key: str) -> Any:
+        """A snapshot kept since the last notification, else None (use after fence())."""
+        kept = self.snapshots.get(key)
+        return kept[1] if kept is not None and kept[0] == self.epoch else None
+
+    def keep(self, key: str, value: Any, epoch: int) -> None:
+        """Keep a value read from the database after epoch was taken, unless a notification came in meanwhile."""
+        if epoch == self.epoch and self._conn is not None and len(self.entries) < self.max_entries:
+            self.entries[key] = value
 
 
 def row_to(row: asyncpg.Record, type_: type[T]) -> T:

@@ -25,6 +25,10 @@ BEARER = [{"BearerAuth": []}]
 """The OpenAPI security requirement of routes that need a key."""
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, max 100)")]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="The ETag of the version being changed")]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-None-Match", description="The ETag of the copy the caller holds: 304 while it is current"),
+]
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page")]
 IdempotencyKey = Annotated[
     str | None,
@@ -153,6 +157,27 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
         raise PreconditionFailed(f"If-Match does not match: the current version is {current_version}")
 
 
+def none_match(if_none_match: str | None, current_version: int) -> bool:
+    """Whether If-None-Match names the current version (weak comparison, as RFC 9110 asks for it); absent is False."""
+    if not if_none_match:
+        return False
+    current = str(current_version)
+    return any(
+        part.strip() == "*" or part.strip().removeprefix("W/").strip('"') == current
+        for part in if_none_match.split(",")
+    )
+
+
+def json_response(body: bytes, version: int, status_code: int = 200) -> Response:
+    """A JSON body already encoded, with the ETag of its version."""
+    return Response(body, status_code=status_code, media_type="application/json", headers={"ETag": etag(version)})
+
+
+def not_modified(version: int) -> Response:
+    """304: the caller's copy of this version is current; no body, the ETag repeated."""
+    return Response(b"", status_code=304, headers={"ETag": etag(version)})
+
+
 TimePosition = tuple[datetime, UUID]
 """Where a page of a list ordered on (created_at, id) ends: the shape of most cursors."""
 
@@ -269,6 +294,11 @@ def page_of(rows: Sequence[R], limit: int, convert: Callable[[R], T]) -> Page[T]
     return Page(items=[convert(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
 
 
+def page_body(items: Sequence[bytes], next_cursor: str | None) -> bytes:
+    """A page's JSON from its items' JSON, byte for byte what encoding Page(items, next_cursor) gives."""
+    return b'{"items":[' + b",".join(items) + b'],"next_cursor":' + msgspec.json.encode(next_cursor) + b"}"
+
+
 _DESCRIPTIONS = {
     400: "Malformed request: a parameter or header is not valid",
     401: "No API key, or the key is not valid",
@@ -281,6 +311,10 @@ _DESCRIPTIONS = {
     422: "The body is not valid; `errors` names each field",
     503: "A service this route depends on is temporarily away; retry later",
 }
+
+
+NOT_MODIFIED = {304: ResponseSpec(data_container=None, description="If-None-Match names the current version: no body")}
+"""The OpenAPI entry of a read that answers If-None-Match."""
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

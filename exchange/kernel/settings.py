@@ -28,8 +28,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     operator_bootstrap_key: str = ""
     db_pool_min: int = 2
-    # Per process. A few connections per core keep PostgreSQL busy without making it thrash.
-    db_pool_max: int = 4
+    # Per process. Enough that 16 clients reading single rows do not queue; a request holds its connection only for
+    # its statements (and a read of a kept listing takes none).
+    db_pool_max: int = 16
+    # Published listings each process keeps for anonymous reads (dropped at once on any change); 0 turns it off.
+    listing_cache_entries: int = 10_000
     # A request waits this long for a connection, then gets a 503 with Retry-After instead of hanging.
     db_acquire_timeout: float = 5.0
     listing_ttl_days: int = 365
