@@ -117,74 +117,93 @@ class NotifiedCache:
     """Values kept in this process, each dropped when a NOTIFY on the channel names its key.
 
     Notifications arrive some time after their commit, so a value may only be used after fence(): it returns once a
-    round trip on the listening connection, sent after the call began, has come back. PostgreSQL sends a listening
+    round trip on a listening connection, sent after the call began, has come back. PostgreSQL sends a listening
     session every notification committed before a command ahead of that command's ReadyForQuery, and asyncpg runs the
     callbacks in the order the messages arrived, before the fence's waiter resumes: so once fence() returns, every
     change committed before it was called (a withdraw whose response the caller has seen, in any process) has
-    dropped its key. Without a listening connection fence() is False and the caller reads the database.
+    dropped its key. Every connection listens, so a fence may go over whichever is idle: a second one lets a fence
+    leave while the one before is still out. Without listening connections fence() is False and the caller reads the
+    database.
     """
 
-    def __init__(self, dsn: str, channel: str, max_entries: int) -> None:
+    def __init__(self, dsn: str, channel: str, max_entries: int, listeners: int = 2) -> None:
         self.dsn = dsn
         self.channel = channel
         self.max_entries = max_entries
+        self.listeners = listeners
         self.entries: dict[str, Any] = {}
         # Values that depend on every row (a page of a list): good only while no notification at all came in.
         self.snapshots: dict[str, tuple[int, Any]] = {}
         # Bumped by every notification and every lost connection: a value read from the database is kept only if
         # the epoch did not move while it was being read.
         self.epoch = 0
-        self._conn: asyncpg.Connection | None = None
+        self._conns: list[asyncpg.Connection] = []
+        self._idle: list[asyncpg.Connection] = []
         self._next: asyncio.Future[bool] | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._reconnect: asyncio.Task[None] | None = None
+        self._fences: set[asyncio.Task[None]] = set()  # the loop only keeps weak references to tasks
         self._closed = False
 
     async def open(self) -> "NotifiedCache":
         """Connect and LISTEN; the cache starts empty."""
-        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": f"cache listener {self.channel}"})
-        conn.add_termination_listener(self._lost)
-        await conn.add_listener(self.channel, self._notified)
+        conns = []
+        try:
+            for _ in range(self.listeners):
+                conn = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": f"cache listener {self.channel}"}
+                )
+                conns.append(conn)
+                conn.add_termination_listener(self._lost)
+                await conn.add_listener(self.channel, self._notified)
+        except BaseException:
+            for conn in conns:
+                conn.terminate()
+            raise
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
-        self._conn = conn
+        self._conns, self._idle = conns, list(conns)
+        self._dispatch()
         return self
 
     async def close(self) -> None:
         """Stop listening and forget everything."""
         self._closed = True
-        if self._next is not None:
-            self._next.set_result(False)
-            self._next = None
-        for task in (self._runner, self._reconnect):
-            if task is not None:
-                task.cancel()
-        conn, self._conn = self._conn, None
+        self._settle(False)
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        conns, self._conns, self._idle = self._conns, [], []
         self.entries.clear()
         self.snapshots.clear()
-        if conn is not None:
+        for conn in conns:
             await conn.close()
+
+    def _settle(self, ok: bool) -> None:
+        if self._next is not None:
+            self._next.set_result(ok)
+            self._next = None
 
     def _notified(self, conn: object, pid: int, channel: str, key: str) -> None:
         self.entries.pop(key, None)
         self.epoch += 1
 
     def _lost(self, conn: asyncpg.Connection | None) -> None:
-        # Notifications may have been missed: nothing kept can be trusted any more.
-        if conn is not None and not conn.is_closed():
-            conn.terminate()
-        if conn is not None and self._conn is not None and conn is not self._conn:
-            return  # an earlier connection, already replaced (and the cache emptied when it was)
-        self._conn = None
+        if conn is not None and conn not in self._conns:
+            return  # one already let go (and the cache emptied when it was)
+        # Notifications may have been missed: nothing kept can be trusted any more, and every connection starts over.
+        conns, self._conns, self._idle = self._conns, [], []
+        for other in conns:
+            if not other.is_closed():
+                other.terminate()
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
+        self._settle(False)
         if not self._closed and (self._reconnect is None or self._reconnect.done()):
             self._reconnect = asyncio.get_running_loop().create_task(self._reopen())
 
     async def _reopen(self) -> None:
-        while not self._closed and self._conn is None:
+        while not self._closed and not self._conns:
             try:
                 await self.open()
             except Exception as exc:  # noqa: BLE001 - the database may be away; retried every second until it is back
@@ -193,33 +212,39 @@ class NotifiedCache:
 
     async def fence(self) -> bool:
         """Wait until every notification committed before this call has been applied; False when none can be."""
-        if self._conn is None:
+        if not self._conns:
             return False
-        if self._next is None:
-            self._next = asyncio.get_running_loop().create_future()
-            if self._runner is None or self._runner.done():
-                self._runner = asyncio.get_running_loop().create_task(self._run())
-        return await asyncio.shield(self._next)
+        batch = self._next
+        if batch is None:
+            batch = self._next = asyncio.get_running_loop().create_future()
+            self._dispatch()
+        return await asyncio.shield(batch)
 
-    async def _run(self) -> None:
+    def _dispatch(self) -> None:
         # One round trip serves every caller that arrived before it was sent; later ones wait for the next.
-        while self._next is not None:
+        if self._next is not None and self._idle:
             batch, self._next = self._next, None
-            conn = self._conn
-            ok = False
-            try:
-                if conn is not None:
-                    await conn.execute("SELECT 1")
-                    # A connection lost while the fence was out promises nothing.
-                    ok = self._conn is conn
-            except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the caller reads the database
-                self._lost(conn)
-            finally:
-                batch.set_result(ok)
+            task = asyncio.get_running_loop().create_task(self._fence(self._idle.pop(), batch))
+            self._fences.add(task)
+            task.add_done_callback(self._fences.discard)
+
+    async def _fence(self, conn: asyncpg.Connection, batch: asyncio.Future[bool]) -> None:
+        ok = False
+        try:
+            await conn.execute("SELECT 1")
+            # A connection let go while the fence was out promises nothing.
+            ok = conn in self._conns
+        except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the caller reads the database
+            self._lost(conn)
+        finally:
+            batch.set_result(ok)
+            if conn in self._conns:
+                self._idle.append(conn)
+                self._dispatch()
 
     def keep_snapshot(self, key: str, value: Any, epoch: int) -> None:
         """Keep a value that depends on every row, read after epoch was taken: good until the next notification."""
-        if epoch == self.epoch and self._conn is not None:
+        if epoch == self.epoch and self._conns:
             if len(self.snapshots) >= MAX_SNAPSHOTS:
                 self.snapshots.clear()
             self.snapshots[key] = (epoch, value)
@@ -231,7 +256,7 @@ class NotifiedCache:
 
     def keep(self, key: str, value: Any, epoch: int) -> None:
         """Keep a value read from the database after epoch was taken, unless a notification came in meanwhile."""
-        if epoch == self.epoch and self._conn is not None and len(self.entries) < self.max_entries:
+        if epoch == self.epoch and self._conns and len(self.entries) < self.max_entries:
             self.entries[key] = value
 
 
