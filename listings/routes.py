@@ -100,7 +100,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             if public and anonymous and (body := await service.cached_page(state.listing_cache, key)) is not None:
                 return Response(body, media_type="application/json")
             async with borrowed(state) as conn:
-                principal = await provide_principal(request, conn)
+                principal = await provide_principal(request)
                 if public:
                     body = await service.stored_page(
                         conn,
@@ -143,7 +143,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                 view = await service.cached(state.listing_cache, kind, listing_id)
             if view is None:
                 async with borrowed(state) as conn:
-                    principal = await provide_principal(request, conn)
+                    principal = await provide_principal(request)
                     view = await service.read(conn, principal, kind, listing_id, state.listing_cache)
             if view.unchanged and none_match(if_none_match, view.version):
                 return not_modified(view.version)

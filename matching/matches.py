@@ -16,7 +16,7 @@ from exchange.kernel.errors import Forbidden
 from exchange.kernel.settings import Settings
 from listings import public as listings
 from listings.public import Listing
-from matching import constraints, engine, indexer, terms
+from matching import constraints, engine, indexer, search, terms
 from matching.schemas import Explanation, MatchItem, MatchResults
 
 CANDIDATES = 50
@@ -95,8 +95,7 @@ def exclusions(row: Listing, only: list[UUID] | None = None, exclude_owner: bool
     if exclude_owner:
         clauses.append(f'owner_org_id != "{row.owner_org_id}"')
     if only is not None:
-        ids = ", ".join(f'"{listing_id}"' for listing_id in only)
-        clauses.append(f"id IN [{ids}]")
+        clauses.append(search.ids_in(only))
     return clauses
 
 

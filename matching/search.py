@@ -6,6 +6,7 @@ import time
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from meilisearch_python_sdk import AsyncClient
 
@@ -43,6 +44,11 @@ FACET_NAMES = {"offer": engine.OFFER_FACETS, "demand": engine.DEMAND_FACETS}
 def quoted(value: str) -> str:
     """A filter value; only validated codes reach here, the escape is for safety."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ids_in(ids: list[UUID]) -> str:
+    """A filter that keeps only these listings."""
+    return f"id IN [{', '.join(quoted(str(i)) for i in ids)}]"
 
 
 def filter_clauses(kind: str, filters: SearchFilters, now: datetime | None = None) -> list[str]:

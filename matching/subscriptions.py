@@ -179,11 +179,6 @@ Pair = tuple[UUID, UUID]
 """(subscription id, listing id)."""
 
 
-def quoted_ids(ids: list[UUID]) -> str:
-    """A Meilisearch filter that keeps only these listings."""
-    return f"id IN [{', '.join(search.quoted(str(i)) for i in ids)}]"
-
-
 async def plain_scores(
     client: AsyncClient, settings: Settings, rows: list[Listing], subs: list[SubscriptionRow], eligible: set[Pair]
 ) -> dict[Pair, float]:
@@ -202,7 +197,7 @@ async def plain_scores(
     for (sub_kind, query, _), members in groups.items():
         kind = LISTING_KIND[sub_kind]
         filters = msgspec.convert(members[0].filters, SearchFilters)
-        clauses = [*search.filter_clauses(kind, filters), quoted_ids(ids_of[kind])]
+        clauses = [*search.filter_clauses(kind, filters), search.ids_in(ids_of[kind])]
         # Every word of an alert's query must be there (up to typos and synonyms): an alert should be precise.
         queries.append(
             SearchParams(
