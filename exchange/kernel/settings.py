@@ -45,6 +45,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     # Browser origins allowed to call the API (comma-separated, e.g. https://techmart.example.vn); none by default.
     cors_origins: str = ""
+    # The request line and headers together, in bytes: a longer head is refused with 431 before it is buffered.
+    max_header_bytes: int = 16 * 1024
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, "*" for any); with
+    # none, the client is the socket peer.
+    trusted_proxies: str = ""
 
     def check(self) -> "Settings":
         """Refuse settings the service must never run with."""
