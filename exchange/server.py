@@ -73,6 +73,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         content.extend(
             [
                 b"content-type: application/problem+json\r\n",
+                b"x-content-type-options: nosniff\r\n",
                 b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
                 b"connection: close\r\n",
                 b"\r\n",

@@ -24,6 +24,7 @@ def assert_refused(answer: bytes) -> None:
     assert head.startswith(b"HTTP/1.1 431 "), answer[:300]
     assert b"connection: close" in head.lower()
     assert b"content-type: application/problem+json" in head.lower()
+    assert b"x-content-type-options: nosniff" in head.lower()
     problem = json.loads(body)
     assert problem["status"] == 431 and str(LIMIT) in problem["detail"]
 
