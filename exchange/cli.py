@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from exchange.app import create_app
+    from exchange.server import uvicorn_options
 
     overrides = {"host": args.host, "port": args.port}
     settings = settings_from_env(**overrides)
@@ -102,7 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level=settings.log_level.lower(),
             access_log=args.access_log,
-            server_header=False,
+            **uvicorn_options(settings),
         )
         if args.workers > 1:
             # Worker processes build their app from the environment, so hand them the effective settings.

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import asyncpg
 
 from exchange.deals import consumers as deals
-from exchange.kernel import db, outbox
+from exchange.kernel import db, outbox, ratelimit
 from exchange.kernel.settings import Settings
 from listings import public as listings
 from matching import consumers as matching
@@ -21,7 +21,7 @@ ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Co
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
 CONSUMER_SOURCES: list[ConsumerSource] = [matching.consumers, deals.consumers, payments.consumers]
-# The outbox retention job runs this often; what it deletes is days old, so there is no hurry.
+# The outbox retention and rate-limit pruning jobs run this often: what they delete is no longer read, so no hurry.
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -35,6 +35,12 @@ async def prune_outbox(pool: asyncpg.Pool, settings: Settings) -> int:
     """Delete outbox events processed longer ago than the retention setting."""
     async with pool.acquire() as conn:
         return await outbox.prune(conn, settings.outbox_retention_days)
+
+
+async def prune_rate_limits(pool: asyncpg.Pool) -> int:
+    """Delete the rate-limit counters of windows that have ended."""
+    async with pool.acquire() as conn:
+        return await ratelimit.prune(conn)
 
 
 async def every(seconds: float, name: str, job: Callable[[], Awaitable[int]]) -> None:
@@ -67,6 +73,10 @@ async def running(settings: Settings) -> AsyncIterator[None]:
             asyncio.create_task(
                 every(PRUNE_EVERY_SECONDS, "outbox events pruned", lambda: prune_outbox(pool, settings)),
                 name="outbox-prune",
+            ),
+            asyncio.create_task(
+                every(PRUNE_EVERY_SECONDS, "rate-limit counters pruned", lambda: prune_rate_limits(pool)),
+                name="rate-limit-prune",
             ),
         ]
         if consumers:

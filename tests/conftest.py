@@ -1,6 +1,7 @@
 """The test session's real servers: PostgreSQL, Meilisearch and the Stripe sandbox, started once."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -17,6 +18,7 @@ from exchange.app import create_app
 from exchange.dev.stack import Stack
 from exchange.kernel import db
 from exchange.kernel.settings import Settings
+from exchange.server import uvicorn_options
 
 TEMPLATE = "exchange_template"
 
@@ -116,28 +118,42 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
         yield test_client
 
 
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app served by uvicorn on a loopback port in this event loop: concurrent requests overlap
-    (the in-process client hands the app one request at a time)."""
+@contextlib.asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    """The app served by uvicorn, as `exchange serve` configures it, on a loopback port in this event loop; yields its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False, ws="none")
+    config = uvicorn.Config(
+        create_app(settings),
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        **uvicorn_options(settings),
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=60.0, trust_env=False) as client:
-            yield client
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app served by uvicorn (served()): concurrent requests overlap (the in-process client hands the
+    app one request at a time)."""
+    async with (
+        served(settings) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60.0, trust_env=False) as client,
+    ):
+        yield client
 
 
 @pytest.fixture

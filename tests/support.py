@@ -1,7 +1,11 @@
-"""Small helpers the tests share: registering organizations, making operators, writing listings."""
+"""Small helpers the tests share: registering organizations, making operators, writing listings, raw HTTP."""
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -114,3 +118,30 @@ async def published(client: Any, kind: str, owner: str, operator: str, body: dic
 async def published_offer(client: Any, owner_key: str, operator: str, **overrides: Any) -> dict[str, Any]:
     """Create, submit and approve an offer; return it as published."""
     return await published(client, "offer", owner_key, operator, offer_body(**overrides))
+
+
+async def raw_exchange(url: str, chunks: Iterable[bytes]) -> bytes:
+    """Send the chunks over one raw connection while reading, and return everything read until the server closes."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+
+    async def send() -> None:
+        with contextlib.suppress(ConnectionError):
+            for chunk in chunks:
+                writer.write(chunk)
+                await writer.drain()
+
+    sending = asyncio.create_task(send())
+    try:
+        return await asyncio.wait_for(reader.read(), 30)
+    finally:
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        writer.close()
+
+
+def raw_get(path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a GET with these headers."""
+    lines = [f"GET {path} HTTP/1.1", "Host: test", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()

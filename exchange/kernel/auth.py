@@ -5,13 +5,13 @@ import secrets
 from typing import Literal
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
+from exchange.kernel import ratelimit
 from exchange.kernel.db import borrowed
 from exchange.kernel.errors import Forbidden, Unauthorized
 
@@ -73,11 +73,16 @@ LEFT JOIN organizations o ON o.id = m.org_id
 WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
 
-
-async def principal_for_key(conn: asyncpg.Connection, secret: str) -> Principal | None:
-    """The principal holding this key, or None when the key is unknown, revoked or its member removed."""
-    row = await conn.fetchrow(_PRINCIPAL_SQL, hash_key(secret))
-    return msgspec.convert(dict(row), Principal) if row else None
+# One round trip per keyed request: the principal, the failed keys of the caller's address, and the key's request
+# counted ($4 is null when the budget is off; rate_limit_hit is STRICT: without a principal nothing is counted).
+_AUTHENTICATE_SQL = f"""
+SELECT p.*, f.hits AS failures, extract(epoch FROM f.window_ends - now())::float8 AS failures_left,
+       b.hits AS key_hits, b.seconds_left AS key_left
+FROM (SELECT) AS one
+LEFT JOIN ({_PRINCIPAL_SQL}) AS p ON true
+LEFT JOIN rate_limits f ON f.bucket = $2 AND f.window_ends > now()
+LEFT JOIN LATERAL rate_limit_hit($3 || p.key_id::text, $4) AS b ON true
+"""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -93,15 +98,35 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> None:
-    """Before any route: a request that carries a key must carry a valid one, on public routes too (401)."""
+    """Before any route: a request that carries a key must carry a valid one, on public routes too (401).
+
+    An address that sent too many unknown or revoked keys, or a key past its request budget, gets 429 instead."""
     token = bearer_token(request)
     if token is None:
         return
+    settings = request.app.state.settings
+    failed, budget = ratelimit.failed_keys(settings), ratelimit.key_requests(settings)
+    address = ratelimit.client_address(request)
     async with borrowed(request.app.state) as conn:
-        principal = await principal_for_key(conn, token)
-    if principal is None:
-        raise Unauthorized("the API key is not valid or has been revoked")
-    request.state.principal = principal
+        row = await conn.fetchrow(
+            _AUTHENTICATE_SQL,
+            hash_key(token),
+            failed.bucket(address),
+            budget.prefix,
+            budget.window if budget.limit else None,
+        )
+        if failed.limit and (row["failures"] or 0) >= failed.limit:
+            # Refused before the key is looked at, valid or not: guessing keys from here learns nothing.
+            raise ratelimit.refusal(
+                failed, row["failures"], row["failures_left"], "too many unknown or revoked keys from this address"
+            )
+        if row["key_id"] is None:
+            if failed.limit:
+                await ratelimit.hit(conn, failed, address)
+            raise Unauthorized("the API key is not valid or has been revoked")
+    if budget.limit and row["key_hits"] > budget.limit:
+        raise ratelimit.refusal(budget, row["key_hits"], row["key_left"], "this API key has used its request budget")
+    request.state.principal = msgspec.convert({k: row[k] for k in Principal.__struct_fields__}, Principal)
 
 
 async def provide_principal(request: Request) -> Principal | None:

@@ -23,10 +23,13 @@ class DomainError(Exception):
     type: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
 
 
 class BadRequest(DomainError):
@@ -63,6 +66,10 @@ class UnsupportedMediaType(DomainError):
 
 class Unprocessable(DomainError):
     status, type, title = 422, "validation-error", "Invalid request"
+
+
+class TooManyRequests(DomainError):
+    status, type, title = 429, "too-many-requests", "Too many requests"
 
 
 class Unavailable(DomainError):
@@ -102,6 +109,8 @@ def _domain_error(_: Request, exc: DomainError) -> Response:
     response = problem_response(exc.status, exc.type, exc.title, exc.detail, exc.errors)
     if exc.status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if exc.headers:
+        response.headers.update(exc.headers)
     return response
 
 

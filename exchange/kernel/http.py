@@ -309,6 +309,8 @@ _DESCRIPTIONS = {
     413: "Request body larger than 1 MiB",
     415: "The body is not application/json",
     422: "The body is not valid; `errors` names each field",
+    429: "A rate limit was reached (failed keys from this address, the key's budget, registrations): "
+    "`Retry-After` says when to retry, `RateLimit-Policy` and `RateLimit` which limit it was",
     503: "A service this route depends on is temporarily away; retry later",
 }
 
@@ -325,9 +327,10 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-# What any route can answer besides its own problems: a body too large or not JSON, a dependency away.
+# What any route can answer besides its own problems: a body too large or not JSON, a rate limit of the key it
+# carries (authentication runs on every route), a dependency away.
 _BODY_PROBLEMS = (413, 415)
-_ANY_ROUTE_PROBLEMS = (503,)
+_ANY_ROUTE_PROBLEMS = (429, 503)
 
 
 def document_common_problems(schema: OpenAPI) -> None:

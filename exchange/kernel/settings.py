@@ -45,6 +45,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     # Browser origins allowed to call the API (comma-separated, e.g. https://techmart.example.vn); none by default.
     cors_origins: str = ""
+    # The request line and headers together, in bytes: a longer head is refused with 431 before it is buffered.
+    max_header_bytes: int = 16 * 1024
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, "*" for any); with
+    # none, the client is the socket peer.
+    trusted_proxies: str = ""
+    # Rate limits, counted in PostgreSQL so every process shares them; each is so many per window of seconds, and a
+    # limit of 0 turns it off. An address that has sent this many unknown or revoked keys is refused every key.
+    auth_failure_limit: int = 50
+    auth_failure_window: int = 300
+    # Registrations (POST /v1/organizations) per client address.
+    registration_limit: int = 200
+    registration_window: int = 3600
+    # Requests per API key.
+    key_request_limit: int = 100_000
+    key_request_window: int = 60
 
     def check(self) -> "Settings":
         """Refuse settings the service must never run with."""

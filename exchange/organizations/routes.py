@@ -8,6 +8,7 @@ from litestar.params import FromPath, JSONBody
 from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
 from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, decode_cursor, etag, page_of, problems
+from exchange.kernel.ratelimit import limit_registrations
 from exchange.kernel.schemas import Page
 from exchange.organizations import service
 from exchange.organizations.schemas import (
@@ -37,7 +38,12 @@ class OrganizationController(Controller):
     path = "/v1/organizations"
     tags = ["organizations"]
 
-    @post("/", responses=problems(400, 409, 413, 422), summary="Register an organization")
+    @post(
+        "/",
+        guards=[limit_registrations],
+        responses=problems(400, 409, 413, 422),
+        summary="Register an organization",
+    )
     async def register(self, conn: Conn, data: JSONBody[OrganizationCreate]) -> RegistrationOut:
         """Register an institute, enterprise or broker; returns its owner's first API key, shown once."""
         return await service.register(conn, data)
