@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: str = ""
     # Rate limits, counted in PostgreSQL so every process shares them; each is so many per window of seconds, and a
     # limit of 0 turns it off. An address that has sent this many unknown or revoked keys is refused every key.
-    auth_failure_limit: int = 50
+    auth_failure_limit: int = 300
     auth_failure_window: int = 300
     # Registrations (POST /v1/organizations) per client address.
     registration_limit: int = 200
