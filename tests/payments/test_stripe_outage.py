@@ -46,7 +46,7 @@ async def test_a_frozen_stripe_leaves_other_routes_answering_and_the_pays_get_50
     # A pay answers within its deadline plus what the waiting for an invoice's reservation may add: never 60 s.
     bound = httpx.Timeout(STRIPE_DEADLINE + 10.0)
     tasks: list[asyncio.Task] = []
-    stack.pause_stripe()
+    stack.stripe.pause()
     try:
         tasks = [
             asyncio.create_task(live.post(f"/v1/invoices/{i}/pay", json=VISA, headers=bearer(k), timeout=bound))
@@ -60,7 +60,7 @@ async def test_a_frozen_stripe_leaves_other_routes_answering_and_the_pays_get_50
         assert not any(task.done() for task in tasks)
         stuck = await asyncio.gather(*tasks)
     finally:
-        stack.resume_stripe()
+        stack.stripe.resume()
         for task in tasks:
             task.cancel()
     for answer in stuck:
