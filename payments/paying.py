@@ -119,9 +119,9 @@ async def pay(
             raise InvalidTransition(f"the invoice is {invoice.status} and cannot be paid")
         return invoice
 
+    until = asyncio.get_running_loop().time() + deadline
     try:
-        # The reservation outlives the deadline only if this process dies holding it.
-        async with asyncio.timeout(deadline), leases.reserved(begin, invoice_id, payable, 2 * deadline) as invoice:
+        async with leases.reserved(begin, invoice_id, payable, until) as invoice, asyncio.timeout_at(until):
             return await _pay_reserved(begin, gateway, invoice, payment_method)
     except TimeoutError:
         log.warning("Stripe did not answer the payment of invoice %s within %g s", invoice_id, deadline)

@@ -68,8 +68,9 @@ async def refund_invoice(
             raise InvalidTransition(f"only a paid invoice can be refunded; this one is {invoice.status}")
         return invoice
 
+    until = asyncio.get_running_loop().time() + deadline
     try:
-        async with asyncio.timeout(deadline), leases.reserved(begin, invoice_id, refundable, 2 * deadline) as invoice:
+        async with leases.reserved(begin, invoice_id, refundable, until) as invoice, asyncio.timeout_at(until):
             refund_id = await give_back(gateway, invoice)
             async with begin() as conn:
                 return await mark_refunded(conn, invoice.id, refund_id)

@@ -241,9 +241,16 @@ async def claim_idempotency_key(conn: asyncpg.Connection, scope: str, key: str, 
     )
     if claimed:
         return None
+    return await _stored(conn, scope, key, request_hash)
+
+
+async def _stored(conn: asyncpg.Connection, scope: str, key: str, request_hash: bytes) -> StoredResponse | None:
+    """The response stored for a key (status 0 while it is being answered); 409 for another request's key."""
     row = await conn.fetchrow(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
     )
+    if row is None:
+        return None
     if row["request_hash"] != request_hash:
         raise Conflict("Idempotency-Key was already used with a different request body")
     return StoredResponse(row["status"], row["body"])
@@ -326,18 +333,11 @@ async def once_per_key(
                 request_hash,
                 _ABANDONED_AFTER * within,
             )
-            row = None
-            if not claimed:
-                row = await conn.fetchrow(
-                    "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
-                )
+            stored = None if claimed else await _stored(conn, scope, key, request_hash)
         if claimed:
             break
-        if row is not None:
-            if row["request_hash"] != request_hash:
-                raise Conflict("Idempotency-Key was already used with a different request body")
-            if row["status"]:
-                return _replayed(StoredResponse(row["status"], row["body"]))
+        if stored is not None and stored.status:
+            return _replayed(stored)
         if asyncio.get_running_loop().time() > deadline:
             raise Unavailable("a request with this Idempotency-Key is still being answered; retry shortly")
         await asyncio.sleep(delay)

@@ -75,3 +75,31 @@ async def test_a_frozen_stripe_leaves_other_routes_answering_and_the_pays_get_50
         assert paid.status_code == 200, paid.text
         assert paid.json()["invoice"]["status"] == "paid"
         assert await conn.fetchval("SELECT count(*) FROM payment_intents WHERE invoice_id = $1::uuid", invoice_id) == 1
+
+
+async def test_a_refund_while_stripe_is_frozen_is_a_503_and_refunds_once_later(make_deal, live, conn, stack, gateway):
+    deal = await make_deal()
+    invoice = deal.of("buyer")
+    paid = await live.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.buyer_key))
+    assert paid.json()["invoice"]["status"] == "paid"
+    operator = {**bearer(deal.operator), "Idempotency-Key": "refund-while-frozen"}
+    stack.stripe.pause()
+    try:
+        refund = asyncio.create_task(
+            live.post(f"/v1/invoices/{invoice['id']}/refund", headers=operator, timeout=STRIPE_DEADLINE + 10.0)
+        )
+        await _until_waiting_on_stripe(conn, [invoice["id"]])
+        # The invoice is only reserved, not locked: reading it does not wait for Stripe.
+        read = await live.get(f"/v1/invoices/{invoice['id']}", headers=bearer(deal.buyer_key))
+        assert read.status_code == 200 and read.json()["status"] == "paid"
+        assert not refund.done()
+        frozen = await refund
+    finally:
+        stack.stripe.resume()
+    assert frozen.status_code == 503, frozen.text
+    assert frozen.headers["retry-after"].isdigit()
+    # The failed attempt left its Idempotency-Key free: the same retry refunds, once.
+    retried = await live.post(f"/v1/invoices/{invoice['id']}/refund", headers=operator)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "refunded" and "idempotent-replayed" not in retried.headers
+    assert await gateway.refunded_amount(paid.json()["payment_intent_id"]) == invoice["amount"]["amount"]
