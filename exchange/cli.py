@@ -136,13 +136,14 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
     if not settings.stripe_api_base:
         # Without STRIPE_API_BASE, the sandbox of a running `make run` (its address is under the data dir).
         from exchange.dev import stack as devstack
+        from exchange.dev.stripe_sandbox import STRIPE_SECRET_KEY
 
         address = data_dir() / devstack.STRIPE_ADDRESS_FILE
         if address.is_file():
             settings = msgspec.structs.replace(
                 settings,
                 stripe_api_base=address.read_text().strip(),
-                stripe_secret_key=settings.stripe_secret_key or devstack.STRIPE_SECRET_KEY,
+                stripe_secret_key=settings.stripe_secret_key or STRIPE_SECRET_KEY,
             )
     if not settings.stripe_secret_key:
         print("exchange: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a sandbox) to reconcile", file=sys.stderr)

