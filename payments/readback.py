@@ -17,21 +17,21 @@ BATCH = 100
 async def read_back(pool: asyncpg.Pool, gateway: Gateway, older_than: float) -> int:
     """Read each unsettled invoice's PaymentIntent back from Stripe once nothing touched it for `older_than` seconds,
     and settle it exactly as a verified event would; returns how many invoices changed."""
+    # Claimed (and committed) first, so that several processes running this job never ask about the same invoice.
     async with pool.acquire() as conn:
-        due = await repo.due_for_read_back(conn, older_than, BATCH)
+        due = await repo.claim_read_back(conn, older_than, BATCH)
     changed = 0
     for intent_id, version in due:
         try:
             # No connection is held while Stripe answers.
             intent = await gateway.retrieve_intent(intent_id)
         except NoAnswer:
-            raise  # Stripe is away: the next run tries again
+            raise  # Stripe is away: the next runs try again
         except StripeError as exc:
             log.warning("read-back of PaymentIntent %s: Stripe refused (%s)", intent_id, exc.__class__.__name__)
-            intent = None
+            continue
         async with pool.acquire() as conn, conn.transaction():
-            settled = await settle(conn, intent) if intent is not None else None
-            await repo.mark_read_back(conn, intent_id)
+            settled = await settle(conn, intent)
         if settled is not None and settled.version != version:
             changed += 1
     return changed

@@ -300,19 +300,17 @@ async def end_lease(conn: asyncpg.Connection, invoice_id: UUID, token: UUID) -> 
     )
 
 
-async def due_for_read_back(conn: asyncpg.Connection, older_than: float, limit: int) -> list[tuple[str, int]]:
-    """The PaymentIntents (and invoice versions) of unsettled invoices neither changed nor read back for a while."""
+async def claim_read_back(conn: asyncpg.Connection, older_than: float, limit: int) -> list[tuple[str, int]]:
+    """Mark as read back, and return (PaymentIntent, invoice version) of, unsettled invoices neither changed nor read
+    back for `older_than` seconds, oldest first; invoices another process is claiming are skipped (ETags stay)."""
     rows = await conn.fetch(
-        "SELECT payment_intent_id, version FROM invoices"
+        "UPDATE invoices SET read_back_at = now() WHERE id IN ("
+        " SELECT id FROM invoices"
         " WHERE status IN ('open', 'processing', 'failed') AND payment_intent_id IS NOT NULL"
         " AND coalesce(read_back_at, updated_at) < now() - make_interval(secs => $1)"
-        " ORDER BY coalesce(read_back_at, updated_at) LIMIT $2",
+        " ORDER BY coalesce(read_back_at, updated_at) LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING payment_intent_id, version",
         older_than,
         limit,
     )
     return [(r["payment_intent_id"], r["version"]) for r in rows]
-
-
-async def mark_read_back(conn: asyncpg.Connection, intent_id: str) -> None:
-    """Remember that Stripe was asked about the invoice of this PaymentIntent (its version and ETag stay)."""
-    await conn.execute("UPDATE invoices SET read_back_at = now() WHERE payment_intent_id = $1", intent_id)
