@@ -10,8 +10,9 @@ from exchange.kernel.settings import Settings
 from tests.support import bearer, register
 
 VISA = {"payment_method": "pm_card_visa"}
-# Short enough for a test, as the defaults are for a person: one try of 2 s per call, 4 s for a whole pay.
-STRIPE_TIMEOUT, STRIPE_DEADLINE = 2.0, 4.0
+# Short enough for a test, long enough that the reads below surely finish first on a busy machine: one try of 5 s per
+# call, 8 s for a whole pay.
+STRIPE_TIMEOUT, STRIPE_DEADLINE = 5.0, 8.0
 
 
 @pytest.fixture
