@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from bench.http_bench import bench_run, percentile
-from exchange.dev import stack as devstack
+from exchange.dev.stripe_sandbox import register_stripe_webhook
 from tests.e2e.test_deal_journey import journey, parties
 
 STEPS = ("publish", "interest", "accept", "open deal", "terms", "confirm", "invoiced", "pay", "closed")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = started.start_stack()
             operator = secrets.token_urlsafe(32)
             url, _ = started.start_service(stack, operator, False, args.workers)
-            devstack.register_stripe_webhook(
+            register_stripe_webhook(
                 stack.stripe_api_base,
                 stack.stripe_secret_key,
                 f"{url}/v1/webhooks/stripe",

@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 import msgspec
 
+from exchange.dev import processes
 from exchange.dev import stack as devstack
 from exchange.kernel import outbox
 from tests.support import bearer, offer_body
@@ -351,7 +352,7 @@ def start_service(
     stack: devstack.Stack, operator_key: str, workdir: Path, seed: bool, workers: int
 ) -> tuple[str, subprocess.Popen]:
     """Start `exchange serve` on the stack, on a free loopback port, and wait until it is live."""
-    port = devstack.free_port()
+    port = processes.free_port()
     env = {
         **os.environ,
         **stack.env(),
@@ -364,20 +365,20 @@ def start_service(
     if seed:
         args.append("--seed")
     log_path = workdir / "service.log"
-    proc = devstack.spawn(args, log_path, REPO, env)
+    proc = processes.spawn(args, log_path, REPO, env)
     url = f"http://127.0.0.1:{port}"
-    devstack.wait_http("the service", proc, log_path, f"{url}/health/live", {})
+    processes.wait_http("the service", proc, log_path, f"{url}/health/live", {})
     return url, proc
 
 
 def start_bare(sample: Path, workdir: Path) -> tuple[str, subprocess.Popen]:
     """Start the bare app on a free loopback port, serving the captured offer, and wait until it is live."""
-    port = devstack.free_port()
+    port = processes.free_port()
     args = [sys.executable, "-m", "bench.bare_app", "--port", str(port), "--sample", str(sample)]
     log_path = workdir / "bare.log"
-    proc = devstack.spawn(args, log_path, REPO, dict(os.environ))
+    proc = processes.spawn(args, log_path, REPO, dict(os.environ))
     url = f"http://127.0.0.1:{port}"
-    devstack.wait_http("the bare app", proc, log_path, f"{url}/bare/live", {})
+    processes.wait_http("the bare app", proc, log_path, f"{url}/bare/live", {})
     return url, proc
 
 
@@ -605,7 +606,7 @@ def format_cpu_line(values: tuple[str, ...]) -> str:
 
 def print_log_tail(log_path: Path) -> None:
     """Show the end of the service's log (it runs with LOG_LEVEL=WARNING), if it wrote anything."""
-    text = devstack.log_tail(log_path) if log_path.exists() else ""
+    text = processes.log_tail(log_path) if log_path.exists() else ""
     if text.strip():
         print(f"\nthe service's log (last lines):\n{text}")
 
@@ -674,7 +675,7 @@ def bench_run(prefix: str) -> Iterator[Started]:
         yield run
     finally:
         for proc in reversed(run.children):
-            devstack.terminate(proc)
+            processes.terminate(proc)
         if run.stack is not None:
             run.stack.stop()
         shutil.rmtree(run.workdir, ignore_errors=True)

@@ -34,6 +34,7 @@ from bench.http_bench import (
     postgres_version,
     run_async,
 )
+from exchange.dev import processes
 from exchange.dev import stack as devstack
 from exchange.kernel import db
 from exchange.kernel.settings import Settings, settings_from_env
@@ -471,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {exc}", file=sys.stderr)
             log = started.workdir / "service.log"
             if log.exists():
-                print(devstack.log_tail(log), file=sys.stderr)
+                print(processes.log_tail(log), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\ninterrupted; stopping what this run started", file=sys.stderr)

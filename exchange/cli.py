@@ -85,15 +85,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Anything given in the environment wins over the embedded service.
         settings = settings_from_env({**stack.env(), **{k: v for k, v in os.environ.items() if v}}, **overrides)
     if stack is not None and settings.stripe_api_base == stack.stripe_api_base:
-        from exchange.dev.stack import register_stripe_webhook
-
-        # The sandbox posts its events straight to this service, so `make run` shows the whole payment path.
+        # The sandbox posts its events straight to this service, so `make run` shows the whole payment path; the stack
+        # starts a sandbox that died again, with this webhook.
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        register_stripe_webhook(
-            settings.stripe_api_base,
-            settings.stripe_secret_key,
-            f"http://{host}:{settings.port}/v1/webhooks/stripe",
-            settings.stripe_webhook_secret,
+        stack.stripe.deliver_events_to(
+            f"http://{host}:{settings.port}/v1/webhooks/stripe", settings.stripe_webhook_secret
         )
     try:
         asyncio.run(_prepare(settings, seed=args.seed))
@@ -141,13 +137,14 @@ def cmd_reconcile(_: argparse.Namespace) -> int:
     if not settings.stripe_api_base:
         # Without STRIPE_API_BASE, the sandbox of a running `make run` (its address is under the data dir).
         from exchange.dev import stack as devstack
+        from exchange.dev.stripe_sandbox import STRIPE_SECRET_KEY
 
         address = data_dir() / devstack.STRIPE_ADDRESS_FILE
         if address.is_file():
             settings = msgspec.structs.replace(
                 settings,
                 stripe_api_base=address.read_text().strip(),
-                stripe_secret_key=settings.stripe_secret_key or devstack.STRIPE_SECRET_KEY,
+                stripe_secret_key=settings.stripe_secret_key or STRIPE_SECRET_KEY,
             )
     if not settings.stripe_secret_key:
         print("exchange: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a sandbox) to reconcile", file=sys.stderr)

@@ -14,6 +14,7 @@ from exchange.kernel.settings import Settings
 from listings import public as listings
 from matching import consumers as matching
 from payments import consumers as payments
+from payments import public as payments_public
 
 log = logging.getLogger("exchange.jobs")
 
@@ -62,6 +63,7 @@ async def running(settings: Settings) -> AsyncIterator[None]:
         consumers: list[outbox.Consumer] = []
         for source in CONSUMER_SOURCES:
             consumers.extend(await stack.enter_async_context(source(settings)))
+        stripe = await stack.enter_async_context(payments_public.open_gateway(settings))
         # One connection per consumer and one for the sweeps: a slow webhook receiver must not hold up the indexer.
         pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 1)
         stack.push_async_callback(pool.close)
@@ -77,6 +79,14 @@ async def running(settings: Settings) -> AsyncIterator[None]:
             asyncio.create_task(
                 every(PRUNE_EVERY_SECONDS, "rate-limit counters pruned", lambda: prune_rate_limits(pool)),
                 name="rate-limit-prune",
+            ),
+            asyncio.create_task(
+                every(
+                    settings.read_back_every_seconds,
+                    "invoices settled by reading Stripe back",
+                    lambda: payments_public.read_back(pool, stripe, settings.read_back_after_seconds),
+                ),
+                name="payments-read-back",
             ),
         ]
         if consumers:

@@ -11,13 +11,14 @@ from exchange.kernel.events import DealAgreed, DealCancelled, DealFeesPaid, Deal
 from exchange.kernel.settings import Settings
 from payments import fees, repo, webhooks
 from payments.gateway import CANCELLABLE, Gateway, open_gateway
-from payments.invoices import apply_intent
-from payments.refunds import refund
+from payments.invoices import SETTLED, apply_intent
+from payments.refunds import RefundDue, refund
 from payments.schedules import to_schedule
 
 DealEvent = DealAgreed | DealCancelled
 DEAL_TOPICS = ("deal.agreed", "deal.cancelled")
 STRIPE_TOPICS = ("payments.stripe_event",)
+REFUND_TOPICS = ("payments.refund_due",)
 
 
 class StillProcessing(Exception):
@@ -78,24 +79,38 @@ async def on_deal_agreed(conn: asyncpg.Connection, event: DealAgreed) -> None:
 
 
 async def on_deal_cancelled(conn: asyncpg.Connection, gateway: Gateway, event: DealCancelled) -> None:
-    """Void what is unpaid, cancel intents in flight and refund what was paid."""
+    """Cancel intents in flight, then void what is unpaid and have what was paid refunded."""
+    # Stripe first, before any row is locked: this transaction keeps the locks it takes until it commits.
+    intents = {}
+    for invoice in await repo.deal_invoices(conn, event.deal_id):
+        if invoice.status in SETTLED or not invoice.payment_intent_id:
+            continue
+        intent = await gateway.retrieve_intent(invoice.payment_intent_id)
+        if intent.status in CANCELLABLE:
+            intent = await gateway.cancel_intent(intent.id)
+        elif intent.status == "processing":
+            raise StillProcessing(f"invoice {invoice.id}: its payment is still processing")
+        intents[invoice.id] = intent
     invoices = await repo.deal_invoices(conn, event.deal_id, lock=True)
     await repo.lock_fee_deal(conn, event.deal_id)
     await repo.mark_cancelled(conn, event.deal_id, event.reason, event.cancelled_at)
     for invoice in invoices:
         if invoice.status in ("void", "refunded"):
             continue
-        if invoice.status != "paid" and invoice.payment_intent_id:
-            intent = await gateway.retrieve_intent(invoice.payment_intent_id)
-            if intent.status in CANCELLABLE:
-                intent = await gateway.cancel_intent(intent.id)
-            elif intent.status == "processing":
-                raise StillProcessing(f"invoice {invoice.id}: its payment is still processing")
-            invoice = await apply_intent(conn, gateway, invoice, intent)
+        if invoice.id in intents:
+            # An intent made since it was read is another attempt: apply_intent leaves the invoice alone for it.
+            invoice = await apply_intent(conn, invoice, intents[invoice.id])
         if invoice.status == "paid":
-            await refund(conn, gateway, invoice)
+            await outbox.emit(conn, invoice.deal_id, RefundDue(invoice_id=invoice.id))
         else:
             await repo.update_invoice(conn, invoice.id, status="void", voided_at=datetime.now(UTC), next_action=None)
+
+
+async def on_refund_due(conn: asyncpg.Connection, gateway: Gateway, event: RefundDue) -> None:
+    """Give a paid invoice back (a second event for it finds it refunded and does nothing)."""
+    invoice = await repo.get_invoice(conn, event.invoice_id)
+    if invoice is not None and invoice.status == "paid":
+        await refund(conn, gateway, invoice)
 
 
 def for_gateway(gateway: Gateway) -> list[outbox.Consumer]:
@@ -113,9 +128,14 @@ def for_gateway(gateway: Gateway) -> list[outbox.Consumer]:
         for row in rows:
             await webhooks.process(conn, gateway, outbox.decode(row, webhooks.StripeEventReceived))
 
+    async def handle_refunds(conn: asyncpg.Connection, rows: list[outbox.OutboxRow]) -> None:
+        for row in rows:
+            await on_refund_due(conn, gateway, outbox.decode(row, RefundDue))
+
     return [
         outbox.Consumer("payments.deals", DEAL_TOPICS, handle_deals, batch_size=1),
         outbox.Consumer("payments.stripe", STRIPE_TOPICS, handle_stripe, batch_size=1),
+        outbox.Consumer("payments.refunds", REFUND_TOPICS, handle_refunds, batch_size=1),
     ]
 
 

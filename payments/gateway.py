@@ -7,16 +7,14 @@ from typing import Any
 
 import stripe
 
-from exchange.kernel.errors import DomainError
+from exchange.kernel.errors import DomainError, Unavailable
 from exchange.kernel.settings import Settings
 
-TIMEOUT_SECONDS = 20.0
 WEBHOOK_TOLERANCE_SECONDS = 300
-# Stripe's own retries use the idempotency keys below, so a retried create never makes a second intent.
-NETWORK_RETRIES = 2
 
 StripeError = stripe.StripeError
 CardError = stripe.CardError
+NoAnswer = stripe.APIConnectionError
 SignatureError = stripe.SignatureVerificationError
 
 # Stripe cancels a PaymentIntent only in these statuses.
@@ -29,17 +27,24 @@ class GatewayError(DomainError):
     status, type, title = 502, "payment-gateway-error", "Payment gateway error"
 
 
+class GatewayUnavailable(Unavailable):
+    """Stripe did not answer in time; the invoice is left for a retry or the read-back to settle."""
+
+    type, title = "payment-gateway-unavailable", "Payment gateway unavailable"
+
+
 class Gateway:
     """What payments asks of Stripe."""
 
     def __init__(self, settings: Settings) -> None:
-        self._http = stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
+        self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout)
         base = {"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else None
+        # Stripe's own retries resend the idempotency keys given below, so a retried create never makes a second intent.
         self.client = stripe.StripeClient(
             settings.stripe_secret_key or "sk_test_unset",
             base_addresses=base,
             http_client=self._http,
-            max_network_retries=NETWORK_RETRIES,
+            max_network_retries=settings.stripe_retries,
         )
 
     async def close(self) -> None:

@@ -12,8 +12,8 @@ from exchange.kernel.auth import Principal, require
 from exchange.kernel.errors import Forbidden, NotFound
 from exchange.kernel.events import DealFeesPaid
 from payments import repo
-from payments.gateway import CardError, Gateway
-from payments.refunds import refund
+from payments.gateway import CardError
+from payments.refunds import RefundDue
 from payments.repo import InvoiceRow
 from payments.schemas import InvoiceOut
 
@@ -92,19 +92,31 @@ def payment_error(intent: Any, error: CardError | None = None) -> dict[str, Any]
     return {k: source[k] for k in ("code", "decline_code", "message") if source.get(k)}
 
 
+async def settle(conn: asyncpg.Connection, intent: Any, error: CardError | None = None) -> InvoiceRow | None:
+    """Lock the invoice a PaymentIntent read back from Stripe was made for and bring it in line with it.
+
+    Pay, verified webhook events and the read-back job all settle here: under the row lock, and moving only forward,
+    however many of them race; None for an intent of no invoice here."""
+    invoice_id = await repo.invoice_for_intent(conn, intent.id)
+    invoice = await repo.get_invoice(conn, invoice_id, lock=True) if invoice_id else None
+    return await apply_intent(conn, invoice, intent, error) if invoice else None
+
+
 async def apply_intent(
-    conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow, intent: Any, error: CardError | None = None
+    conn: asyncpg.Connection, invoice: InvoiceRow, intent: Any, error: CardError | None = None
 ) -> InvoiceRow:
     """Bring a locked invoice in line with its PaymentIntent as Stripe reports it; no change, no write."""
     if intent.id != invoice.payment_intent_id:
         # An earlier attempt, cancelled before the current one was created: nothing to learn from it.
         return invoice
     if invoice.status == "void" and intent.status == "succeeded":
-        # Paid after the deal was cancelled (the payer confirmed while it was being voided): give it back.
+        # Paid after the deal was cancelled (the payer confirmed while it was being voided): given back by the refund
+        # consumer, since no row lock is held while Stripe answers.
         invoice = await repo.update_invoice(
             conn, invoice.id, status="paid", paid_at=datetime.now(UTC), next_action=None
         )
-        return await refund(conn, gateway, invoice)
+        await outbox.emit(conn, invoice.deal_id, RefundDue(invoice_id=invoice.id))
+        return invoice
     error_details = payment_error(intent, error)
     status = status_from_intent(invoice.status, intent.status, error_details is not None)
     changes: dict[str, Any] = {}

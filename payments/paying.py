@@ -1,17 +1,30 @@
-"""Paying an invoice: its one live PaymentIntent, created or reused, and confirmed on the server when asked."""
+"""Paying an invoice: its one live PaymentIntent, created or reused, and confirmed on the server when asked.
 
+No connection or row lock is held while Stripe answers: the invoice is reserved (committed), Stripe is called, and
+each outcome is recorded in a short transaction of its own, so a pay cut short anywhere leaves the invoice for a
+retry or the read-back job to settle."""
+
+import asyncio
 import logging
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from exchange.kernel.auth import Principal, require
+from exchange.kernel.db import Begin
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, field_error
-from payments import repo
-from payments.gateway import CANCELLABLE, CardError, Gateway, GatewayError, StripeError
-from payments.invoices import SETTLED, apply_intent, next_action, payment_error, visible
+from payments import leases, repo
+from payments.gateway import (
+    CANCELLABLE,
+    CardError,
+    Gateway,
+    GatewayError,
+    GatewayUnavailable,
+    NoAnswer,
+    StripeError,
+)
+from payments.invoices import SETTLED, next_action, payment_error, settle, visible
 from payments.repo import InvoiceRow
 from payments.schemas import InvoiceOut, PaymentOut
 
@@ -49,8 +62,15 @@ def _reusable(intent: Any, payment_method: str | None) -> bool:
     return True
 
 
+async def _settle(begin: Begin, intent: Any, error: CardError | None = None) -> InvoiceRow:
+    async with begin() as conn:
+        invoice = await settle(conn, intent, error)
+    assert invoice is not None, "pay settles only intents it recorded"
+    return invoice
+
+
 async def _create_intent(
-    conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow, payment_method: str | None
+    begin: Begin, gateway: Gateway, invoice: InvoiceRow, payment_method: str | None
 ) -> tuple[Any, InvoiceRow]:
     attempt = invoice.payment_attempts + 1
     metadata = {
@@ -59,57 +79,75 @@ async def _create_intent(
         "party": invoice.party,
         "instalment": str(invoice.instalment),
     }
-    # Stripe replays a create with the same key: a retry after this transaction failed gets the same
-    # intent back instead of a second one (the sandbox ignores the key; reconcile finds such orphans).
+    # The attempt number moves on only once its intent is recorded, so a retry after this call got no answer sends the
+    # same key and Stripe replays the same intent instead of making a second (the sandbox ignores the key; reconcile
+    # finds such orphans, never confirmed).
     key = f"tmx-invoice-{invoice.id}-attempt-{attempt}-{payment_method or 'client'}"
     intent = await gateway.create_intent(
         amount=invoice.amount, metadata=metadata, payment_method=payment_method, idempotency_key=key
     )
-    await repo.record_intent(conn, intent.id, invoice.id, attempt, invoice.amount)
-    invoice = await repo.update_invoice(
-        conn,
-        invoice.id,
-        payment_intent_id=intent.id,
-        payment_attempts=attempt,
-        next_action=None,
-    )
+    async with begin() as conn:
+        await repo.record_intent(conn, intent.id, invoice.id, attempt, invoice.amount)
+        invoice = await repo.update_invoice(
+            conn,
+            invoice.id,
+            payment_intent_id=intent.id,
+            payment_attempts=attempt,
+            next_action=None,
+        )
     return intent, invoice
 
 
 async def pay(
-    conn: asyncpg.Connection,
+    begin: Begin,
     gateway: Gateway,
     principal: Principal | None,
     invoice_id: UUID,
     payment_method: str | None,
+    deadline: float,
 ) -> PayResult:
-    """Create or reuse the invoice's one live PaymentIntent; with a PaymentMethod, confirm it on the server."""
+    """Create or reuse the invoice's one live PaymentIntent; with a PaymentMethod, confirm it on the server.
+
+    Waiting for the invoice (another pay of it under way) and Stripe's answers together take at most `deadline`."""
     principal = require(principal)
-    invoice = visible(await repo.get_invoice(conn, invoice_id, lock=True), principal)
-    if not principal.is_member_of(invoice.org_id, "editor"):
-        raise Forbidden("only the invoiced organization's editors and owners may pay it")
-    if invoice.status in ("refunded", "void"):
-        raise InvalidTransition(f"the invoice is {invoice.status} and cannot be paid")
+
+    def payable(invoice: InvoiceRow | None) -> InvoiceRow:
+        invoice = visible(invoice, principal)
+        if not principal.is_member_of(invoice.org_id, "editor"):
+            raise Forbidden("only the invoiced organization's editors and owners may pay it")
+        if invoice.status in ("refunded", "void"):
+            raise InvalidTransition(f"the invoice is {invoice.status} and cannot be paid")
+        return invoice
+
+    until = asyncio.get_running_loop().time() + deadline
     try:
-        return await _pay_locked(conn, gateway, invoice, payment_method)
+        async with leases.reserved(begin, invoice_id, payable, until) as invoice, asyncio.timeout_at(until):
+            return await _pay_reserved(begin, gateway, invoice, payment_method)
+    except TimeoutError:
+        log.warning("Stripe did not answer the payment of invoice %s within %g s", invoice_id, deadline)
+        raise GatewayUnavailable(
+            "the payment gateway did not answer in time; nothing was charged twice, pay again shortly"
+        ) from None
     except StripeError as exc:
-        log.warning("Stripe refused a payment step for invoice %s: %s", invoice.id, exc.__class__.__name__)
+        log.warning("Stripe refused a payment step for invoice %s: %s", invoice_id, exc.__class__.__name__)
+        if isinstance(exc, NoAnswer):
+            raise GatewayUnavailable(
+                "the payment gateway did not answer; nothing was charged twice, pay again shortly"
+            ) from None
         if payment_method and (exc.http_status == 404 or getattr(exc, "param", None) == "payment_method"):
             raise field_error("payment_method", "Stripe knows no such PaymentMethod") from None
         if exc.http_status and 400 <= exc.http_status < 500:
             raise Conflict(
                 f"the payment gateway refused the request: {exc.user_message or 'invalid request'}"
             ) from None
-        raise GatewayError("the payment gateway did not answer; nothing was charged twice, try again") from None
+        raise GatewayError("the payment gateway failed; nothing was charged twice, try again") from None
 
 
-async def _pay_locked(
-    conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow, payment_method: str | None
-) -> PayResult:
+async def _pay_reserved(begin: Begin, gateway: Gateway, invoice: InvoiceRow, payment_method: str | None) -> PayResult:
     intent = None
     if invoice.payment_intent_id:
         intent = await gateway.retrieve_intent(invoice.payment_intent_id)
-        invoice = await apply_intent(conn, gateway, invoice, intent)
+        invoice = await _settle(begin, intent)
         if invoice.status in SETTLED or intent.status in ("processing", "requires_capture"):
             return PayResult(intent=intent, invoice=invoice)
         if not _reusable(intent, payment_method):
@@ -118,7 +156,7 @@ async def _pay_locked(
                 intent = await gateway.cancel_intent(intent.id)
             intent = None
     if intent is None:
-        intent, invoice = await _create_intent(conn, gateway, invoice, payment_method)
+        intent, invoice = await _create_intent(begin, gateway, invoice, payment_method)
     elif (
         payment_method
         and intent.payment_method != payment_method
@@ -130,7 +168,7 @@ async def _pay_locked(
             intent = await gateway.confirm_intent(intent.id, f"tmx-confirm-{intent.id}-{payment_method}")
         except CardError as declined:
             intent = await gateway.retrieve_intent(intent.id)
-            invoice = await apply_intent(conn, gateway, invoice, intent, declined)
+            invoice = await _settle(begin, intent, declined)
             return PayResult(intent=intent, invoice=invoice, declined=payment_error(intent, declined) or {})
-    invoice = await apply_intent(conn, gateway, invoice, intent)
+    invoice = await _settle(begin, intent)
     return PayResult(intent=intent, invoice=invoice)

@@ -83,13 +83,21 @@ async def _check_invoice(gateway: Gateway, invoice: InvoiceRow) -> list[Disagree
     return found
 
 
+async def _load(conn: asyncpg.Connection) -> tuple[list[InvoiceRow], dict[str, UUID]]:
+    return await repo.all_invoices(conn), await repo.intents_by_id(conn)
+
+
 async def reconcile(
     conn: asyncpg.Connection, gateway: Gateway, progress: Callable[[str], None] | None = None
 ) -> Report:
     """Compare every invoice with Stripe, then look for intents made for invoices that never recorded them."""
-    invoices = await repo.all_invoices(conn)
+    return await _compare(*await _load(conn), gateway, progress)
+
+
+async def _compare(
+    invoices: list[InvoiceRow], known: dict[str, UUID], gateway: Gateway, progress: Callable[[str], None] | None
+) -> Report:
     by_id = {i.id: i for i in invoices}
-    known = await repo.intents_by_id(conn)
     disagreements: list[Disagreement] = []
     for number, invoice in enumerate(invoices, start=1):
         disagreements.extend(await _check_invoice(gateway, invoice))
@@ -135,10 +143,12 @@ async def main(settings: Settings) -> int:
     """`exchange reconcile`: print every disagreement; 1 when there is any, else 0."""
     conn = await db.connect(settings.database_url)
     try:
-        async with open_gateway(settings) as gateway:
-            report = await reconcile(conn, gateway, progress=lambda line: print(line, file=sys.stderr))
+        invoices, known = await _load(conn)
     finally:
+        # Closed before Stripe is asked anything: no connection waits on it.
         await conn.close()
+    async with open_gateway(settings) as gateway:
+        report = await _compare(invoices, known, gateway, lambda line: print(line, file=sys.stderr))
     for line in render(report):
         print(line)
     return 1 if report.disagreements else 0

@@ -273,3 +273,44 @@ async def insert_event(
             created,
         )
     )
+
+
+# --- reservations and read-back ---------------------------------------------------------
+
+
+async def take_lease(conn: asyncpg.Connection, invoice_id: UUID, token: UUID, seconds: float) -> bool:
+    """Reserve an invoice for one caller's Stripe calls unless another holds it; the reservation lapses by itself."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE invoices SET stripe_lease = $2, stripe_lease_until = now() + make_interval(secs => $3)"
+            " WHERE id = $1 AND (stripe_lease IS NULL OR stripe_lease_until < now()) RETURNING true",
+            invoice_id,
+            token,
+            seconds,
+        )
+    )
+
+
+async def end_lease(conn: asyncpg.Connection, invoice_id: UUID, token: UUID) -> None:
+    """Give up a reservation (nothing when it has lapsed and another holds the invoice)."""
+    await conn.execute(
+        "UPDATE invoices SET stripe_lease = NULL, stripe_lease_until = NULL WHERE id = $1 AND stripe_lease = $2",
+        invoice_id,
+        token,
+    )
+
+
+async def claim_read_back(conn: asyncpg.Connection, older_than: float, limit: int) -> list[tuple[str, int]]:
+    """Mark as read back, and return (PaymentIntent, invoice version) of, unsettled invoices neither changed nor read
+    back for `older_than` seconds, oldest first; invoices another process is claiming are skipped (ETags stay)."""
+    rows = await conn.fetch(
+        "UPDATE invoices SET read_back_at = now() WHERE id IN ("
+        " SELECT id FROM invoices"
+        " WHERE status IN ('open', 'processing', 'failed') AND payment_intent_id IS NOT NULL"
+        " AND coalesce(read_back_at, updated_at) < now() - make_interval(secs => $1)"
+        " ORDER BY coalesce(read_back_at, updated_at) LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING payment_intent_id, version",
+        older_than,
+        limit,
+    )
+    return [(r["payment_intent_id"], r["version"]) for r in rows]

@@ -9,7 +9,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exchange.kernel.auth import KEYED, Caller
-from exchange.kernel.db import Conn
+from exchange.kernel.db import Conn, transactions
 from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, problem_response
 from exchange.kernel.http import (
     BEARER,
@@ -19,10 +19,9 @@ from exchange.kernel.http import (
     Limit,
     decode_cursor,
     etag,
+    once_per_key,
     page_of,
     problems,
-    remember_idempotent,
-    replay_idempotent,
 )
 from exchange.kernel.schemas import Page, Problem
 from payments import invoices, paying, refunds, schedules, webhooks
@@ -40,8 +39,14 @@ GATEWAY = {
     502: ResponseSpec(
         data_container=Problem,
         media_type=PROBLEM_MEDIA_TYPE,
-        description="Stripe refused or did not answer; nothing was recorded as paid or refunded",
-    )
+        description="Stripe refused or failed; nothing was recorded as paid or refunded",
+    ),
+    503: ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description="Stripe did not answer in time (or the database is away): retry after Retry-After seconds; nothing"
+        " is charged twice",
+    ),
 }
 Amount = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="The deal value in VND")]
 
@@ -120,7 +125,6 @@ class InvoiceController(Controller):
     async def pay(
         self,
         state: State,
-        conn: Conn,
         principal: Caller,
         invoice_id: FromPath[UUID],
         data: JSONBody[PayIn | None] = None,
@@ -129,23 +133,27 @@ class InvoiceController(Controller):
         """Create or reuse the invoice's PaymentIntent (editors of the invoiced organization). With `payment_method` the
         server confirms it; without, confirm with `client_secret`. Honours Idempotency-Key."""
         data = data or PayIn()
-        scope = f"POST /v1/invoices/{invoice_id}/pay"
-        if replay := await replay_idempotent(conn, principal, scope, idempotency_key, data):
-            return replay
-        result = await paying.pay(conn, state.stripe, principal, invoice_id, data.payment_method)
-        invoice = invoices.invoice_out(result.invoice)
-        if result.declined is not None:
+        deadline = state.settings.stripe_deadline
+
+        # No request-scoped transaction: the connection is borrowed only between Stripe's answers.
+        async def answer() -> Response:
+            result = await paying.pay(
+                transactions(state), state.stripe, principal, invoice_id, data.payment_method, deadline
+            )
+            invoice = invoices.invoice_out(result.invoice)
+            if result.declined is None:
+                return Response(paying.payment_out(result, invoice), status_code=200)
             message = result.declined.get("message") or "the card was declined"
-            response = problem_response(
+            return problem_response(
                 402,
                 "card-declined",
                 "Card declined",
                 f"{message}; the invoice can be paid again with another payment method",
                 extra={"payment_intent_id": result.intent.id, "decline": result.declined, "invoice": invoice},
             )
-        else:
-            response = Response(paying.payment_out(result, invoice), status_code=200)
-        return await remember_idempotent(conn, principal, scope, idempotency_key, response)
+
+        scope = f"POST /v1/invoices/{invoice_id}/pay"
+        return await once_per_key(state, principal, scope, idempotency_key, data, answer, within=deadline)
 
     @post(
         "/{invoice_id:uuid}/refund",
@@ -156,17 +164,19 @@ class InvoiceController(Controller):
     async def refund(
         self,
         state: State,
-        conn: Conn,
         principal: Caller,
         invoice_id: FromPath[UUID],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InvoiceOut]:
         """Refund a paid invoice in full through Stripe; it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
+        deadline = state.settings.stripe_deadline
+
+        async def answer() -> Response:
+            row = await refunds.refund_invoice(transactions(state), state.stripe, principal, invoice_id, deadline)
+            return _invoice_response(row)
+
         scope = f"POST /v1/invoices/{invoice_id}/refund"
-        if replay := await replay_idempotent(conn, principal, scope, idempotency_key, None):
-            return replay
-        row = await refunds.refund_invoice(conn, state.stripe, principal, invoice_id)
-        return await remember_idempotent(conn, principal, scope, idempotency_key, _invoice_response(row))
+        return await once_per_key(state, principal, scope, idempotency_key, None, answer, within=deadline)
 
 
 @post("/v1/webhooks/stripe", tags=["webhooks"], status_code=200, responses=problems(400), summary="Stripe events")

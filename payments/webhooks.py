@@ -10,7 +10,7 @@ from exchange.kernel import outbox
 from exchange.kernel.errors import BadRequest
 from payments import repo
 from payments.gateway import Gateway, SignatureError, verify_event
-from payments.invoices import apply_intent
+from payments.invoices import settle
 
 
 class StripeEventReceived(outbox.Event, frozen=True, kw_only=True, tag="payments.stripe_event"):
@@ -75,13 +75,7 @@ async def record(conn: asyncpg.Connection, event: Any) -> bool:
 
 async def process(conn: asyncpg.Connection, gateway: Gateway, event: StripeEventReceived) -> None:
     """Act on a stored event by reading its PaymentIntent back; events of unknown intents are ignored."""
-    if not event.payment_intent_id:
+    if not event.payment_intent_id or await repo.invoice_for_intent(conn, event.payment_intent_id) is None:
         return
-    invoice_id = await repo.invoice_for_intent(conn, event.payment_intent_id)
-    if invoice_id is None:
-        return
-    invoice = await repo.get_invoice(conn, invoice_id, lock=True)
-    if invoice is None:
-        return
-    intent = await gateway.retrieve_intent(event.payment_intent_id)
-    await apply_intent(conn, gateway, invoice, intent)
+    # Read before settle() locks the invoice: no row is locked while Stripe answers.
+    await settle(conn, await gateway.retrieve_intent(event.payment_intent_id))

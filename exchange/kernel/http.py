@@ -1,10 +1,11 @@
 """HTTP conventions shared by every route: request ids, ETags, cursors, idempotency, docs."""
 
+import asyncio
 import base64
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
@@ -12,13 +13,22 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Request, Response
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange.kernel.auth import Principal
-from exchange.kernel.errors import PROBLEM_MEDIA_TYPE, BadRequest, Conflict, PreconditionFailed, UnsupportedMediaType
+from exchange.kernel.db import borrowed
+from exchange.kernel.errors import (
+    PROBLEM_MEDIA_TYPE,
+    BadRequest,
+    Conflict,
+    PreconditionFailed,
+    Unavailable,
+    UnsupportedMediaType,
+)
 from exchange.kernel.schemas import Page, Problem
 
 BEARER = [{"BearerAuth": []}]
@@ -209,15 +219,19 @@ class StoredResponse(msgspec.Struct, frozen=True):
     body: bytes
 
 
+def _request_hash(key: str, request: Any) -> bytes:
+    if not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key: must be 1 to 255 characters")
+    return hashlib.sha256(msgspec.json.encode(request)).digest()
+
+
 async def claim_idempotency_key(conn: asyncpg.Connection, scope: str, key: str, request: Any) -> StoredResponse | None:
     """Claim key for this request, or return the response already given to it.
 
     The claim is a row in the request's own transaction: a concurrent retry waits on it and then
     sees the committed response; a failed request rolls the claim back with everything else.
     """
-    if not 1 <= len(key) <= 255:
-        raise BadRequest("Idempotency-Key: must be 1 to 255 characters")
-    request_hash = hashlib.sha256(msgspec.json.encode(request)).digest()
+    request_hash = _request_hash(key, request)
     claimed = await conn.fetchval(
         "INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, 0, '')"
         " ON CONFLICT DO NOTHING RETURNING true",
@@ -227,9 +241,16 @@ async def claim_idempotency_key(conn: asyncpg.Connection, scope: str, key: str, 
     )
     if claimed:
         return None
+    return await _stored(conn, scope, key, request_hash)
+
+
+async def _stored(conn: asyncpg.Connection, scope: str, key: str, request_hash: bytes) -> StoredResponse | None:
+    """The response stored for a key (status 0 while it is being answered); 409 for another request's key."""
     row = await conn.fetchrow(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
     )
+    if row is None:
+        return None
     if row["request_hash"] != request_hash:
         raise Conflict("Idempotency-Key was already used with a different request body")
     return StoredResponse(row["status"], row["body"])
@@ -253,8 +274,10 @@ async def replay_idempotent(
     if not key or principal is None:
         return None
     stored = await claim_idempotency_key(conn, f"{principal.member_id}:{scope}", key, request)
-    if stored is None:
-        return None
+    return None if stored is None else _replayed(stored)
+
+
+def _replayed(stored: StoredResponse) -> Response:
     headers = {"Idempotent-Replayed": "true"}
     media_type = PROBLEM_MEDIA_TYPE if stored.status >= 400 else "application/json"
     if stored.status < 400 and (version := msgspec.json.decode(stored.body, type=_Versioned).version) is not None:
@@ -269,6 +292,64 @@ async def remember_idempotent(
     if key and principal is not None:
         body = msgspec.json.encode(response.content)
         await record_idempotent_response(conn, f"{principal.member_id}:{scope}", key, response.status_code, body)
+    return response
+
+
+# A claim still unanswered after this many times its route's time limit was left by a process that died: taken over.
+_ABANDONED_AFTER = 2
+_POLL_FIRST, _POLL_MAX = 0.02, 0.25
+
+
+async def once_per_key(
+    state: State,
+    principal: Principal | None,
+    scope: str,
+    key: str | None,
+    request: Any,
+    answer: Callable[[], Awaitable[Response]],
+    *,
+    within: float,
+) -> Response:
+    """Honour Idempotency-Key on a route that holds no transaction while it waits on a remote service.
+
+    The claim is committed before the work, so a concurrent retry waits (up to `within` seconds, without a connection)
+    for the first answer and replays it; a request that fails frees its key, as a rolled-back claim would."""
+    if not key or principal is None:
+        return await answer()
+    scope = f"{principal.member_id}:{scope}"
+    request_hash = _request_hash(key, request)
+    deadline = asyncio.get_running_loop().time() + within
+    delay = _POLL_FIRST
+    while True:
+        async with borrowed(state) as conn:
+            claimed = await conn.fetchval(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, 0, '')"
+                " ON CONFLICT (scope, key) DO UPDATE SET created_at = now()"
+                " WHERE idempotency_keys.status = 0 AND idempotency_keys.request_hash = excluded.request_hash"
+                " AND idempotency_keys.created_at < now() - make_interval(secs => $4)"
+                " RETURNING true",
+                scope,
+                key,
+                request_hash,
+                _ABANDONED_AFTER * within,
+            )
+            stored = None if claimed else await _stored(conn, scope, key, request_hash)
+        if claimed:
+            break
+        if stored is not None and stored.status:
+            return _replayed(stored)
+        if asyncio.get_running_loop().time() > deadline:
+            raise Unavailable("a request with this Idempotency-Key is still being answered; retry shortly")
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, _POLL_MAX)
+    try:
+        response = await answer()
+    except BaseException:
+        async with borrowed(state) as conn:
+            await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0", scope, key)
+        raise
+    async with borrowed(state) as conn:
+        await record_idempotent_response(conn, scope, key, response.status_code, msgspec.json.encode(response.content))
     return response
 
 

@@ -24,6 +24,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_secret_key: str = ""
     # Signs the events Stripe POSTs to /v1/webhooks/stripe (whsec_...); the embedded stack makes one.
     stripe_webhook_secret: str = ""
+    # Each call to Stripe waits this long for its answer and is tried again this many times (with the same idempotency
+    # key); a pay or refund gives up on Stripe after stripe_deadline in all: 503 with Retry-After, the invoice left for a
+    # retry or the read-back.
+    stripe_timeout: float = 4.0
+    stripe_retries: int = 1
+    stripe_deadline: float = 10.0
+    # An unsettled invoice with a PaymentIntent is read back from Stripe once nothing changed it for this long (a lost
+    # webhook), and again each time this long has passed; the read-back job looks every read_back_every_seconds.
+    read_back_after_seconds: float = 180.0
+    read_back_every_seconds: float = 60.0
     host: str = "127.0.0.1"
     port: int = 8000
     operator_bootstrap_key: str = ""

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange.dev.stack import register_stripe_webhook
+from exchange.dev.stripe_sandbox import register_stripe_webhook
 from tests.conftest import clone_database, drop_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
