@@ -92,6 +92,27 @@ def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def options_middleware(app: ASGIApp, methods_of: Callable[[str], str | None], cors: bool) -> ASGIApp:
+    """Answer OPTIONS on a known path with all of its methods in Allow, with or without a key.
+
+    With CORS on, a preflight (Origin and Access-Control-Request-Method) goes on to Litestar's CORS middleware."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await app(scope, receive, send)
+            return
+        names = {k for k, _ in scope["headers"]}
+        preflight = cors and b"origin" in names and b"access-control-request-method" in names
+        allow = None if preflight else methods_of(scope["path"])
+        if allow is None:
+            await app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow.encode())]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return middleware
+
+
 # Deeper JSON than any body of this API needs; msgspec itself recurses until Python's stack runs out.
 MAX_JSON_DEPTH = 32
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
