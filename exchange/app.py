@@ -19,9 +19,10 @@ from litestar.utils import normalize_path
 from swagger_ui_bundle import swagger_ui_path
 
 from exchange import health, jobs
+from exchange import metrics as metrics_route
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
-from exchange.kernel import db
+from exchange.kernel import db, logs, metrics
 from exchange.kernel.auth import authenticate, provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
 from exchange.kernel.http import (
@@ -29,6 +30,7 @@ from exchange.kernel.http import (
     document_common_problems,
     options_middleware,
     request_id_middleware,
+    request_log_middleware,
     safety_headers_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
@@ -62,6 +64,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
+    metrics.DB_POOL_MAX.set(settings.db_pool_max)
     async with app.state.pool.acquire() as conn:
         if rendered := await listing_service.render_missing(conn):
             log.info("stored the public JSON of %d published listings", rendered)
@@ -85,6 +88,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         if app.state.listing_cache is not None:
             await app.state.listing_cache.close()
         await app.state.pool.close()
+        metrics.process_exit()
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:
@@ -162,6 +166,7 @@ def create_app(settings: Settings) -> Litestar:
             stripe_webhook,
             health.live,
             health.ready,
+            metrics_route.get_metrics,
             OfferSearchController,
             DemandSearchController,
             OfferMatchController,
@@ -178,6 +183,7 @@ def create_app(settings: Settings) -> Litestar:
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
+        middleware=[metrics_route.PROMETHEUS.middleware],
         openapi_config=openapi,
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings}),
@@ -187,11 +193,13 @@ def create_app(settings: Settings) -> Litestar:
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
     options = options_middleware(app.asgi_handler, methods_by_path(app), cors=app.cors_config is not None)
-    app.asgi_handler = request_id_middleware(safety_headers_middleware(options))
+    app.asgi_handler = request_id_middleware(request_log_middleware(safety_headers_middleware(options)))
     document_common_problems(app.openapi_schema)
     return app
 
 
 def create_app_from_env() -> Litestar:
-    """The factory each uvicorn worker process calls: settings from its environment."""
-    return create_app(settings_from_env())
+    """The factory each uvicorn worker process calls: settings from its environment, its own logging."""
+    settings = settings_from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -7,6 +7,7 @@ from typing import Any
 
 import stripe
 
+from exchange.kernel import metrics
 from exchange.kernel.errors import DomainError
 from exchange.kernel.settings import Settings
 
@@ -34,6 +35,7 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self._http = stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
+        metrics.observe_client(self._http._client_async, "stripe")
         base = {"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else None
         self.client = stripe.StripeClient(
             settings.stripe_secret_key or "sk_test_unset",

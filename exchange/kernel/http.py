@@ -2,7 +2,9 @@
 
 import base64
 import hashlib
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -37,6 +39,8 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+request_log = logging.getLogger("exchange.requests")
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # ASCII digits only ("²".isdigit() is true), and no more than a version can have.
 _VERSION = re.compile(r"[0-9]{1,18}")
@@ -61,6 +65,40 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+def request_log_middleware(app: ASGIApp) -> ASGIApp:
+    """Log one line per request: its id, method, route (the path template), path, status and duration."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not request_log.isEnabledFor(logging.INFO):
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_status)
+        finally:
+            # Set by Litestar's router on this same scope; None when no route matched.
+            route = scope.get("path_template")
+            fields = {
+                "request_id": scope.get("state", {}).get("request_id"),
+                "method": scope["method"],
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+            }
+            request_log.info("%s %s %d", scope["method"], route or scope["path"], status, extra=fields)
 
     return middleware
 
