@@ -34,7 +34,4 @@ async def test_options_lists_every_method_of_each_path_without_a_key(client):
         assert response.status_code == 204, (path, response.text)
         allow = {m.strip() for m in response.headers["allow"].split(",")}
         assert allow == methods | {"OPTIONS"}, path
-
-
-async def test_options_on_an_unknown_path_is_a_404(client):
     assert (await client.options("/v1/no-such-thing")).status_code == 404
