@@ -3,26 +3,34 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+import re
+from collections.abc import AsyncGenerator, Callable
 
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.utils import normalize_path
+from swagger_ui_bundle import swagger_ui_path
 
 from exchange import health, jobs
+from exchange import metrics as metrics_route
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
-from exchange.kernel import db
+from exchange.kernel import db, logs, metrics
 from exchange.kernel.auth import authenticate, provide_principal
 from exchange.kernel.errors import EXCEPTION_HANDLERS
 from exchange.kernel.http import (
     check_body,
     document_common_problems,
+    options_middleware,
     request_id_middleware,
+    request_log_middleware,
     safety_headers_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
@@ -45,6 +53,8 @@ from payments.routes import FeeController, InvoiceController, stripe_webhook
 log = logging.getLogger("exchange")
 
 MAX_BODY_BYTES = 1024 * 1024
+# Swagger UI's scripts and styles, from the pinned swagger-ui-bundle-v2 package: the docs work with no internet.
+DOCS_ASSETS = "/schema/assets"
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +64,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     app.state.db_gate = asyncio.Semaphore(settings.db_pool_max)
+    metrics.DB_POOL_MAX.set(settings.db_pool_max)
     async with app.state.pool.acquire() as conn:
         if rendered := await listing_service.render_missing(conn):
             log.info("stored the public JSON of %d published listings", rendered)
@@ -77,6 +88,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         if app.state.listing_cache is not None:
             await app.state.listing_cache.close()
         await app.state.pool.close()
+        metrics.process_exit()
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:
@@ -98,6 +110,25 @@ async def _before_request(request: Request) -> None:
     await check_body(request)
 
 
+def methods_by_path(app: Litestar) -> Callable[[str], str | None]:
+    """The Allow header of each path: every method of it, OPTIONS included; None for an unknown path."""
+    # Litestar's own OPTIONS answer names only the methods of the first controller that registered a path (GET
+    # /v1/offers is search's, POST is listings'), and a keyed controller's guards make it a 401.
+    allow = {
+        re.sub(r":\w+}", "}", path): ", ".join(sorted(handlers))
+        for path, handlers in app.route_handler_method_map.items()
+    }
+
+    def methods_of(path: str) -> str | None:
+        try:
+            template = app.asgi_router.handle_routing(path=normalize_path(path), method="OPTIONS")[4]
+        except HTTPException:
+            return None
+        return allow.get(template)
+
+    return methods_of
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the service for these settings."""
     openapi = OpenAPIConfig(
@@ -106,7 +137,15 @@ def create_app(settings: Settings) -> Litestar:
         description="Technology offers and demands, matching, deals and fees of a national technology exchange.",
         path="/schema",
         use_handler_docstrings=True,
-        render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path=["/", "/swagger"],
+                js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+            )
+        ],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(
@@ -127,6 +166,7 @@ def create_app(settings: Settings) -> Litestar:
             stripe_webhook,
             health.live,
             health.ready,
+            metrics_route.get_metrics,
             OfferSearchController,
             DemandSearchController,
             OfferMatchController,
@@ -136,12 +176,14 @@ def create_app(settings: Settings) -> Litestar:
             DealController,
             ChangeFeedController,
             get_stats,
+            create_static_files_router(DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False),
         ],
         dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
         before_request=_before_request,
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
+        middleware=[metrics_route.PROMETHEUS.middleware],
         openapi_config=openapi,
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings}),
@@ -150,11 +192,14 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
-    app.asgi_handler = request_id_middleware(safety_headers_middleware(app.asgi_handler))
+    options = options_middleware(app.asgi_handler, methods_by_path(app), cors=app.cors_config is not None)
+    app.asgi_handler = request_id_middleware(request_log_middleware(safety_headers_middleware(options)))
     document_common_problems(app.openapi_schema)
     return app
 
 
 def create_app_from_env() -> Litestar:
-    """The factory each uvicorn worker process calls: settings from its environment."""
-    return create_app(settings_from_env())
+    """The factory each uvicorn worker process calls: settings from its environment, its own logging."""
+    settings = settings_from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

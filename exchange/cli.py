@@ -2,15 +2,18 @@
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import msgspec
 
-from exchange.kernel import db
+from exchange.kernel import db, logs
 from exchange.kernel.settings import Settings, SettingsError, settings_from_env
 
 log = logging.getLogger("exchange")
@@ -98,19 +101,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
-            access_log=args.access_log,
             **uvicorn_options(settings),
         )
         if args.workers > 1:
             # Worker processes build their app from the environment, so hand them the effective settings.
             os.environ.update(_settings_env(settings))
-            uvicorn.run("exchange.app:create_app_from_env", factory=True, workers=args.workers, **options)
+            with _metrics_directory():
+                uvicorn.run("exchange.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             uvicorn.run(create_app(settings), **options)
     finally:
         if stack is not None:
             stack.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """Where worker processes share their metrics, so any of them answers /metrics for all: a fresh one unless given."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="exchange-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
@@ -210,7 +227,6 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="address to bind (default HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default PORT or 8000)")
     serve.add_argument("--seed", action="store_true", help="load the demo data before serving")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(
         "--workers",
         type=int,
@@ -237,9 +253,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(os.environ.get("LOG_LEVEL") or "INFO", os.environ.get("LOG_FORMAT") or "auto")
     try:
         return args.func(args)
     except SettingsError as exc:

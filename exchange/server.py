@@ -94,4 +94,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
         server_header=False,
+        # Uvicorn's loggers go through the process's own handler (JSON lines); the service logs each request itself.
+        log_config=None,
+        access_log=False,
     )

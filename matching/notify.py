@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import msgspec
 from meilisearch_python_sdk import AsyncClient
+from prometheus_client import Counter
 
 from exchange.kernel import outbox
 from exchange.kernel.events import ListingIndexed
@@ -31,6 +32,12 @@ DELIVERY_TIMEOUT_SECONDS = 5.0
 # A batch is matched at once (its searches shared), so a burst is cheaper per listing in larger batches.
 MATCH_BATCH_SIZE = 50
 DEFAULT_TOLERANCE_SECONDS = 300
+
+NOTIFICATIONS = Counter(
+    "exchange_notifications",
+    "Webhook deliveries: delivered, failed (given up or refused) and retried (an attempt failed, another follows)",
+    ["outcome"],
+)
 
 
 def _mac(secret: str, timestamp: int, body: bytes) -> str:
@@ -136,12 +143,14 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: S
     attempt = event.attempts + 1
     if found.deleted or not (found.webhook_url and found.webhook_secret):
         await repo.finish_delivery(conn, note.id, "failed", event.attempts, "the subscription was deleted")
+        NOTIFICATIONS.labels("failed").inc()
         return
     try:
         # Checked again now: a name that resolved to a public address when subscribing may not any more.
         addresses = await webhook_targets.check(found.webhook_url, settings.allow_private_webhooks)
     except webhook_targets.TargetRefused as exc:
         await repo.finish_delivery(conn, note.id, "failed", attempt, f"refused: the webhook URL {exc}")
+        NOTIFICATIONS.labels("failed").inc()
         return
     except webhook_targets.TargetUnresolved:
         error: str | None = "the host name does not resolve"
@@ -162,11 +171,14 @@ async def deliver(conn: asyncpg.Connection, http: httpx.AsyncClient, settings: S
         )
     if error is None:
         await repo.finish_delivery(conn, note.id, "delivered", attempt, None)
+        NOTIFICATIONS.labels("delivered").inc()
         return
     if attempt >= MAX_ATTEMPTS:
         log.warning("webhook delivery of notification %s failed %d times; giving up (%s)", note.id, attempt, error)
         await repo.finish_delivery(conn, note.id, "failed", attempt, error)
+        NOTIFICATIONS.labels("failed").inc()
         return
+    NOTIFICATIONS.labels("retried").inc()
     raise DeliveryFailed(f"webhook delivery of notification {note.id} failed: {error}")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import stripe
 
+from exchange.kernel import metrics
 from exchange.kernel.errors import DomainError, Unavailable
 from exchange.kernel.settings import Settings
 
@@ -38,6 +39,7 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout)
+        metrics.observe_client(self._http._client_async, "stripe")
         base = {"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else None
         # Stripe's own retries resend the idempotency keys given below, so a retried create never makes a second intent.
         self.client = stripe.StripeClient(

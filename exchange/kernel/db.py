@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -16,6 +17,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from exchange.kernel import metrics
 from exchange.kernel.errors import Unavailable
 
 log = logging.getLogger("exchange.kernel.db")
@@ -89,18 +91,25 @@ async def borrowed(state: State) -> AsyncIterator[asyncpg.Connection]:
     # asyncpg hands a released connection to whichever task asks next, so under load a request that
     # just finished can barge ahead of older waiters; the semaphore serves them in arrival order.
     timeout = state.settings.db_acquire_timeout
-    try:
-        async with asyncio.timeout(timeout):
-            await state.db_gate.acquire()
-    except TimeoutError:
-        raise Unavailable(f"no database connection came free within {timeout:g} s; retry shortly") from None
+    start = time.perf_counter()
+    with metrics.DB_POOL_WAITING.track_inprogress():
+        try:
+            async with asyncio.timeout(timeout):
+                await state.db_gate.acquire()
+        except TimeoutError:
+            metrics.DB_POOL_TIMEOUTS.inc()
+            raise Unavailable(f"no database connection came free within {timeout:g} s; retry shortly") from None
     try:
         try:
             conn = await state.pool.acquire(timeout=timeout)
         except TimeoutError:
+            metrics.DB_POOL_TIMEOUTS.inc()
             raise Unavailable("the database did not answer in time; retry shortly") from None
+        metrics.DB_POOL_WAIT.observe(time.perf_counter() - start)
+        metrics.DB_POOL_CONNECTIONS.set(state.pool.get_size())
         try:
-            yield conn
+            with metrics.DB_POOL_IN_USE.track_inprogress():
+                yield conn
         finally:
             await state.pool.release(conn)
     finally:

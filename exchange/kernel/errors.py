@@ -183,7 +183,7 @@ def _unique_violation(_: Request, exc: asyncpg.UniqueViolationError) -> Response
 
 def _unexpected_error(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("state", {}).get("request_id", "-")
-    log.error("unhandled error, request_id=%s", request_id, exc_info=exc)
+    log.error("unhandled error, request_id=%s", request_id, exc_info=exc, extra={"request_id": request_id})
     return problem_response(
         500, "internal-error", "Internal error", f"an unexpected error occurred (request id {request_id})"
     )

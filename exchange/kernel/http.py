@@ -3,7 +3,9 @@
 import asyncio
 import base64
 import hashlib
+import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -47,6 +49,8 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+request_log = logging.getLogger("exchange.requests")
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # ASCII digits only ("²".isdigit() is true), and no more than a version can have.
 _VERSION = re.compile(r"[0-9]{1,18}")
@@ -75,6 +79,40 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def request_log_middleware(app: ASGIApp) -> ASGIApp:
+    """Log one line per request: its id, method, route (the path template), path, status and duration."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not request_log.isEnabledFor(logging.INFO):
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_status)
+        finally:
+            # Set by Litestar's router on this same scope; None when no route matched.
+            route = scope.get("path_template")
+            fields = {
+                "request_id": scope.get("state", {}).get("request_id"),
+                "method": scope["method"],
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+            }
+            request_log.info("%s %s %d", scope["method"], route or scope["path"], status, extra=fields)
+
+    return middleware
+
+
 def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
     """Every response says nosniff; one to a keyed or writing request is never stored by a cache.
 
@@ -98,6 +136,27 @@ def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+def options_middleware(app: ASGIApp, methods_of: Callable[[str], str | None], cors: bool) -> ASGIApp:
+    """Answer OPTIONS on a known path with all of its methods in Allow, with or without a key.
+
+    With CORS on, a preflight (Origin and Access-Control-Request-Method) goes on to Litestar's CORS middleware."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await app(scope, receive, send)
+            return
+        names = {k for k, _ in scope["headers"]}
+        preflight = cors and b"origin" in names and b"access-control-request-method" in names
+        allow = None if preflight else methods_of(scope["path"])
+        if allow is None:
+            await app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow.encode())]})
+        await send({"type": "http.response.body", "body": b""})
 
     return middleware
 

@@ -81,6 +81,25 @@ async def backlog(conn: asyncpg.Connection) -> tuple[int, float | None]:
     return row["waiting"], row["oldest"]
 
 
+class TopicBacklog(msgspec.Struct, frozen=True, kw_only=True):
+    """Events of one topic that wait for their consumer."""
+
+    topic: str
+    waiting: int
+    failing: int
+    oldest_seconds: float
+
+
+async def backlog_by_topic(conn: asyncpg.Connection) -> list[TopicBacklog]:
+    """Per topic (each has one consumer): how many events wait, how many of them failed before, the oldest's age."""
+    rows = await conn.fetch(
+        "SELECT topic, count(*) AS waiting, count(*) FILTER (WHERE attempts > 0) AS failing,"
+        " extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds"
+        " FROM outbox WHERE processed_at IS NULL GROUP BY topic ORDER BY topic"
+    )
+    return [msgspec.convert(dict(r), TopicBacklog) for r in rows]
+
+
 async def prune(conn: asyncpg.Connection, older_than_days: float) -> int:
     """Delete events processed more than `older_than_days` ago; return how many went."""
     deleted = await conn.fetchval(

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 import msgspec
 
@@ -53,6 +54,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Development only: let webhooks go to loopback and private addresses, and over plain http.
     allow_private_webhooks: bool = False
     log_level: str = "INFO"
+    # json (one object per line), text (for a person), or auto: text when stderr is a terminal, else json.
+    log_format: Literal["auto", "json", "text"] = "auto"
     # Browser origins allowed to call the API (comma-separated, e.g. https://techmart.example.vn); none by default.
     cors_origins: str = ""
     # The request line and headers together, in bytes: a longer head is refused with 431 before it is buffered.
