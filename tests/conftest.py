@@ -127,7 +127,6 @@ async def served(settings: Settings) -> AsyncIterator[str]:
         create_app(settings),
         lifespan="on",
         log_level="warning",
-        access_log=False,
         ws="none",
         **uvicorn_options(settings),
     )
