@@ -70,7 +70,8 @@ async def test_no_secret_reaches_the_log(client, conn, log_lines):
     assert len(parsed(log_lines)) >= 7
     for secret in secrets:
         assert secret not in text
-        assert secret[4:] not in text
+        # Without its prefix too, for the long ones (a short tail such as "87" occurs in any request id).
+        assert len(secret) < 16 or secret[4:] not in text
     assert "tmx_***" in text and "whsec_***" in text and "pi_3Abc123_secret_***" in text
 
 
