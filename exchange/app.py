@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from exchange import health, jobs
+from exchange.audit.routes import get_audit
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
 from exchange.kernel import db
@@ -22,12 +23,13 @@ from exchange.kernel.errors import EXCEPTION_HANDLERS
 from exchange.kernel.http import (
     check_body,
     document_common_problems,
+    provide_request_id,
     request_id_middleware,
     safety_headers_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
-from exchange.organizations.routes import MemberController, OrganizationController
+from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
 from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
@@ -136,8 +138,14 @@ def create_app(settings: Settings) -> Litestar:
             DealController,
             ChangeFeedController,
             get_stats,
+            OperatorController,
+            get_audit,
         ],
-        dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
+        dependencies={
+            "conn": Provide(db.provide_conn),
+            "principal": Provide(provide_principal),
+            "request_id": Provide(provide_request_id),
+        },
         before_request=_before_request,
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
+from exchange.kernel import audit
 from exchange.kernel.auth import Principal, require_operator
 from exchange.kernel.errors import InvalidTransition, NotFound
 from payments import repo
@@ -33,19 +34,21 @@ async def refund(conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow
 
 
 async def refund_invoice(
-    conn: asyncpg.Connection, gateway: Gateway, principal: Principal | None, invoice_id: UUID
+    conn: asyncpg.Connection, gateway: Gateway, principal: Principal | None, invoice_id: UUID, request_id: str
 ) -> InvoiceRow:
-    """An operator refunds one paid invoice in full."""
-    require_operator(principal)
+    """A finance operator refunds one paid invoice in full."""
+    actor = require_operator(principal, "finance")
     invoice = await repo.get_invoice(conn, invoice_id, lock=True)
     if invoice is None:
         raise NotFound("no such invoice")
     if invoice.status != "paid":
         raise InvalidTransition(f"only a paid invoice can be refunded; this one is {invoice.status}")
     try:
-        return await refund(conn, gateway, invoice)
+        refunded = await refund(conn, gateway, invoice)
     except StripeError as exc:
         log.warning("Stripe refused the refund of invoice %s: %s", invoice.id, exc.__class__.__name__)
         raise GatewayError(
             "the payment gateway refused or did not answer the refund; nothing was marked refunded"
         ) from None
+    await audit.record(conn, actor, "refund", "invoice", invoice_id, None, request_id)
+    return refunded
