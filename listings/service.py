@@ -349,22 +349,6 @@ async def act(
     return await emit_change(conn, moved)
 
 
-async def suspend_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
-    """Take an organization's published listings out of publication, each change recorded as any other."""
-    rows = await repo.suspend_owned(conn, org_id)
-    for row in rows:
-        await emit_change(conn, row)
-    return len(rows)
-
-
-async def reinstate_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
-    """Publish an organization's suspended listings again (expired ones stay out), each change recorded."""
-    rows = await repo.reinstate_owned(conn, org_id)
-    for row in rows:
-        await emit_change(conn, row)
-    return len(rows)
-
-
 async def list_page(
     conn: asyncpg.Connection,
     principal: Principal | None,
@@ -476,12 +460,16 @@ async def render_missing(conn: asyncpg.Connection, batch: int = 500) -> int:
             return done
 
 
-async def expire_due(conn: asyncpg.Connection) -> int:
-    """Store the expiry of every published listing past its date; return how many expired."""
-    rows = await repo.expire_due(conn)
+async def emit_changes(conn: asyncpg.Connection, rows: list[ListingRow]) -> int:
+    """Record the changes of many listings written together (see emit_change); return how many."""
     for row in rows:
         await emit_change(conn, row)
     return len(rows)
+
+
+async def expire_due(conn: asyncpg.Connection) -> int:
+    """Store the expiry of every published listing past its date; return how many expired."""
+    return await emit_changes(conn, await repo.expire_due(conn))
 
 
 async def rows_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow]:

@@ -12,11 +12,15 @@ from exchange.audit.schemas import AuditEntryOut
 from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
 from exchange.kernel.http import BEARER, Cursor, Limit, decode_cursor, page_of, problems
-from exchange.kernel.schemas import Page
+from exchange.kernel.schemas import PLAIN_TEXT, Page
 
 Actor = Annotated[UUID | None, QueryParameter(description="Only what this member (an operator's id) did")]
-Subject = Annotated[str | None, QueryParameter(max_length=100, description="Only entries about this subject id")]
-Action = Annotated[str | None, QueryParameter(max_length=50, description="Only this action, e.g. approve")]
+Subject = Annotated[
+    str | None, QueryParameter(max_length=100, pattern=PLAIN_TEXT, description="Only entries about this subject id")
+]
+Action = Annotated[
+    str | None, QueryParameter(max_length=50, pattern=PLAIN_TEXT, description="Only this action, e.g. approve")
+]
 Since = Annotated[datetime | None, QueryParameter(description="Only entries at or after this time (RFC 3339)")]
 
 

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
 from exchange.kernel.http import BEARER, Cursor, IfMatch, Limit, RequestId, decode_cursor, etag, page_of, problems
-from exchange.kernel.schemas import Page
+from exchange.kernel.schemas import PLAIN_TEXT, Page
 from exchange.organizations import service
 from exchange.organizations.schemas import (
     ApiKeyCreate,
@@ -32,7 +32,8 @@ from exchange.organizations.schemas import (
 )
 
 Search = Annotated[
-    str | None, QueryParameter(max_length=200, description="Part of the name, tax code or an email, any case")
+    str | None,
+    QueryParameter(max_length=200, pattern=PLAIN_TEXT, description="Part of the name, tax code or an email, any case"),
 ]
 
 

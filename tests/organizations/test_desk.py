@@ -68,8 +68,10 @@ async def test_organizations_queue_is_oldest_first_searchable_and_paged(client, 
             break
     assert walked == [o["organization"]["id"] for o in pending]
 
-    bad = await client.get("/v1/organizations", params={"status": "asleep"}, headers=bearer(operator))
-    assert bad.status_code == 400 and "status" in bad.text
+    for params, field in (({"status": "asleep"}, "status"), ({"q": "nul\x00"}, "q"), ({"cursor": "zz"}, "cursor")):
+        bad = await client.get("/v1/organizations", params=params, headers=bearer(operator))
+        assert bad.status_code == 400, bad.text
+        assert field in bad.json()["detail"]
     _, member = await register(client)
     assert (await client.get("/v1/organizations", headers=bearer(member))).status_code == 403
     assert (await client.get("/v1/organizations")).status_code == 401
@@ -351,6 +353,10 @@ async def test_audit_trail_records_who_did_what_with_the_request_id(client, conn
     assert reject_entry["reason"] == "Describe the advantages"
     assert reject_entry["request_id"] == rejected.headers["x-request-id"]
     assert await trail(since="2999-01-01T00:00:00Z") == []
+    for params in ({"actor": "someone"}, {"subject": "nul\x00"}, {"since": "yesterday"}):
+        bad = await client.get("/v1/audit", params=params, headers=bearer(admin))
+        assert bad.status_code == 400, bad.text
+        assert next(iter(params)) in bad.json()["detail"]
     assert len(await trail(action="key_create")) == 3  # the two operators' and the registration's
 
     first = (await client.get("/v1/audit", params={"limit": 1}, headers=bearer(admin))).json()
