@@ -24,7 +24,13 @@ from tests.support import (
 
 
 def uid(value: str) -> uuid.UUID:
+    """An id of a response as the database takes it."""
     return uuid.UUID(value)
+
+
+def offer_body_for(key: str) -> dict:
+    """An offer with a title of its own."""
+    return offer_body(title=f"Offer {key[-6:]} {uuid.uuid4().hex[:6]}")
 
 
 # --- the verification queue -----------------------------------------------------------------------------------------
@@ -126,11 +132,6 @@ async def test_review_queue_lists_every_organizations_listings_oldest_submission
     # Members still list only their own listings by status, with mine=true.
     refused = await client.get("/v1/offers", params={"status": "pending_review"}, headers=bearer(one))
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "mine"
-
-
-def offer_body_for(key: str) -> dict:
-    """An offer with a title of its own."""
-    return offer_body(title=f"Offer {key[-6:]} {uuid.uuid4().hex[:6]}")
 
 
 # --- operators and their roles --------------------------------------------------------------------------------------
