@@ -20,6 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from exchange import health, jobs
 from exchange import metrics as metrics_route
+from exchange.audit.routes import get_audit
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
 from exchange.kernel import db, logs, metrics
@@ -29,13 +30,14 @@ from exchange.kernel.http import (
     check_body,
     document_common_problems,
     options_middleware,
+    provide_request_id,
     request_id_middleware,
     request_log_middleware,
     safety_headers_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
-from exchange.organizations.routes import MemberController, OrganizationController
+from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
 from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
@@ -177,8 +179,14 @@ def create_app(settings: Settings) -> Litestar:
             ChangeFeedController,
             get_stats,
             create_static_files_router(DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False),
+            OperatorController,
+            get_audit,
         ],
-        dependencies={"conn": Provide(db.provide_conn), "principal": Provide(provide_principal)},
+        dependencies={
+            "conn": Provide(db.provide_conn),
+            "principal": Provide(provide_principal),
+            "request_id": Provide(provide_request_id),
+        },
         before_request=_before_request,
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,

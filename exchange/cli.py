@@ -208,13 +208,15 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
-    """Create an operator (or give an existing one a new key); the key is the last line printed."""
+    """Create an operator in a role (or give an existing one a new key); the key is the last line printed."""
     from exchange.organizations.public import create_operator
 
     settings = _database_settings()
     asyncio.run(_prepare(settings, seed=False))
-    member, secret = asyncio.run(_with_connection(settings, lambda conn: create_operator(conn, args.email, args.name)))
-    print(f"operator {member.email} ({member.id}); its API key, shown once:")
+    member, secret = asyncio.run(
+        _with_connection(settings, lambda conn: create_operator(conn, args.email, args.name, args.role))
+    )
+    print(f"operator {member.email} ({member.id}), role {member.role}; its API key, shown once:")
     print(secret)
     return 0
 
@@ -246,6 +248,12 @@ def parser() -> argparse.ArgumentParser:
     op = sub.add_parser("create-operator", help="create an operator and print its API key")
     op.add_argument("--email", required=True)
     op.add_argument("--name", default="Operator")
+    op.add_argument(
+        "--role",
+        choices=("admin", "reviewer", "finance"),
+        default=None,
+        help="admin (the default for a new operator), reviewer or finance; an existing operator keeps its role unless given",
+    )
     op.set_defaults(func=cmd_create_operator)
     return p
 

@@ -81,3 +81,13 @@ async def insert_seeded(
         return False
     await service.emit_change(conn, row)
     return True
+
+
+async def suspend_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
+    """An organization was suspended: its published listings leave publication (and, through the outbox, search)."""
+    return await service.emit_changes(conn, await repo.suspend_owned(conn, org_id))
+
+
+async def reinstate_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
+    """An organization was reinstated: its suspended listings are published again unless they expired meanwhile."""
+    return await service.emit_changes(conn, await repo.reinstate_owned(conn, org_id))

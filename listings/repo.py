@@ -185,8 +185,11 @@ async def list_page(
     expires_before: datetime | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
+    queue: bool = False,
 ) -> list[ListingRow]:
-    """Listings newest first, keyset-paginated on (created_at, id), with optional filters."""
+    """Listings newest first, keyset-paginated on (created_at, id), with optional filters; a queue is paged on
+    (submitted_at, id), oldest first."""
+    order = keyset(9, newest_first=False, column="submitted_at") if queue else keyset(9)
     rows = await conn.fetch(
         f"""SELECT * FROM listings
            WHERE kind = $1
@@ -197,7 +200,7 @@ async def list_page(
              AND ($6::text IS NULL OR region = $6)
              AND ($7::text IS NULL OR language = $7)
              AND ($8::timestamptz IS NULL OR (status = 'published' AND expires_at <= $8))
-             AND {keyset(9)}""",
+             AND {order}""",
         kind,
         owner_org_id,
         statuses,
@@ -223,8 +226,29 @@ async def expire_due(conn: asyncpg.Connection) -> list[ListingRow]:
 
 
 async def org_status(conn: asyncpg.Connection, org_id: UUID) -> str | None:
-    """The verification status of the listing owner's organization."""
-    return await conn.fetchval("SELECT status FROM organizations WHERE id = $1", org_id)
+    """The status of the listing owner's organization, share-locked: a suspension waits for this transaction."""
+    return await conn.fetchval("SELECT status FROM organizations WHERE id = $1 FOR SHARE", org_id)
+
+
+async def suspend_owned(conn: asyncpg.Connection, org_id: UUID) -> list[ListingRow]:
+    """Take every published listing of an organization out of publication."""
+    rows = await conn.fetch(
+        """UPDATE listings SET status = 'suspended', updated_at = now(), version = version + 1
+           WHERE owner_org_id = $1 AND status = 'published' RETURNING *""",
+        org_id,
+    )
+    return rows_to(rows, ListingRow)
+
+
+async def reinstate_owned(conn: asyncpg.Connection, org_id: UUID) -> list[ListingRow]:
+    """Publish an organization's suspended listings again; those past their expiry come back expired."""
+    rows = await conn.fetch(
+        """UPDATE listings SET status = CASE WHEN expires_at IS NULL OR expires_at > now() THEN 'published' ELSE 'expired' END,
+                  updated_at = now(), version = version + 1
+           WHERE owner_org_id = $1 AND status = 'suspended' RETURNING *""",
+        org_id,
+    )
+    return rows_to(rows, ListingRow)
 
 
 async def get_many(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow]:

@@ -17,12 +17,12 @@ from exchange.kernel.http import (
     IfMatch,
     IfNoneMatch,
     Limit,
+    RequestId,
     decode_cursor,
     etag,
     json_response,
     none_match,
     not_modified,
-    page_of,
     problems,
     remember_idempotent,
     replay_idempotent,
@@ -91,7 +91,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             limit: Limit = 20,
             cursor: Cursor = None,
         ) -> Response[Page[out_type]]:
-            """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters."""
+            """Published listings, newest first; mine=true lists all of one's own, with status and expiry filters. Operators filtering by status see every organization's: status=pending_review is the review queue, oldest submission first."""
             after = decode_cursor(cursor)
             public = not mine and status is None and expires_within_days is None
             anonymous = "authorization" not in request.headers
@@ -116,7 +116,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                     )
                     if body is not None:
                         return Response(body, media_type="application/json")
-                rows = await service.list_page(
+                page = await service.list_page(
                     conn,
                     principal,
                     kind,
@@ -127,9 +127,9 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                     language=language,
                     expires_within_days=expires_within_days,
                     after=after,
-                    limit=limit + 1,
+                    limit=limit,
                 )
-            return Response(page_of(rows, limit, lambda r: service.to_out(r, principal)))
+            return Response(page)
 
         @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")
         async def get_one(
@@ -176,9 +176,12 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             action: str,
             if_match: str | None,
             reason: str | None = None,
+            request_id: str | None = None,
         ) -> Response:
             ttl = state.settings.listing_ttl_days
-            row = await service.act(conn, principal, kind, listing_id, action, if_match, ttl_days=ttl, reason=reason)
+            row = await service.act(
+                conn, principal, kind, listing_id, action, if_match, ttl_days=ttl, reason=reason, request_id=request_id
+            )
             return _respond(row, principal)
 
         @post(
@@ -229,13 +232,19 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             security=BEARER,
             guards=KEYED,
             responses=problems(400, 401, 403, 404, 409, 412),
-            summary="Approve (operators)",
+            summary="Approve (reviewers)",
         )
         async def approve(
-            self, state: State, conn: Conn, principal: Caller, listing_id: FromPath[UUID], if_match: IfMatch = None
+            self,
+            state: State,
+            conn: Conn,
+            principal: Caller,
+            request_id: RequestId,
+            listing_id: FromPath[UUID],
+            if_match: IfMatch = None,
         ) -> Response[out_type]:
-            """Publish a listing pending review; its organization must be verified (operators)."""
-            return await self._act(state, conn, principal, listing_id, "approve", if_match)
+            """Publish a listing pending review; its organization must be verified (reviewers and admins)."""
+            return await self._act(state, conn, principal, listing_id, "approve", if_match, request_id=request_id)
 
         @post(
             "/{listing_id:uuid}/reject",
@@ -243,19 +252,20 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             security=BEARER,
             guards=KEYED,
             responses=problems(400, 401, 403, 404, 409, 412, 422),
-            summary="Reject with a reason (operators)",
+            summary="Reject with a reason (reviewers)",
         )
         async def reject(
             self,
             state: State,
             conn: Conn,
             principal: Caller,
+            request_id: RequestId,
             listing_id: FromPath[UUID],
             data: JSONBody[RejectIn],
             if_match: IfMatch = None,
         ) -> Response[out_type]:
-            """Reject a listing pending review with a reason the owner sees (operators)."""
-            return await self._act(state, conn, principal, listing_id, "reject", if_match, data.reason)
+            """Reject a listing pending review with a reason the owner sees (reviewers and admins)."""
+            return await self._act(state, conn, principal, listing_id, "reject", if_match, data.reason, request_id)
 
     ListingController.__name__ = f"{kind.capitalize()}Controller"
     ListingController.__qualname__ = ListingController.__name__

@@ -12,7 +12,7 @@ from exchange.kernel.taxonomy import IpStatus, Language, SectorCode, StrategicGr
 from listings.quality import Quality
 
 PriceType = Literal["indicative", "floor", "firm"]
-ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired"]
+ListingStatus = Literal["draft", "pending_review", "published", "rejected", "withdrawn", "expired", "suspended"]
 
 Title = text(3, 200)
 Summary = text(0, 500)

@@ -8,13 +8,13 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from exchange.kernel import auth, outbox
+from exchange.kernel import audit, auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.db import NotifiedCache
 from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
 from exchange.kernel.events import ListingChanged
-from exchange.kernel.http import check_if_match, next_cursor, page_body
-from exchange.kernel.schemas import Money
+from exchange.kernel.http import check_if_match, next_cursor, page_body, page_of
+from exchange.kernel.schemas import Money, Page
 from exchange.kernel.taxonomy import region_code
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
@@ -329,10 +329,12 @@ async def act(
     *,
     ttl_days: int,
     reason: str | None = None,
+    request_id: str | None = None,
 ) -> ListingRow:
-    """Move a listing through its lifecycle: owners submit, withdraw and renew; operators approve and reject."""
-    if action in ("approve", "reject"):
-        auth.require_operator(principal)
+    """Move a listing through its lifecycle: owners submit, withdraw and renew; reviewers approve and reject."""
+    moderating = action in ("approve", "reject")
+    if moderating:
+        auth.require_operator(principal, "reviewer")
         row = await get(conn, principal, kind, listing_id, for_update=True)
         check_if_match(if_match, row.version)
     else:
@@ -340,8 +342,10 @@ async def act(
     current = rules.effective_status(row.status, row.expires_at, now())
     target = rules.next_status(current, action)
     if action == "approve" and await repo.org_status(conn, row.owner_org_id) != "verified":
-        raise Conflict("the owner's organization is not verified yet, so its listings cannot be approved")
+        raise Conflict("the owner's organization is not verified, so its listings cannot be approved")
     moved = await repo.move(conn, listing_id, target, ttl_days=ttl_days, reason=reason)
+    if moderating:
+        await audit.record(conn, principal, action, kind, listing_id, reason, request_id)
     return await emit_change(conn, moved)
 
 
@@ -358,29 +362,35 @@ async def list_page(
     expires_within_days: int | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> list[ListingRow]:
-    """Published listings for anyone; with mine, every listing of the caller's organization."""
+) -> Page[OfferOut | DemandOut]:
+    """Published listings for anyone; with mine, every listing of the caller's organization; operators filtering by
+    status or expiry see every organization's (pending_review is the review queue: oldest submission first)."""
     owner = None
+    filtered = status is not None or expires_within_days is not None
     if mine:
         principal = auth.require(principal)
         if principal.org_id is None:
             raise Forbidden("mine=true lists an organization's own listings; operators belong to none")
         owner = principal.org_id
-    elif status is not None or expires_within_days is not None:
+    elif filtered and not (principal is not None and principal.is_operator):
         raise param_error("mine", "status and expires_within_days filter one's own listings: add mine=true")
-    return await repo.list_page(
+    queue = not mine and status == "pending_review"
+    rows = await repo.list_page(
         conn,
         kind,
         owner_org_id=owner,
         statuses=[status] if status else None,
-        public_only=not mine,
+        public_only=not (mine or filtered),
         sector=sector,
         region=region_code(region, "region", param_error) if region is not None else None,
         language=language,
         expires_before=now() + timedelta(days=expires_within_days) if expires_within_days else None,
         after=after,
-        limit=limit,
+        limit=limit + 1,
+        queue=queue,
     )
+    column = "submitted_at" if queue else "created_at"
+    return page_of(rows, limit, lambda r: to_out(r, principal), column)
 
 
 class KeptPage(msgspec.Struct, frozen=True):
@@ -450,12 +460,16 @@ async def render_missing(conn: asyncpg.Connection, batch: int = 500) -> int:
             return done
 
 
-async def expire_due(conn: asyncpg.Connection) -> int:
-    """Store the expiry of every published listing past its date; return how many expired."""
-    rows = await repo.expire_due(conn)
+async def emit_changes(conn: asyncpg.Connection, rows: list[ListingRow]) -> int:
+    """Record the changes of many listings written together (see emit_change); return how many."""
     for row in rows:
         await emit_change(conn, row)
     return len(rows)
+
+
+async def expire_due(conn: asyncpg.Connection) -> int:
+    """Store the expiry of every published listing past its date; return how many expired."""
+    return await emit_changes(conn, await repo.expire_due(conn))
 
 
 async def rows_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[ListingRow]:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from exchange.kernel import outbox
+from exchange.kernel import audit, outbox
 from exchange.kernel.auth import Principal, require_operator
 from exchange.kernel.db import Begin
 from exchange.kernel.errors import InvalidTransition, NotFound
@@ -56,10 +56,10 @@ async def refund(conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow
 
 
 async def refund_invoice(
-    begin: Begin, gateway: Gateway, principal: Principal | None, invoice_id: UUID, deadline: float
+    begin: Begin, gateway: Gateway, principal: Principal | None, invoice_id: UUID, deadline: float, request_id: str
 ) -> InvoiceRow:
-    """An operator refunds one paid invoice in full; waiting for the invoice and Stripe take at most `deadline`."""
-    require_operator(principal)
+    """A finance operator refunds one paid invoice in full; waiting for the invoice and Stripe take at most `deadline`."""
+    actor = require_operator(principal, "finance")
 
     def refundable(invoice: InvoiceRow | None) -> InvoiceRow:
         if invoice is None:
@@ -73,7 +73,9 @@ async def refund_invoice(
         async with leases.reserved(begin, invoice_id, refundable, until) as invoice, asyncio.timeout_at(until):
             refund_id = await give_back(gateway, invoice)
             async with begin() as conn:
-                return await mark_refunded(conn, invoice.id, refund_id)
+                refunded = await mark_refunded(conn, invoice.id, refund_id)
+                await audit.record(conn, actor, "refund", "invoice", invoice_id, None, request_id)
+                return refunded
     except (TimeoutError, NoAnswer):
         log.warning("Stripe did not answer the refund of invoice %s in time", invoice_id)
         raise GatewayUnavailable(

@@ -17,6 +17,7 @@ from exchange.kernel.http import (
     IdempotencyKey,
     IfMatch,
     Limit,
+    RequestId,
     decode_cursor,
     etag,
     once_per_key,
@@ -72,13 +73,18 @@ class FeeController(Controller):
         security=BEARER,
         guards=KEYED,
         responses=problems(400, 401, 403, 412, 422),
-        summary="Set a new fee schedule (operators)",
+        summary="Set a new fee schedule (finance)",
     )
     async def put_schedule(
-        self, conn: Conn, principal: Caller, data: JSONBody[ScheduleIn], if_match: IfMatch = None
+        self,
+        conn: Conn,
+        principal: Caller,
+        request_id: RequestId,
+        data: JSONBody[ScheduleIn],
+        if_match: IfMatch = None,
     ) -> Response[ScheduleOut]:
-        """A new version effective from now; deals keep the version in force when they were agreed."""
-        row = await schedules.put_schedule(conn, principal, data, if_match)
+        """A new version effective from now (finance operators and admins); deals keep the version in force when they were agreed."""
+        row = await schedules.put_schedule(conn, principal, data, if_match, request_id)
         return Response(schedules.schedule_out(row), status_code=200, headers={"ETag": etag(row.version)})
 
     @get("/quote", responses=problems(400, 401), summary="Quote the fee of a deal value")
@@ -159,20 +165,23 @@ class InvoiceController(Controller):
         "/{invoice_id:uuid}/refund",
         status_code=200,
         responses={**problems(400, 401, 403, 404, 409), **GATEWAY},
-        summary="Refund an invoice in full (operators)",
+        summary="Refund an invoice in full (finance)",
     )
     async def refund(
         self,
         state: State,
         principal: Caller,
+        request_id: RequestId,
         invoice_id: FromPath[UUID],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InvoiceOut]:
-        """Refund a paid invoice in full through Stripe; it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
+        """Refund a paid invoice in full through Stripe (finance operators and admins); it is `refunded` once Stripe shows the refund. Honours Idempotency-Key."""
         deadline = state.settings.stripe_deadline
 
         async def answer() -> Response:
-            row = await refunds.refund_invoice(transactions(state), state.stripe, principal, invoice_id, deadline)
+            row = await refunds.refund_invoice(
+                transactions(state), state.stripe, principal, invoice_id, deadline, request_id
+            )
             return _invoice_response(row)
 
         scope = f"POST /v1/invoices/{invoice_id}/refund"

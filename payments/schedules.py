@@ -2,6 +2,7 @@
 
 import asyncpg
 
+from exchange.kernel import audit
 from exchange.kernel.auth import Principal, require_operator
 from exchange.kernel.errors import Unprocessable, param_error
 from exchange.kernel.http import check_if_match
@@ -47,10 +48,10 @@ async def current_schedule(conn: asyncpg.Connection) -> ScheduleRow:
 
 
 async def put_schedule(
-    conn: asyncpg.Connection, principal: Principal | None, data: ScheduleIn, if_match: str | None
+    conn: asyncpg.Connection, principal: Principal | None, data: ScheduleIn, if_match: str | None, request_id: str
 ) -> ScheduleRow:
-    """Store a new version effective now (operators, If-Match the latest version); a 422 names every invalid field."""
-    operator = require_operator(principal)
+    """Store a new version effective now (finance, If-Match the latest version); a 422 names every invalid field."""
+    operator = require_operator(principal, "finance")
     check_if_match(if_match, await repo.latest_schedule_version(conn))
     schedule = fees.Schedule(
         tiers=tuple(fees.Tier(up_to=t.up_to, bps=t.bps) for t in data.tiers),
@@ -70,7 +71,9 @@ async def put_schedule(
         "buyer_bps": schedule.buyer_bps,
         "seller_bps": schedule.seller_bps,
     }
-    return await repo.insert_schedule(conn, values, operator.member_id)
+    row = await repo.insert_schedule(conn, values, operator.member_id)
+    await audit.record(conn, operator, "fee_schedule", "fee_schedule", row.version, None, request_id)
+    return row
 
 
 def _share(bps: int, amount: int, parts: tuple[int, ...]) -> PartyShare:

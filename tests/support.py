@@ -33,10 +33,10 @@ async def register(client: Any, kind: str = "institute", **fields: Any) -> tuple
     return data, data["api_key"]
 
 
-async def operator_key(conn: asyncpg.Connection, email: str = "ops@exchange.example.vn") -> str:
-    """Create an operator directly in the database (as the CLI does) and return its key."""
+async def operator_key(conn: asyncpg.Connection, email: str = "ops@exchange.example.vn", role: str = "admin") -> str:
+    """Create an operator in a role (an admin by default) directly in the database, as the CLI does; return its key."""
     async with conn.transaction():
-        _, secret = await create_operator(conn, email, "Operator")
+        _, secret = await create_operator(conn, email, "Operator", role)
     return secret
 
 

@@ -18,6 +18,7 @@ from exchange.kernel.http import (
     IdempotencyKey,
     IfMatch,
     Limit,
+    RequestId,
     decode_cursor,
     encode_cursor,
     etag,
@@ -110,10 +111,16 @@ class DealController(Controller):
         summary="Cancel a deal",
     )
     async def cancel(
-        self, conn: Conn, principal: Caller, deal_id: FromPath[UUID], data: JSONBody[CancelIn], if_match: IfMatch = None
+        self,
+        conn: Conn,
+        principal: Caller,
+        request_id: RequestId,
+        deal_id: FromPath[UUID],
+        data: JSONBody[CancelIn],
+        if_match: IfMatch = None,
     ) -> Response[DealOut]:
-        """Any party, the broker or an operator cancels a deal that has not closed; payments refunds what was paid."""
-        return _respond(await service.cancel(conn, principal, deal_id, data, if_match))
+        """Any party, the broker or a finance operator cancels a deal that has not closed; payments refunds what was paid."""
+        return _respond(await service.cancel(conn, principal, deal_id, data, if_match, request_id))
 
     @get("/{deal_id:uuid}/events", responses=problems(400, 401, 404), summary="The deal's trail")
     async def events(

@@ -10,7 +10,7 @@ import msgspec
 from exchange.deals import repo, rules
 from exchange.deals.repo import DealRow, EventRow
 from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealOut, TermsIn, TermsOut
-from exchange.kernel import auth, outbox
+from exchange.kernel import audit, auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden, NotFound, field_error
 from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
@@ -268,12 +268,20 @@ async def confirm(
 
 
 async def cancel(
-    conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, data: CancelIn, if_match: str | None
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    deal_id: UUID,
+    data: CancelIn,
+    if_match: str | None,
+    request_id: str | None = None,
 ) -> DealRow:
-    """Any party, the broker or an operator cancels a deal that has not closed."""
+    """Any party, the broker or a finance operator (it refunds what was paid) cancels a deal that has not closed."""
     deal = await get(conn, principal, deal_id, for_update=True)
     principal = auth.require(principal)
-    if not principal.is_operator:
+    if principal.is_operator:
+        auth.require_operator(principal, "finance")
+        await audit.record(conn, principal, "cancel", "deal", deal.id, data.reason, request_id)
+    else:
         _require_part(principal, deal, {"buyer", "seller", "broker"}, "cancel it")
     check_if_match(if_match, deal.version)
     stage = rules.next_stage(deal.stage, "cancel")

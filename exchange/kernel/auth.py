@@ -17,6 +17,7 @@ from exchange.kernel.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "tmx_"
 Role = Literal["owner", "editor", "viewer", "operator", "partner"]
+OperatorRole = Literal["admin", "reviewer", "finance"]
 _RANK = {"viewer": 1, "editor": 2, "owner": 3}
 
 
@@ -26,6 +27,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     member_id: UUID
     key_id: UUID
     role: Role
+    operator_role: OperatorRole | None = None
     org_id: UUID | None
     org_kind: str | None
     org_status: str | None
@@ -35,6 +37,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     def is_operator(self) -> bool:
         """Operators are the exchange's own staff."""
         return self.role == "operator"
+
+    def is_staff(self, role: OperatorRole) -> bool:
+        """An operator in this role, or an admin (who may do everything)."""
+        return self.is_operator and self.operator_role in (role, "admin")
 
     def is_member_of(self, org_id: UUID, at_least: str = "viewer") -> bool:
         """True when this member belongs to org_id with at least the given role."""
@@ -65,7 +71,7 @@ def new_key() -> NewKey:
 
 
 _PRINCIPAL_SQL = """
-SELECT k.id AS key_id, m.id AS member_id, m.role, m.org_id,
+SELECT k.id AS key_id, m.id AS member_id, m.role, m.operator_role, m.org_id,
        o.kind AS org_kind, o.status AS org_status, o.province AS org_province
 FROM api_keys k
 JOIN members m ON m.id = k.member_id AND m.removed_at IS NULL
@@ -127,7 +133,10 @@ async def authenticate(request: Request) -> None:
             raise Unauthorized("the API key is not valid or has been revoked")
     if budget.limit and row["key_hits"] > budget.limit:
         raise ratelimit.refusal(budget, row["key_hits"], row["key_left"], "this API key has used its request budget")
-    request.state.principal = msgspec.convert({k: row[k] for k in Principal.__struct_fields__}, Principal)
+    principal = msgspec.convert({k: row[k] for k in Principal.__struct_fields__}, Principal)
+    if principal.org_status == "suspended" and request.method not in ("GET", "HEAD"):
+        raise Forbidden("the organization is suspended: its keys may read but not write")
+    request.state.principal = principal
 
 
 async def provide_principal(request: Request) -> Principal | None:
@@ -152,11 +161,13 @@ def require(principal: Principal | None) -> Principal:
     return principal
 
 
-def require_operator(principal: Principal | None) -> Principal:
-    """Only the exchange's operators may act."""
+def require_operator(principal: Principal | None, role: OperatorRole | None = None) -> Principal:
+    """Only the exchange's operators may act: any of them, or only those in this role (and admins)."""
     p = require(principal)
     if not p.is_operator:
         raise Forbidden("only operators may do this")
+    if role is not None and not p.is_staff(role):
+        raise Forbidden(f"only operators in the role {role} (or admins) may do this")
     return p
 
 

@@ -40,12 +40,12 @@ MAX_SNAPSHOTS = 200
 MIGRATION_LOCK_ID = 7_341_190_553
 
 
-def keyset(n: int, *, newest_first: bool = True) -> str:
-    """The tail of a query paged on (created_at, id): rows past the position in $n, $n+1 (null on the first page), $n+2 at most."""
+def keyset(n: int, *, newest_first: bool = True, column: str = "created_at") -> str:
+    """The tail of a query paged on (column, id): rows past the position in $n, $n+1 (null on the first page), $n+2 at most."""
     op, order = ("<", "DESC") if newest_first else (">", "ASC")
     return (
-        f"(${n}::timestamptz IS NULL OR (created_at, id) {op} (${n}, ${n + 1}))"
-        f" ORDER BY created_at {order}, id {order} LIMIT ${n + 2}"
+        f"(${n}::timestamptz IS NULL OR ({column}, id) {op} (${n}, ${n + 1}))"
+        f" ORDER BY {column} {order}, id {order} LIMIT ${n + 2}"
     )
 
 

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
 from litestar.params import HeaderParameter, QueryParameter
@@ -50,6 +51,9 @@ IdempotencyKey = Annotated[
 ]
 
 request_log = logging.getLogger("exchange.requests")
+
+RequestId = NamedDependency[str]
+"""A route parameter that receives the request's id (the X-Request-ID of its response), for the audit trail."""
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # ASCII digits only ("²".isdigit() is true), and no more than a version can have.
@@ -111,6 +115,11 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             request_log.info("%s %s %d", scope["method"], route or scope["path"], status, extra=fields)
 
     return middleware
+
+
+async def provide_request_id(request: Request) -> str:
+    """The id request_id_middleware gave this request."""
+    return request.scope["state"]["request_id"]
 
 
 def safety_headers_middleware(app: ASGIApp) -> ASGIApp:
@@ -421,17 +430,17 @@ R = TypeVar("R", bound=_Keyed)
 T = TypeVar("T")
 
 
-def next_cursor(rows: Sequence[Any], limit: int) -> str | None:
-    """The cursor after a page, from up to limit + 1 rows in (created_at, id) order; None when the extra row is not there."""
+def next_cursor(rows: Sequence[Any], limit: int, column: str = "created_at") -> str | None:
+    """The cursor after a page, from up to limit + 1 rows in (column, id) order; None when the extra row is not there."""
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return encode_cursor(last.created_at, last.id)
+    return encode_cursor(getattr(last, column), last.id)
 
 
-def page_of(rows: Sequence[R], limit: int, convert: Callable[[R], T]) -> Page[T]:
-    """A page from up to limit + 1 rows in (created_at, id) order; the extra row only says there is more."""
-    return Page(items=[convert(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
+def page_of(rows: Sequence[R], limit: int, convert: Callable[[R], T], column: str = "created_at") -> Page[T]:
+    """A page from up to limit + 1 rows in (column, id) order; the extra row only says there is more."""
+    return Page(items=[convert(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit, column))
 
 
 def page_body(items: Sequence[bytes], next_cursor: str | None) -> bytes:

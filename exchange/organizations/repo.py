@@ -27,6 +27,9 @@ class OrgRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+    suspended_from: str | None = None
+    suspension_reason: str | None = None
+    suspended_at: datetime | None = None
 
 
 class MemberRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +42,7 @@ class MemberRow(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     created_at: datetime
     removed_at: datetime | None
+    operator_role: str | None = None
 
 
 class KeyRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,10 +106,17 @@ async def set_org_verification(conn: asyncpg.Connection, org_id: UUID, status: s
     return row_to(row, OrgRow)
 
 
-async def insert_member(conn: asyncpg.Connection, org_id: UUID | None, name: str, email: str, role: str) -> MemberRow:
-    """Add a member (org_id None for an operator)."""
+async def insert_member(
+    conn: asyncpg.Connection, org_id: UUID | None, name: str, email: str, role: str, operator_role: str | None = None
+) -> MemberRow:
+    """Add a member (org_id None, and an operator_role, for an operator)."""
     row = await conn.fetchrow(
-        "INSERT INTO members (org_id, name, email, role) VALUES ($1, $2, $3, $4) RETURNING *", org_id, name, email, role
+        "INSERT INTO members (org_id, name, email, role, operator_role) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        org_id,
+        name,
+        email,
+        role,
+        operator_role,
     )
     return row_to(row, MemberRow)
 
@@ -141,10 +152,13 @@ async def lock_org_members(conn: asyncpg.Connection, org_id: UUID) -> None:
     await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
 
 
-async def remove_member(conn: asyncpg.Connection, member_id: UUID) -> None:
-    """Remove a member and revoke its keys in the same transaction."""
+async def remove_member(conn: asyncpg.Connection, member_id: UUID) -> list[UUID]:
+    """Remove a member and revoke its keys in the same transaction; return the ids of the keys revoked."""
     await conn.execute("UPDATE members SET removed_at = now() WHERE id = $1", member_id)
-    await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id)
+    rows = await conn.fetch(
+        "UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL RETURNING id", member_id
+    )
+    return [r["id"] for r in rows]
 
 
 async def insert_key(
@@ -183,6 +197,75 @@ async def list_keys(conn: asyncpg.Connection, member_id: UUID) -> list[KeyRow]:
 async def revoke_key(conn: asyncpg.Connection, key_id: UUID) -> None:
     """Revoke one key; it stops working with this commit."""
     await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id)
+
+
+async def list_orgs(
+    conn: asyncpg.Connection, status: str | None, pattern: str | None, after: tuple[datetime, UUID] | None, limit: int
+) -> list[OrgRow]:
+    """Organizations oldest first, optionally of one status and matching a LIKE pattern on name, tax code or an email."""
+    rows = await conn.fetch(
+        f"""SELECT * FROM organizations o
+           WHERE ($1::text IS NULL OR status = $1)
+             AND ($2::text IS NULL OR name ILIKE $2 OR tax_code ILIKE $2 OR contact_email ILIKE $2
+                  OR EXISTS (SELECT 1 FROM members m WHERE m.org_id = o.id AND m.removed_at IS NULL AND m.email ILIKE $2))
+             AND {keyset(3, newest_first=False)}""",
+        status,
+        pattern,
+        *keyset_args(after, limit),
+    )
+    return rows_to(rows, OrgRow)
+
+
+async def suspend_org(conn: asyncpg.Connection, org_id: UUID, reason: str) -> OrgRow:
+    """Suspend an organization, remembering the status it had."""
+    row = await conn.fetchrow(
+        """UPDATE organizations SET suspended_from = status, status = 'suspended', suspension_reason = $2,
+           suspended_at = now(), updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *""",
+        org_id,
+        reason,
+    )
+    return row_to(row, OrgRow)
+
+
+async def reinstate_org(conn: asyncpg.Connection, org_id: UUID) -> OrgRow:
+    """Give a suspended organization back the status it had."""
+    row = await conn.fetchrow(
+        """UPDATE organizations SET status = suspended_from, suspended_from = NULL, suspension_reason = NULL,
+           suspended_at = NULL, updated_at = now(), version = version + 1 WHERE id = $1 RETURNING *""",
+        org_id,
+    )
+    return row_to(row, OrgRow)
+
+
+async def list_operators(conn: asyncpg.Connection, after: tuple[datetime, UUID] | None, limit: int) -> list[MemberRow]:
+    """Current operators, oldest first, keyset-paginated."""
+    rows = await conn.fetch(
+        f"SELECT * FROM members WHERE role = 'operator' AND removed_at IS NULL AND {keyset(1, newest_first=False)}",
+        *keyset_args(after, limit),
+    )
+    return rows_to(rows, MemberRow)
+
+
+async def get_operator(conn: asyncpg.Connection, member_id: UUID) -> MemberRow | None:
+    """One current operator, locked for the rest of the transaction."""
+    row = await conn.fetchrow(
+        "SELECT * FROM members WHERE id = $1 AND role = 'operator' AND removed_at IS NULL FOR UPDATE", member_id
+    )
+    return row_to(row, MemberRow) if row else None
+
+
+async def lock_admins(conn: asyncpg.Connection) -> int:
+    """Lock the current admins (so two removals cannot both take the last one) and count them."""
+    rows = await conn.fetch(
+        "SELECT id FROM members WHERE operator_role = 'admin' AND removed_at IS NULL ORDER BY id FOR UPDATE"
+    )
+    return len(rows)
+
+
+async def set_operator_role(conn: asyncpg.Connection, member_id: UUID, role: str) -> MemberRow:
+    """Change an operator's role."""
+    row = await conn.fetchrow("UPDATE members SET operator_role = $2 WHERE id = $1 RETURNING *", member_id, role)
+    return row_to(row, MemberRow)
 
 
 async def find_operator(conn: asyncpg.Connection, email: str) -> MemberRow | None:

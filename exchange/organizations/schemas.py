@@ -9,8 +9,9 @@ from msgspec import UNSET, Meta, UnsetType
 from exchange.kernel.schemas import ApiStruct, Email, InputStruct, Url, text
 
 OrgKind = Literal["institute", "enterprise", "broker"]
-OrgStatus = Literal["pending_verification", "verified", "rejected"]
+OrgStatus = Literal["pending_verification", "verified", "rejected", "suspended"]
 MemberRole = Literal["owner", "editor", "viewer"]
+OperatorRole = Literal["admin", "reviewer", "finance"]
 
 Name = text(2, 200)
 TaxCode = Annotated[
@@ -52,6 +53,12 @@ class VerifyDecision(InputStruct, kw_only=True):
     reason: text(3, 2000) | None = None
 
 
+class ReasonIn(InputStruct, kw_only=True):
+    """Why an admin suspends or reinstates an organization (kept in the audit trail)."""
+
+    reason: text(3, 2000)
+
+
 class OrganizationOut(ApiStruct, kw_only=True):
     """An organization's profile."""
 
@@ -69,6 +76,8 @@ class OrganizationOut(ApiStruct, kw_only=True):
     updated_at: datetime
     version: int
     rejection_reason: str | None | UnsetType = UNSET
+    suspended_at: datetime | None = None
+    suspension_reason: str | None | UnsetType = UNSET
 
 
 class MemberCreate(InputStruct, kw_only=True):
@@ -130,8 +139,35 @@ class MemberWithKeyOut(ApiStruct, kw_only=True):
 
 
 class MeOut(ApiStruct, kw_only=True):
-    """The caller: its member, organization and role."""
+    """The caller: its member, organization and role (and an operator's role on the desk)."""
 
     member: MemberOut
     organization: OrganizationOut | None
     role: str
+    operator_role: OperatorRole | None = None
+
+
+class OperatorCreate(InputStruct, kw_only=True):
+    """A new operator: reviewers verify organizations and moderate listings, finance handles money, admins everything."""
+
+    email: Email
+    name: Name
+    role: OperatorRole
+
+
+class OperatorOut(ApiStruct, kw_only=True):
+    """One of the exchange's operators."""
+
+    id: UUID
+    name: str
+    email: str
+    role: OperatorRole
+    created_at: datetime
+
+
+class OperatorWithKeyOut(ApiStruct, kw_only=True):
+    """A new operator and its first key (shown once)."""
+
+    operator: OperatorOut
+    api_key: str
+    api_key_id: UUID

@@ -6,7 +6,7 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from exchange.kernel import auth
+from exchange.kernel import audit, auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
 from exchange.kernel.http import check_if_match
@@ -21,12 +21,17 @@ from exchange.organizations.schemas import (
     MemberWithKeyOut,
     MeOut,
     NewApiKeyOut,
+    OperatorCreate,
+    OperatorOut,
+    OperatorWithKeyOut,
     OrganizationCreate,
     OrganizationOut,
     OrganizationUpdate,
+    ReasonIn,
     RegistrationOut,
     VerifyDecision,
 )
+from listings import public as listings
 
 BOOTSTRAP_LOCK_ID = 7_341_190_554
 
@@ -39,8 +44,10 @@ def org_out(row: OrgRow, viewer: Principal | None) -> OrganizationOut:
     out = msgspec.convert(msgspec.structs.asdict(row), OrganizationOut, from_attributes=True)
     if viewer and (viewer.is_operator or viewer.org_id == row.id):
         out.rejection_reason = row.rejection_reason
+        out.suspension_reason = row.suspension_reason
     else:
         out.rejection_reason = UNSET
+        out.suspension_reason = UNSET
     return out
 
 
@@ -56,13 +63,28 @@ def key_out(row: KeyRow) -> ApiKeyOut:
     return ApiKeyOut(id=row.id, prefix=row.prefix, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
 
 
-async def _issue_key(conn: asyncpg.Connection, member_id: UUID, name: str | None = None) -> tuple[KeyRow, str]:
+def operator_out(row: MemberRow) -> OperatorOut:
+    """An operator as the API shows it."""
+    return OperatorOut(id=row.id, name=row.name, email=row.email, role=row.operator_role, created_at=row.created_at)
+
+
+async def _issue_key(
+    conn: asyncpg.Connection, actor: Principal | None, member_id: UUID, name: str | None, request_id: str | None
+) -> tuple[KeyRow, str]:
     key = auth.new_key()
     row = await repo.insert_key(conn, member_id, key.key_hash, key.prefix, name)
+    await audit.record(conn, actor, "key_create", "api_key", row.id, None, request_id)
     return row, key.secret
 
 
-async def register(conn: asyncpg.Connection, data: OrganizationCreate) -> RegistrationOut:
+async def _revoked(
+    conn: asyncpg.Connection, actor: Principal | None, key_ids: list[UUID], request_id: str | None
+) -> None:
+    for key_id in key_ids:
+        await audit.record(conn, actor, "key_revoke", "api_key", key_id, None, request_id)
+
+
+async def register(conn: asyncpg.Connection, data: OrganizationCreate, request_id: str | None) -> RegistrationOut:
     """Register an organization with its owner and the owner's first key."""
     values = msgspec.structs.asdict(data)
     values["province"] = region_code(data.province, "province")
@@ -70,7 +92,7 @@ async def register(conn: asyncpg.Connection, data: OrganizationCreate) -> Regist
     owner = await repo.insert_member(
         conn, org.id, data.owner_name or data.name, data.owner_email or data.contact_email, "owner"
     )
-    key, secret = await _issue_key(conn, owner.id, "first key")
+    key, secret = await _issue_key(conn, None, owner.id, "first key", request_id)
     return RegistrationOut(organization=org_out(org, None), member=member_out(owner), api_key=secret, api_key_id=key.id)
 
 
@@ -103,29 +125,86 @@ async def update_org(
     return org_out(await repo.update_org(conn, org_id, changes, status), principal)
 
 
-async def verify(
-    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: VerifyDecision
-) -> OrganizationOut:
-    """An operator verifies or rejects an organization waiting for verification."""
+async def list_orgs(
+    conn: asyncpg.Connection,
+    principal: Principal | None,
+    status: str | None,
+    q: str | None,
+    after: tuple | None,
+    limit: int,
+) -> list[OrgRow]:
+    """Organizations by status, oldest first, matching q on name, tax code or email (operators)."""
     auth.require_operator(principal)
+    pattern = None
+    if q and q.strip():
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    return await repo.list_orgs(conn, status, pattern, after, limit)
+
+
+async def verify(
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: VerifyDecision, request_id: str
+) -> OrganizationOut:
+    """A reviewer verifies or rejects an organization waiting for verification."""
+    actor = auth.require_operator(principal, "reviewer")
     org = await _org(conn, org_id, for_update=True)
     if org.status != "pending_verification":
         raise InvalidTransition(f"the organization is {org.status}, not pending_verification")
     if data.decision == "reject":
         if not data.reason:
             raise field_error("reason", "a reason is required to reject")
-        return org_out(await repo.set_org_verification(conn, org_id, "rejected", data.reason), principal)
-    return org_out(await repo.set_org_verification(conn, org_id, "verified", None), principal)
+        row = await repo.set_org_verification(conn, org_id, "rejected", data.reason)
+    else:
+        row = await repo.set_org_verification(conn, org_id, "verified", None)
+    action = "reject" if data.decision == "reject" else "verify"
+    await audit.record(conn, actor, action, "organization", org_id, data.reason, request_id)
+    return org_out(row, actor)
+
+
+def _reason(data: ReasonIn | None) -> str:
+    if data is None:
+        raise field_error("reason", "a reason is required")
+    return data.reason
+
+
+async def suspend(
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: ReasonIn | None, request_id: str
+) -> OrganizationOut:
+    """An admin suspends an organization: its published listings leave publication and search at once."""
+    actor = auth.require_operator(principal, "admin")
+    reason = _reason(data)
+    org = await _org(conn, org_id, for_update=True)
+    if org.status == "suspended":
+        raise InvalidTransition("the organization is suspended already")
+    row = await repo.suspend_org(conn, org_id, reason)
+    await listings.suspend_owned(conn, org_id)
+    await audit.record(conn, actor, "suspend", "organization", org_id, reason, request_id)
+    return org_out(row, actor)
+
+
+async def reinstate(
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: ReasonIn | None, request_id: str
+) -> OrganizationOut:
+    """An admin reinstates a suspended organization: its unexpired listings are published again."""
+    actor = auth.require_operator(principal, "admin")
+    reason = _reason(data)
+    org = await _org(conn, org_id, for_update=True)
+    if org.status != "suspended":
+        raise InvalidTransition(f"the organization is {org.status}, not suspended")
+    row = await repo.reinstate_org(conn, org_id)
+    await listings.reinstate_owned(conn, org_id)
+    await audit.record(conn, actor, "reinstate", "organization", org_id, reason, request_id)
+    return org_out(row, actor)
 
 
 async def add_member(
-    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: MemberCreate
+    conn: asyncpg.Connection, principal: Principal | None, org_id: UUID, data: MemberCreate, request_id: str
 ) -> MemberWithKeyOut:
     """An owner adds a member, who gets a first key."""
-    auth.require_member_of(principal, org_id, "owner")
+    owner = auth.require_member_of(principal, org_id, "owner")
     await repo.lock_org_members(conn, org_id)
     member = await repo.insert_member(conn, org_id, data.name, data.email, data.role)
-    key, secret = await _issue_key(conn, member.id, "first key")
+    key, secret = await _issue_key(conn, owner, member.id, "first key", request_id)
     return MemberWithKeyOut(member=member_out(member), api_key=secret, api_key_id=key.id)
 
 
@@ -139,7 +218,9 @@ async def list_members(
     return await repo.list_members(conn, org_id, after, limit)
 
 
-async def remove_member(conn: asyncpg.Connection, principal: Principal | None, member_id: UUID) -> None:
+async def remove_member(
+    conn: asyncpg.Connection, principal: Principal | None, member_id: UUID, request_id: str
+) -> None:
     """An owner removes a member; the member's keys stop working with this commit."""
     principal = auth.require(principal)
     member = await repo.get_member(conn, member_id)
@@ -149,13 +230,15 @@ async def remove_member(conn: asyncpg.Connection, principal: Principal | None, m
     await repo.lock_org_members(conn, member.org_id)
     if member.role == "owner" and await repo.count_owners(conn, member.org_id) <= 1:
         raise Conflict("an organization must keep at least one owner")
-    await repo.remove_member(conn, member_id)
+    await _revoked(conn, principal, await repo.remove_member(conn, member_id), request_id)
 
 
-async def create_key(conn: asyncpg.Connection, principal: Principal | None, data: ApiKeyCreate) -> NewApiKeyOut:
+async def create_key(
+    conn: asyncpg.Connection, principal: Principal | None, data: ApiKeyCreate, request_id: str
+) -> NewApiKeyOut:
     """Any member creates another key for itself."""
     principal = auth.require(principal)
-    row, secret = await _issue_key(conn, principal.member_id, data.name)
+    row, secret = await _issue_key(conn, principal, principal.member_id, data.name, request_id)
     return NewApiKeyOut(**msgspec.structs.asdict(key_out(row)), api_key=secret)
 
 
@@ -165,13 +248,14 @@ async def list_keys(conn: asyncpg.Connection, principal: Principal | None) -> li
     return [key_out(k) for k in await repo.list_keys(conn, principal.member_id)]
 
 
-async def revoke_key(conn: asyncpg.Connection, principal: Principal | None, key_id: UUID) -> None:
+async def revoke_key(conn: asyncpg.Connection, principal: Principal | None, key_id: UUID, request_id: str) -> None:
     """Revoke one of one's own keys."""
     principal = auth.require(principal)
     key = await repo.get_key(conn, key_id)
     if key is None or key.member_id != principal.member_id or key.revoked_at is not None:
         raise NotFound("no such key among yours")
     await repo.revoke_key(conn, key_id)
+    await _revoked(conn, principal, [key_id], request_id)
 
 
 async def me(conn: asyncpg.Connection, principal: Principal | None) -> MeOut:
@@ -179,14 +263,62 @@ async def me(conn: asyncpg.Connection, principal: Principal | None) -> MeOut:
     principal = auth.require(principal)
     member = await repo.get_member(conn, principal.member_id)
     org = await repo.get_org(conn, principal.org_id) if principal.org_id else None
-    return MeOut(member=member_out(member), organization=org_out(org, principal) if org else None, role=principal.role)
+    return MeOut(
+        member=member_out(member),
+        organization=org_out(org, principal) if org else None,
+        role=principal.role,
+        operator_role=principal.operator_role,
+    )
 
 
-async def create_operator(conn: asyncpg.Connection, email: str, name: str) -> tuple[MemberOut, str]:
-    """Create an operator (or reuse the one with this email) and issue it a new key."""
-    operator = await repo.find_operator(conn, email) or await repo.insert_member(conn, None, name, email, "operator")
-    _, secret = await _issue_key(conn, operator.id, "cli")
-    return member_out(operator), secret
+async def create_operator(
+    conn: asyncpg.Connection, email: str, name: str, role: str | None = None
+) -> tuple[OperatorOut, str]:
+    """From the command line: create an operator (an admin unless role says otherwise), or give the one with this
+    email a new key (and the role, when one is given)."""
+    operator = await repo.find_operator(conn, email)
+    if operator is None:
+        operator = await repo.insert_member(conn, None, name, email, "operator", role or "admin")
+        await audit.record(conn, None, "operator_create", "member", operator.id, None, None)
+    elif role is not None and role != operator.operator_role:
+        operator = await repo.set_operator_role(conn, operator.id, role)
+        await audit.record(conn, None, "operator_role", "member", operator.id, f"role {role}", None)
+    _, secret = await _issue_key(conn, None, operator.id, "cli", None)
+    return operator_out(operator), secret
+
+
+async def add_operator(
+    conn: asyncpg.Connection, principal: Principal | None, data: OperatorCreate, request_id: str
+) -> OperatorWithKeyOut:
+    """An admin adds an operator in a role, who gets a first key (an email already an operator's is a 409)."""
+    actor = auth.require_operator(principal, "admin")
+    operator = await repo.insert_member(conn, None, data.name, data.email, "operator", data.role)
+    await audit.record(conn, actor, "operator_create", "member", operator.id, f"role {data.role}", request_id)
+    key, secret = await _issue_key(conn, actor, operator.id, "first key", request_id)
+    return OperatorWithKeyOut(operator=operator_out(operator), api_key=secret, api_key_id=key.id)
+
+
+async def list_operators(
+    conn: asyncpg.Connection, principal: Principal | None, after: tuple | None, limit: int
+) -> list[MemberRow]:
+    """The current operators (admins)."""
+    auth.require_operator(principal, "admin")
+    return await repo.list_operators(conn, after, limit)
+
+
+async def remove_operator(
+    conn: asyncpg.Connection, principal: Principal | None, member_id: UUID, request_id: str
+) -> None:
+    """An admin removes an operator; its keys stop working with this commit. The last admin stays."""
+    actor = auth.require_operator(principal, "admin")
+    admins = await repo.lock_admins(conn)
+    operator = await repo.get_operator(conn, member_id)
+    if operator is None:
+        raise NotFound("no such operator")
+    if operator.operator_role == "admin" and admins <= 1:
+        raise Conflict("the exchange must keep at least one admin")
+    await audit.record(conn, actor, "operator_delete", "member", member_id, None, request_id)
+    await _revoked(conn, actor, await repo.remove_member(conn, member_id), request_id)
 
 
 async def ensure_bootstrap_operator(conn: asyncpg.Connection, secret: str) -> bool:
@@ -197,8 +329,10 @@ async def ensure_bootstrap_operator(conn: asyncpg.Connection, secret: str) -> bo
     if await repo.key_exists(conn, key_hash):
         return False
     email = "bootstrap-operator@exchange.invalid"
-    operator = await repo.find_operator(conn, email) or await repo.insert_member(
-        conn, None, "Bootstrap operator", email, "operator"
-    )
-    await repo.insert_key(conn, operator.id, key_hash, secret[:12], "bootstrap")
+    operator = await repo.find_operator(conn, email)
+    if operator is None:
+        operator = await repo.insert_member(conn, None, "Bootstrap operator", email, "operator", "admin")
+        await audit.record(conn, None, "operator_create", "member", operator.id, "bootstrap", None)
+    key = await repo.insert_key(conn, operator.id, key_hash, secret[:12], "bootstrap")
+    await audit.record(conn, None, "key_create", "api_key", key.id, "bootstrap", None)
     return True

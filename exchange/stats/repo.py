@@ -34,6 +34,35 @@ async def median_days_to_first_interest(conn: asyncpg.Connection) -> float | Non
     )
 
 
+async def review_queue_length(conn: asyncpg.Connection) -> int:
+    """Listings waiting for a reviewer."""
+    return await conn.fetchval("SELECT count(*) FROM listings WHERE status = 'pending_review'")
+
+
+# A decision is a change to published or rejected right after pending_review; its submission is the change that
+# entered that run of pending_review (edits while pending stay pending and do not restart the clock).
+_MEDIAN_HOURS_TO_DECISION = """
+WITH c AS (
+    SELECT listing_id, txid, id, status, changed_at,
+           lag(status) OVER (PARTITION BY listing_id ORDER BY txid, id) AS before
+    FROM listing_changes
+), s AS (
+    SELECT status, before, changed_at,
+           max(changed_at) FILTER (WHERE status = 'pending_review' AND before IS DISTINCT FROM 'pending_review')
+               OVER (PARTITION BY listing_id ORDER BY txid, id) AS submitted_at
+    FROM c
+)
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM changed_at - submitted_at) / 3600.0)
+FROM s
+WHERE before = 'pending_review' AND status IN ('published', 'rejected') AND submitted_at IS NOT NULL
+"""
+
+
+async def median_hours_to_decision(conn: asyncpg.Connection) -> float | None:
+    """Median hours from a listing's submission to its approval or rejection, over every decision taken."""
+    return await conn.fetchval(_MEDIAN_HOURS_TO_DECISION)
+
+
 async def deal_counts(conn: asyncpg.Connection) -> dict[str, int]:
     """Deals by stage."""
     rows = await conn.fetch("SELECT stage, count(*) AS n FROM deals GROUP BY stage")
@@ -125,14 +154,15 @@ async def insert_key(conn: asyncpg.Connection, member_id: UUID, key_hash: bytes,
     )
 
 
-async def remove_partner(conn: asyncpg.Connection, member_id: UUID) -> bool:
-    """Remove a partner and revoke its keys; False when there is no such current partner."""
+async def remove_partner(conn: asyncpg.Connection, member_id: UUID) -> list[UUID] | None:
+    """Remove a partner and revoke its keys; the ids of the keys revoked, or None when there is no such current partner."""
     removed = await conn.fetchval(
         "UPDATE members SET removed_at = now() WHERE id = $1 AND role = 'partner' AND removed_at IS NULL RETURNING true",
         member_id,
     )
-    if removed:
-        await conn.execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL", member_id
-        )
-    return bool(removed)
+    if not removed:
+        return None
+    rows = await conn.fetch(
+        "UPDATE api_keys SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL RETURNING id", member_id
+    )
+    return [r["id"] for r in rows]

@@ -8,7 +8,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from exchange.kernel.auth import KEYED, Caller
 from exchange.kernel.db import Conn
-from exchange.kernel.http import BEARER, Limit, problems
+from exchange.kernel.http import BEARER, Limit, RequestId, problems
 from exchange.stats import service
 from exchange.stats.schemas import ChangesPage, PartnerCreate, PartnerWithKeyOut, StatsOut
 
@@ -17,7 +17,7 @@ Since = Annotated[str | None, QueryParameter(description="The next_cursor (or an
 
 @get("/v1/stats", tags=["statistics"], responses=problems(400), summary="Exchange statistics")
 async def get_stats(conn: Conn) -> StatsOut:
-    """Aggregates of listings, interests, deals and fees, read from one consistent snapshot; never private data."""
+    """Aggregates of listings, interests, deals, fees and the review queue, read from one consistent snapshot; never private data."""
     return await service.stats(conn)
 
 
@@ -37,13 +37,17 @@ class ChangeFeedController(Controller):
         return await service.changes(conn, principal, since, limit)
 
     @post("/v1/partners", responses=problems(400, 401, 403, 409, 422), summary="Register a partner exchange")
-    async def create_partner(self, conn: Conn, principal: Caller, data: JSONBody[PartnerCreate]) -> PartnerWithKeyOut:
-        """Operators register a partner exchange, which gets a key (shown once) that reads the change feed only."""
-        return await service.create_partner(conn, principal, data)
+    async def create_partner(
+        self, conn: Conn, principal: Caller, request_id: RequestId, data: JSONBody[PartnerCreate]
+    ) -> PartnerWithKeyOut:
+        """Admins register a partner exchange, which gets a key (shown once) that reads the change feed only."""
+        return await service.create_partner(conn, principal, data, request_id)
 
     @delete(
         "/v1/partners/{member_id:uuid}", responses=problems(400, 401, 403, 404), summary="Remove a partner exchange"
     )
-    async def remove_partner(self, conn: Conn, principal: Caller, member_id: FromPath[UUID]) -> None:
-        """Operators remove a partner exchange; its keys stop working at once."""
-        await service.remove_partner(conn, principal, member_id)
+    async def remove_partner(
+        self, conn: Conn, principal: Caller, request_id: RequestId, member_id: FromPath[UUID]
+    ) -> None:
+        """Admins remove a partner exchange; its keys stop working at once."""
+        await service.remove_partner(conn, principal, member_id, request_id)

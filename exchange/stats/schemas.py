@@ -64,6 +64,16 @@ class FeeStats(ApiStruct, kw_only=True):
     """Invoices paid and then refunded."""
 
 
+class ReviewStats(ApiStruct, kw_only=True):
+    """The operators' review queue."""
+
+    queue_length: int
+    """Listings pending review now."""
+    median_hours_to_decision: float | None
+    """The median of the hours from a listing's submission to its approval or rejection, over every decision taken;
+    null before the first. Rounded to 2 decimals."""
+
+
 class StatsOut(ApiStruct, kw_only=True):
     """Aggregates of the whole exchange, all read from one consistent snapshot of the database."""
 
@@ -73,6 +83,7 @@ class StatsOut(ApiStruct, kw_only=True):
     interests: InterestStats
     deals: DealStats
     fees: FeeStats
+    reviews: ReviewStats
 
 
 class ChangeOut(ApiStruct, kw_only=True):

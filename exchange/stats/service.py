@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from exchange.kernel import auth
+from exchange.kernel import audit, auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden, NotFound
 from exchange.kernel.http import decode_cursor, encode_cursor
@@ -26,11 +26,12 @@ from exchange.stats.schemas import (
     PartnerCreate,
     PartnerOut,
     PartnerWithKeyOut,
+    ReviewStats,
     StatsOut,
 )
 from listings import public as listings
 
-LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdrawn", "expired")
+LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdrawn", "expired", "suspended")
 DEAL_STAGES = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
 
 
@@ -48,6 +49,8 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         deals = await repo.deal_counts(conn)
         agreed_count, agreed_total = await repo.agreed_value(conn)
         fees = await repo.fee_sums(conn)
+        queue_length = await repo.review_queue_length(conn)
+        hours = await repo.median_hours_to_decision(conn)
     by_status: Counter[str] = Counter({s: 0 for s in LISTING_STATUSES})
     by_sector: Counter[str] = Counter()
     by_province: Counter[str] = Counter()
@@ -83,6 +86,9 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
             agreed_value=_vnd(agreed_total),
         ),
         fees=FeeStats(invoiced=_vnd(fees[0]), collected=_vnd(fees[1]), refunded=_vnd(fees[2])),
+        reviews=ReviewStats(
+            queue_length=queue_length, median_hours_to_decision=round(hours, 2) if hours is not None else None
+        ),
     )
 
 
@@ -136,20 +142,28 @@ async def changes(conn: asyncpg.Connection, principal: Principal | None, since: 
 
 
 async def create_partner(
-    conn: asyncpg.Connection, principal: Principal | None, data: PartnerCreate
+    conn: asyncpg.Connection, principal: Principal | None, data: PartnerCreate, request_id: str
 ) -> PartnerWithKeyOut:
-    """An operator registers a partner exchange; its key is shown once."""
-    auth.require_operator(principal)
+    """An admin registers a partner exchange; its key is shown once."""
+    actor = auth.require_operator(principal, "admin")
     partner = await repo.insert_partner(conn, data.name, data.email)
     key = auth.new_key()
     key_id = await repo.insert_key(conn, partner.id, key.key_hash, key.prefix)
+    await audit.record(conn, actor, "partner_create", "member", partner.id, None, request_id)
+    await audit.record(conn, actor, "key_create", "api_key", key_id, None, request_id)
     return PartnerWithKeyOut(
         partner=msgspec.convert(msgspec.structs.asdict(partner), PartnerOut), api_key=key.secret, api_key_id=key_id
     )
 
 
-async def remove_partner(conn: asyncpg.Connection, principal: Principal | None, member_id: UUID) -> None:
-    """An operator removes a partner; its keys stop working with this commit."""
-    auth.require_operator(principal)
-    if not await repo.remove_partner(conn, member_id):
+async def remove_partner(
+    conn: asyncpg.Connection, principal: Principal | None, member_id: UUID, request_id: str
+) -> None:
+    """An admin removes a partner; its keys stop working with this commit."""
+    actor = auth.require_operator(principal, "admin")
+    revoked = await repo.remove_partner(conn, member_id)
+    if revoked is None:
         raise NotFound("no such partner")
+    await audit.record(conn, actor, "partner_delete", "member", member_id, None, request_id)
+    for key_id in revoked:
+        await audit.record(conn, actor, "key_revoke", "api_key", key_id, None, request_id)

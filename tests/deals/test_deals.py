@@ -7,7 +7,7 @@ import msgspec
 
 from exchange.kernel.events import DealAgreed, DealCancelled
 from tests.parties import accepted_interest, agreed_deal, deal_body, member_key, open_deal, parties, propose
-from tests.support import bearer, published_offer, verified_org
+from tests.support import bearer, operator_key, published_offer, verified_org
 
 TERMS = {"value": {"amount": 1_200_000_000, "currency": "VND"}, "transfer_mode": "license", "summary": "Non-exclusive"}
 
@@ -289,3 +289,18 @@ async def test_a_confirmation_racing_a_new_proposal_never_agrees_unconfirmed_ter
     assert all(r["payload"]["terms_version"] == 1 for r in agreed)
     assert len(agreed) == await conn.fetchval("SELECT count(*) FROM deals WHERE stage = 'agreed'")
     assert outcomes  # at least one ordering happened; either is correct
+
+
+async def test_an_operator_cancels_only_in_finance_and_the_cancel_is_audited(client, conn):
+    p = await parties(client, conn)
+    deal = await open_deal(client, p)
+    url = f"/v1/deals/{deal['id']}/cancel"
+    reviewer = await operator_key(conn, "reviewer@exchange.example.vn", "reviewer")
+    refused = await client.post(url, json={"reason": "Fraud suspected"}, headers=bearer(reviewer))
+    assert refused.status_code == 403
+    finance = await operator_key(conn, "finance@exchange.example.vn", "finance")
+    cancelled = await client.post(url, json={"reason": "Fraud suspected"}, headers=bearer(finance))
+    assert cancelled.status_code == 200 and cancelled.json()["stage"] == "cancelled"
+    entry = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'cancel'")
+    assert (entry["subject_type"], entry["subject_id"], entry["reason"]) == ("deal", deal["id"], "Fraud suspected")
+    assert entry["actor_role"] == "finance" and entry["request_id"] == cancelled.headers["x-request-id"]

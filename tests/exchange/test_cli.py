@@ -78,3 +78,18 @@ async def test_worker_stores_expiry(client, conn, database_url):
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+async def test_create_operator_takes_a_role_and_defaults_to_admin(settings, database_url):
+    reviewer = run_cli(database_url, "create-operator", "--email", "rev@exchange.example.vn", "--role", "reviewer")
+    assert reviewer.returncode == 0, reviewer.stderr
+    admin = run_cli(database_url, "create-operator", "--email", "boss@exchange.example.vn")
+    again = run_cli(database_url, "create-operator", "--email", "rev@exchange.example.vn")
+    wrong = run_cli(database_url, "create-operator", "--email", "x@exchange.example.vn", "--role", "janitor")
+    assert wrong.returncode != 0
+    async with AsyncTestClient(create_app(settings)) as client:
+        for done, role in ((reviewer, "reviewer"), (admin, "admin"), (again, "reviewer")):
+            me = await client.get("/v1/me", headers=bearer(done.stdout.strip().splitlines()[-1]))
+            assert me.json()["operator_role"] == role
+        reviewer_key = reviewer.stdout.strip().splitlines()[-1]
+        assert (await client.get("/v1/audit", headers=bearer(reviewer_key))).status_code == 403

@@ -54,6 +54,10 @@ async def test_operator_sets_a_new_version_and_deals_keep_the_version_of_their_a
     assert (await client.get("/v1/fees/schedule")).json()["split"]["buyer_bps"] == 7000
     stale = await client.put("/v1/fees/schedule", json=NEW, headers={**bearer(operator), "If-Match": '"1"'})
     assert stale.status_code == 412
+    audited = await conn.fetch(
+        "SELECT subject_type, subject_id, request_id FROM audit_log WHERE action = 'fee_schedule'"
+    )
+    assert [tuple(a) for a in audited] == [("fee_schedule", "2", response.headers["x-request-id"])]
     old_deal, new_deal = uuid.uuid4(), uuid.uuid4()
     await agree(
         conn, old_deal, buyer["organization"]["id"], seller["organization"]["id"], 1_000_000_000, agreed_at=before

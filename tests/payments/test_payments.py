@@ -5,7 +5,7 @@ import uuid
 
 from exchange.kernel.events import DealInvoiced
 from tests.payments.conftest import agree, drain
-from tests.support import bearer
+from tests.support import bearer, operator_key
 
 VISA = {"payment_method": "pm_card_visa"}
 DECLINED = {"payment_method": "pm_card_chargeCustomerFail"}
@@ -304,3 +304,23 @@ async def test_a_decline_is_one_problem_body_and_its_idempotent_retry_replays_it
     assert (replay.status_code, replay.headers["idempotent-replayed"]) == (402, "true")
     assert replay.headers["content-type"].startswith("application/problem+json")
     assert replay.json() == problem
+
+
+async def test_a_finance_operator_refunds_and_the_refund_is_audited_once(make_deal, client, conn):
+    deal = await make_deal()
+    invoice = deal.of("buyer")
+    await client.post(f"/v1/invoices/{invoice['id']}/pay", json=VISA, headers=bearer(deal.buyer_key))
+    reviewer = await operator_key(conn, "reviewer@exchange.example.vn", "reviewer")
+    refused = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=bearer(reviewer))
+    assert refused.status_code == 403
+    finance = await operator_key(conn, "finance@exchange.example.vn", "finance")
+    headers = {**bearer(finance), "Idempotency-Key": "refund-1"}
+    refunded = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=headers)
+    assert refunded.status_code == 200, refunded.text
+    replay = await client.post(f"/v1/invoices/{invoice['id']}/refund", headers=headers)
+    assert replay.status_code == 200
+    entries = await conn.fetch("SELECT * FROM audit_log WHERE action = 'refund'")
+    assert [(e["subject_type"], e["subject_id"], e["actor_role"]) for e in entries] == [
+        ("invoice", invoice["id"], "finance")
+    ]
+    assert entries[0]["request_id"] == refunded.headers["x-request-id"]

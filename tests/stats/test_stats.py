@@ -6,7 +6,7 @@ from collections import Counter
 
 from exchange.kernel import db
 from tests.parties import accepted_interest, agreed_deal, open_deal, parties
-from tests.support import bearer, verified_org
+from tests.support import bearer, offer_body, operator_key, verified_org
 
 MESSAGE = {"message": "Interested in this technology."}
 
@@ -151,3 +151,31 @@ async def test_stats_are_one_snapshot_while_writers_commit(live, conn, database_
     assert final["deals"]["total"] == 300 and final["interests"]["declined"] == 300
     assert final["interests"]["pending"] == 5 and final["interests"]["total"] == 305
     assert final["interests"]["acceptance_rate"] == 0.0
+
+
+async def test_stats_count_the_review_queue_and_the_median_hours_to_a_decision(client, conn):
+    empty = (await client.get("/v1/stats")).json()["reviews"]
+    assert empty == {"queue_length": 0, "median_hours_to_decision": None}
+    operator = await operator_key(conn)
+    _, owner = await verified_org(client, operator)
+    decided = []
+    for decision in ("approve", "approve", "reject", None, None):
+        listing = (await client.post("/v1/offers", json=offer_body(), headers=bearer(owner))).json()
+        assert (await client.post(f"/v1/offers/{listing['id']}/submit", headers=bearer(owner))).status_code == 200
+        if decision:
+            body = {"reason": "Give the measured advantages"} if decision == "reject" else None
+            moved = await client.post(f"/v1/offers/{listing['id']}/{decision}", json=body, headers=bearer(operator))
+            assert moved.status_code == 200, moved.text
+            decided.append(listing["id"])
+    # Each submission is made to have happened this many hours before its decision: 2, 9 and 4, median 4.
+    for listing_id, hours in zip(decided, (2, 9, 4), strict=True):
+        await conn.execute(
+            "UPDATE listing_changes SET changed_at = changed_at - make_interval(hours => $2)"
+            " WHERE listing_id = $1::uuid AND status = 'pending_review'",
+            listing_id,
+            hours,
+        )
+    reviews = (await client.get("/v1/stats")).json()["reviews"]
+    assert reviews["queue_length"] == 2
+    assert reviews["median_hours_to_decision"] == 4.0
+    assert (await client.get("/v1/stats")).json()["listings"]["by_status"]["suspended"] == 0

@@ -1,0 +1,1 @@
+"""The audit trail as admins read it (exchange.kernel.audit writes it)."""
