@@ -7,10 +7,13 @@ import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
+import msgspec
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
+from meilisearch_python_sdk.json_handler import BuiltinHandler
 from meilisearch_python_sdk.models.settings import (
     Faceting,
     Filter,
@@ -47,6 +50,22 @@ def index_uid(settings: Settings, kind: str) -> str:
     return f"{settings.meili_index_prefix}{kind}s"
 
 
+class MsgspecJson(BuiltinHandler):
+    """The SDK's JSON through msgspec: decoding a page of hits with the standard library was a tenth of a search."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return msgspec.json.encode(obj).decode()
+
+    @staticmethod
+    def dump_bytes(obj: Any) -> bytes:
+        return msgspec.json.encode(obj)
+
+    @staticmethod
+    def loads(json_string: str | bytes | bytearray) -> Any:
+        return msgspec.json.decode(json_string)
+
+
 def open_client(settings: Settings) -> AsyncClient:
     """One client per process: keep-alive connections, uncompressed answers (compression cost ~40 ms a search)."""
     client = AsyncClient(
@@ -54,6 +73,7 @@ def open_client(settings: Settings) -> AsyncClient:
         settings.meili_master_key or None,
         timeout=30,
         custom_headers={"Accept-Encoding": "identity"},
+        json_handler=MsgspecJson(),
     )
     metrics.observe_client(client.http_client, "meilisearch")
     return client

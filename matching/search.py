@@ -1,6 +1,7 @@
 """Full-text search of published listings: filters, facets, sort and highlights over Meilisearch."""
 
 import functools
+import itertools
 import re
 import time
 import unicodedata
@@ -16,15 +17,16 @@ from exchange.kernel.taxonomy import region_code
 from matching import engine, terms
 from matching.schemas import SearchFilters, SearchHit, SearchResults
 
-# Meilisearch marks the short fields; the description's passage is cut and marked here: highlighting or cropping
-# the long description made a search cost Meilisearch about five times as much (20,000 listings, measured).
+# Marked whole; the description is cut to a passage around its first mark. Highlighting or cropping the long
+# description in Meilisearch made a search cost it about five times as much (20,000 listings, measured).
 HIGHLIGHTED = ["title", "summary"]
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"
 CROP_WORDS, CROP_MARKER = 30, "..."
+# Words longer than this are rare enough that a passage may start a word later because of them.
+LONGEST_WORD = 64
 MAX_OFFSET = 1000
 _WORD = re.compile(r"[0-9a-z]+")
 _SPACED = re.compile(r"\S+")
-_MARKED = re.compile(f"({re.escape(HIGHLIGHT_PRE)}.*?{re.escape(HIGHLIGHT_POST)})", re.DOTALL)
 # Each folded letter as the class of every letter that folds to it (capitals, Vietnamese letters, đ): patterns then
 # match the text as written, without folding every hit's text in Python first.
 _SPELLINGS: dict[str, str] = {}
@@ -117,12 +119,6 @@ def _glossary(q: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def glossary_pattern(q: str) -> re.Pattern[str] | None:
-    """Every spelling, in both languages, of the glossary terms a query mentions, as one pattern."""
-    return _pattern(_glossary(q))
-
-
-@functools.lru_cache(maxsize=1024)
 def query_pattern(q: str) -> re.Pattern[str] | None:
     """The query's glossary terms' spellings and its words (the last one as a prefix, as Meilisearch reads it)."""
     words = _WORD.findall(engine.fold(q))
@@ -145,38 +141,41 @@ def excerpt(text: str, pattern: re.Pattern[str]) -> str | None:
     first = pattern.search(text)
     if first is None:
         return None
-    words = [m.span() for m in _SPACED.finditer(text)]
-    at = next(i for i, (_, end) in enumerate(words) if end > first.start())
-    start = max(0, min(at - CROP_WORDS // 4, len(words) - CROP_WORDS))
-    stop = min(len(words), start + CROP_WORDS)
-    a, b = words[start][0], words[stop - 1][1]
-    lead, tail = (CROP_MARKER if a > 0 else ""), (CROP_MARKER if b < len(text) else "")
-    return f"{lead}{_marked(text[a:b], pattern)}{tail}"
-
-
-def mark_terms(text: str, pattern: re.Pattern[str]) -> str:
-    """Mark the query's glossary terms, in either language, outside the passages Meilisearch already marked."""
-    # A hit found through the other language matched the glossary equivalents in its hidden `terms` field, so
-    # Meilisearch marks nothing in the text people read: mark the equivalents it holds ourselves.
-    parts = _MARKED.split(unicodedata.normalize("NFC", text))
-    return "".join(p if p.startswith(HIGHLIGHT_PRE) else _marked(p, pattern) for p in parts)
+    # Only the words near the first match are split out: splitting a whole long description cost a search more than
+    # everything else done here for its hit.
+    at = first.start()
+    while at > 0 and not text[at - 1].isspace():
+        at -= 1
+    reach = max(0, at - CROP_WORDS * LONGEST_WORD)
+    before = [m.span() for m in _SPACED.finditer(text, reach, at)]
+    if before and reach > 0 and before[0][0] == reach and not text[reach - 1].isspace():
+        before = before[1:]
+    after = [m.span() for m in itertools.islice(_SPACED.finditer(text, at), CROP_WORDS)]
+    # Near the end of the text the passage starts earlier, so that it still holds CROP_WORDS words.
+    lead = min(len(before), max(CROP_WORDS // 4, CROP_WORDS - len(after)))
+    words = (before[len(before) - lead :] + after)[:CROP_WORDS]
+    a, b = words[0][0], words[-1][1]
+    lead_marker, tail = (CROP_MARKER if a > 0 else ""), (CROP_MARKER if b < len(text) else "")
+    return f"{lead_marker}{_marked(text[a:b], pattern)}{tail}"
 
 
 def highlights(hit: dict[str, Any], q: str | None) -> dict[str, str]:
-    """The highlighted passages of the fields where a query word, or one of its glossary equivalents, matched."""
-    formatted, found = hit.get("_formatted") or {}, {}
-    if not q:
-        return found
-    glossary = glossary_pattern(q)
+    """The title, summary and a passage of the description, marked where a query word or a glossary equivalent occurs.
+
+    Only fields with a mark are returned."""
+    # Marked here, not by Meilisearch: a hit found through the other language matched the equivalents in its hidden
+    # `terms` field, which Meilisearch would not mark in the text people read, and asking it to highlight made every
+    # hit come back twice (the listing inside `_formatted` too).
+    pattern = query_pattern(q) if q else None
+    if pattern is None:
+        return {}
+    listing, found = hit["listing"], {}
     for name in HIGHLIGHTED:
-        value = formatted.get(name)
-        if isinstance(value, str):
-            if glossary is not None:
-                value = mark_terms(value, glossary)
-            if HIGHLIGHT_PRE in value:
-                found[name] = value
-    description, pattern = hit["listing"].get("description"), query_pattern(q)
-    if isinstance(description, str) and pattern is not None and (passage := excerpt(description, pattern)):
+        value = listing.get(name)
+        if isinstance(value, str) and pattern.search(value := unicodedata.normalize("NFC", value)):
+            found[name] = _marked(value, pattern)
+    description = listing.get("description")
+    if isinstance(description, str) and (passage := excerpt(description, pattern)):
         found["description"] = passage
     return found
 
@@ -193,9 +192,6 @@ def search_arguments(
         "limit": limit,
         "offset": offset,
         "attributes_to_retrieve": ["listing"],
-        "attributes_to_highlight": HIGHLIGHTED if q else None,
-        "highlight_pre_tag": HIGHLIGHT_PRE,
-        "highlight_post_tag": HIGHLIGHT_POST,
         "show_ranking_score": True,
     }
 
