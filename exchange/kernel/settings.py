@@ -64,12 +64,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # none, the client is the socket peer.
     trusted_proxies: str = ""
     # Rate limits, counted in PostgreSQL so every process shares them; each is so many per window of seconds, and a
-    # limit of 0 turns it off. An address that has sent this many unknown or revoked keys is refused every key.
+    # limit of 0 turns it off. An address that has sent this many unknown or revoked keys gets 429 for any further one.
     auth_failure_limit: int = 300
     auth_failure_window: int = 300
     # Registrations (POST /v1/organizations) per client address.
-    registration_limit: int = 200
-    registration_window: int = 3600
+    registration_limit: int = 150
+    registration_window: int = 60
     # Requests per API key.
     key_request_limit: int = 100_000
     key_request_window: int = 60
