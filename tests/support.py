@@ -1,15 +1,26 @@
-"""Small helpers the tests share: registering organizations, making operators, writing listings, raw HTTP."""
+"""Small helpers the tests share: registering organizations, making operators, writing listings, raw HTTP, and
+`exchange serve` in a process of its own."""
 
 import asyncio
 import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 
+from exchange.kernel.settings import Settings
 from exchange.organizations.service import create_operator
+
+SERVE_START_SECONDS = 60
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -145,3 +156,50 @@ def raw_get(path: str, headers: dict[str, str]) -> bytes:
     """The bytes of a GET with these headers."""
     lines = [f"GET {path} HTTP/1.1", "Host: test", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def exchange_serve(settings: Settings, log_path: Path, *args: str, env: dict[str, str | None]) -> Iterator[str]:
+    """`exchange serve` (with these extra arguments) in its own process on a free loopback port, for the database and
+    servers of these settings, its output in log_path; yields its URL once /health/live answers. A None in env unsets."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "MEILI_URL": settings.meili_url,
+        "MEILI_MASTER_KEY": settings.meili_master_key,
+        "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
+        "STRIPE_API_BASE": settings.stripe_api_base,
+        "STRIPE_SECRET_KEY": settings.stripe_secret_key,
+        **env,
+    }
+    command = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port), *args]
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            command,
+            env={k: v for k, v in environ.items() if v is not None},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVE_START_SECONDS
+        while True:
+            try:
+                if httpx.get(f"{base}/health/live", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -4,7 +4,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from exchange.dev.stripe_sandbox import register_stripe_webhook
 from tests.conftest import clone_database, drop_database
+from tests.support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -30,13 +30,6 @@ class Server:
     base_url: str
     operator_key: str
     database_url: str = ""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -6,12 +6,7 @@ answer must match the schema documented for its status. Derandomized (the same c
 to a few examples per operation and principal, so the whole run takes well under a minute.
 """
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,55 +24,24 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from exchange.kernel.settings import Settings
 from tests.matching.waiting import until
 from tests.parties import Parties, accepted_interest, agreed_deal, parties
-from tests.support import bearer
+from tests.support import bearer, exchange_serve
 
 # Per operation and principal: valid requests (positive), and requests that break the schema on purpose (negative).
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 4, schemathesis.GenerationMode.NEGATIVE: 2}
 REQUEST_TIMEOUT_SECONDS = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`exchange serve` on a loopback port for this test's database, with its jobs; its address and its log."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "MEILI_URL": settings.meili_url,
-        "MEILI_MASTER_KEY": settings.meili_master_key,
-        "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
-        "STRIPE_API_BASE": settings.stripe_api_base,
-        "STRIPE_SECRET_KEY": settings.stripe_secret_key,
+    log = tmp_path / "serve.log"
+    env: dict[str, str | None] = {
         "STRIPE_WEBHOOK_SECRET": "whsec_" + uuid.uuid4().hex,
         "ALLOW_PRIVATE_WEBHOOKS": "true",
         "LOG_FORMAT": "json",
     }
-    log = tmp_path / "serve.log"
-    base = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    try:
-        stop = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/live", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < stop, log.read_text()
-            time.sleep(0.2)
+    with exchange_serve(settings, log, env=env) as base:
         yield base, log
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 async def _resources(http: httpx.AsyncClient, conn: asyncpg.Connection) -> tuple[Parties, dict[str, str]]:

@@ -1,11 +1,6 @@
 """GET /metrics against the real servers: who may read it, and that each figure moves with what the service did."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from matching import engine
 from tests.matching.test_subscriptions import DEADLINE_SECONDS, Receiver, delivery, parties, subscribe
 from tests.matching.waiting import until
-from tests.support import bearer, offer_body, operator_key, published, register
+from tests.support import bearer, exchange_serve, offer_body, operator_key, published, register
 
 OFFER_ROUTE = "/v1/offers/{listing_id}"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
@@ -143,47 +138,16 @@ async def test_notifications_delivered_and_retried_are_counted(client, conn):
     assert value(after, delivered, outcome="retried") - value(before, delivered, outcome="retried") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_with_two_worker_processes_every_scrape_counts_every_request(settings, tmp_path):
-    port = _free_port()
     operator = "op-" + uuid.uuid4().hex + uuid.uuid4().hex
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "MEILI_URL": settings.meili_url,
-        "MEILI_MASTER_KEY": settings.meili_master_key,
-        "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
-        "STRIPE_API_BASE": settings.stripe_api_base,
-        "STRIPE_SECRET_KEY": settings.stripe_secret_key,
+    env: dict[str, str | None] = {
         "OPERATOR_BOOTSTRAP_KEY": operator,
         "RUN_JOBS": "false",
         "LISTING_CACHE_ENTRIES": "0",
         "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": None,
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        stop = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/live", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < stop, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+    with exchange_serve(settings, tmp_path / "serve.log", "--workers", "2", env=env) as base:
         missing = f"{base}/v1/offers/{uuid.uuid4()}"
         for _ in range(20):
             # A new connection each time, so the requests spread over both processes.
@@ -194,9 +158,6 @@ def test_with_two_worker_processes_every_scrape_counts_every_request(settings, t
             assert answer.status_code == 200, answer.text
             # Whichever process answers counts both processes' requests (the scrapes themselves are not counted).
             assert value(samples(answer.text), "exchange_http_requests_total", **labels) == 20
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     lines = [msgspec.json.decode(line) for line in (tmp_path / "serve.log").read_text().splitlines() if line.strip()]
     spread = [line for line in lines if line.get("request_id") == "spread"]
     assert len(spread) == 20
