@@ -40,6 +40,7 @@ class DealRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+    origin: str
 
 
 class EventRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,6 +114,29 @@ async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> DealRow:
         values["seller_org_id"],
         values["broker_org_id"],
         values["created_by"],
+    )
+    return row_to(row, DealRow)
+
+
+async def insert_agreed(conn: asyncpg.Connection, values: dict[str, Any]) -> DealRow:
+    """Insert a deal already agreed on its first terms, confirmed by both sides (an express licence, an auction)."""
+    row = await conn.fetchrow(
+        """INSERT INTO deals (title, offer_id, buyer_org_id, seller_org_id, created_by, origin, stage,
+                              value_amount, value_currency, transfer_mode, terms_summary, terms_version,
+                              terms_proposed_at, terms_proposed_by_org_id, buyer_confirmed_version,
+                              seller_confirmed_version, agreed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'agreed', $7, $8, $9, $10, 1, $11, $4, 1, 1, $11) RETURNING *""",
+        values["title"],
+        values["offer_id"],
+        values["buyer_org_id"],
+        values["seller_org_id"],
+        values["created_by"],
+        values["origin"],
+        values["value_amount"],
+        values["value_currency"],
+        values["transfer_mode"],
+        values["terms_summary"],
+        values["agreed_at"],
     )
     return row_to(row, DealRow)
 

@@ -8,6 +8,7 @@ from exchange.deals.rules import Stage
 from exchange.kernel.schemas import ApiStruct, InputStruct, Money, text
 from exchange.kernel.taxonomy import TRANSFER_MODE_CODES
 
+Origin = Literal["negotiated", "express_licence", "auction"]
 TransferMode = Literal[tuple(sorted(TRANSFER_MODE_CODES))]  # type: ignore[valid-type]
 
 
@@ -79,6 +80,8 @@ class DealOut(ApiStruct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+    origin: Origin = "negotiated"
+    """How the deal came about: negotiated through terms and confirmations, an express licence, or an auction."""
 
 
 class DealEventOut(ApiStruct, kw_only=True):

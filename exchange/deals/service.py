@@ -57,6 +57,7 @@ def to_out(row: DealRow) -> DealOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
+        origin=row.origin,  # type: ignore[arg-type]
     )
 
 

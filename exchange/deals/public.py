@@ -1,0 +1,78 @@
+"""What other domains may ask of deals: open one already agreed (an express licence, an auction's result)."""
+
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from exchange.deals import repo, service
+from exchange.deals.repo import DealRow
+from exchange.deals.schemas import DealOut
+from exchange.kernel import outbox
+from exchange.kernel.events import DealAgreed, EventMoney
+from exchange.kernel.schemas import Money
+
+__all__ = ["DealOut", "DealRow", "open_agreed", "to_out"]
+
+to_out = service.to_out
+
+
+async def open_agreed(
+    conn: asyncpg.Connection,
+    *,
+    origin: Literal["express_licence", "auction"],
+    offer_id: UUID,
+    buyer_org_id: UUID,
+    seller_org_id: UUID,
+    title: str,
+    value: Money,
+    transfer_mode: str,
+    summary: str,
+    created_by: UUID,
+    details: dict[str, Any],
+) -> DealRow:
+    """A deal agreed at once on the given terms (terms_version 1, confirmed by both sides), in the caller's transaction.
+
+    Its DealAgreed event goes through the outbox like any agreement, so payments issues the fee invoices."""
+    at = service.now()
+    deal = await repo.insert_agreed(
+        conn,
+        {
+            "title": title,
+            "offer_id": offer_id,
+            "buyer_org_id": buyer_org_id,
+            "seller_org_id": seller_org_id,
+            "created_by": created_by,
+            "origin": origin,
+            "value_amount": value.amount,
+            "value_currency": value.currency,
+            "transfer_mode": transfer_mode,
+            "terms_summary": summary,
+            "agreed_at": at,
+        },
+    )
+    trail = {
+        "origin": origin,
+        "offer_id": str(offer_id),
+        "buyer_org_id": str(buyer_org_id),
+        "seller_org_id": str(seller_org_id),
+        "value": {"amount": value.amount, "currency": value.currency},
+        "transfer_mode": transfer_mode,
+        "summary": summary,
+    }
+    await repo.append_event(conn, deal.id, created_by, buyer_org_id, "created", trail | details)
+    await repo.append_event(conn, deal.id, None, None, "agreed", {"terms_version": 1, "origin": origin})
+    await outbox.emit(
+        conn,
+        deal.id,
+        DealAgreed(
+            deal_id=deal.id,
+            value=EventMoney(amount=value.amount, currency=value.currency),
+            buyer_org_id=buyer_org_id,
+            seller_org_id=seller_org_id,
+            broker_org_id=None,
+            terms_version=1,
+            agreed_at=at,
+        ),
+    )
+    return deal
