@@ -10,7 +10,7 @@ import msgspec
 from exchange.kernel.auth import Principal
 from listings import repo, rules, service
 from listings.repo import ListingRow
-from listings.schemas import DemandCreate, DemandOut, OfferCreate, OfferOut
+from listings.schemas import DemandCreate, DemandOut, LicenceTerms, OfferCreate, OfferOut
 
 Listing = ListingRow
 """A listing as stored, every column included: never send it out as it is (see public_view)."""
@@ -38,6 +38,22 @@ def public_json(row: Listing) -> dict[str, Any]:
 async def visible(conn: asyncpg.Connection, principal: Principal | None, kind: str, listing_id: UUID) -> Listing:
     """A listing this caller may see (published for anyone, any status for its owner and operators), else 404."""
     return await service.get(conn, principal, kind, listing_id)
+
+
+async def locked(conn: asyncpg.Connection, kind: str, listing_id: UUID) -> Listing | None:
+    """A listing of a kind whatever its status, locked for the rest of the transaction: the caller decides what the
+    viewer may learn of it (never send it out as it is)."""
+    return await repo.get(conn, kind, listing_id, for_update=True)
+
+
+def licence_terms(row: Listing) -> tuple[LicenceTerms, str] | None:
+    """An offer's express licence terms as served, with their licence_terms_sha256; None when it has none."""
+    if row.licence_terms is None:
+        return None
+    terms = msgspec.convert(row.licence_terms, LicenceTerms)
+    sha256 = rules.licence_terms_sha256(terms)
+    assert sha256 is not None
+    return terms, sha256
 
 
 async def rows_by_id(conn: asyncpg.Connection, ids: list[UUID]) -> list[Listing]:

@@ -48,6 +48,7 @@ class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
     published_at: datetime | None
     expires_at: datetime | None
     version: int
+    licence_terms: dict[str, Any] | None = None
     # Set only by get() for the viewer it was read for: an accepted interest disclosed contact and confidential details.
     disclosed: bool = False
 
@@ -98,6 +99,7 @@ CONTENT_COLUMNS = (
     "budget_amount",
     "budget_currency",
     "deadline",
+    "licence_terms",
     "quality_score",
     "quality_hints",
 )

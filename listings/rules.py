@@ -1,7 +1,10 @@
 """The listing lifecycle as pure functions: which action moves which status where."""
 
+import hashlib
 import unicodedata
 from datetime import datetime, timedelta
+
+import msgspec
 
 from exchange.kernel.errors import InvalidTransition
 
@@ -18,7 +21,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 EXPIRING_SOON = timedelta(days=14)
 
 # Fields an owner may change on a published listing without sending it back to review.
-FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact"})
+FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact", "licence_terms"})
 
 
 def next_status(current: str, action: str) -> str:
@@ -31,7 +34,7 @@ def next_status(current: str, action: str) -> str:
 
 
 def status_after_edit(current: str, changed_fields: set[str]) -> str:
-    """Editing a published listing sends it back to review unless only price or contact changed."""
+    """Editing a published listing sends it back to review unless only price, contact or licence terms changed."""
     if current == "published" and changed_fields - FREE_EDIT_FIELDS:
         return "pending_review"
     return current
@@ -58,3 +61,8 @@ def guess_language(text: str) -> str:
     """'vi' when the text carries Vietnamese letters or tone marks, else 'en'."""
     folded = unicodedata.normalize("NFD", text)
     return "vi" if "đ" in text.lower() or any(unicodedata.combining(c) for c in folded) else "en"
+
+
+def licence_terms_sha256(terms: msgspec.Struct | None) -> str | None:
+    """The hex SHA-256 of licence terms as served: their compact JSON, fields in order, UTF-8 (None without terms)."""
+    return None if terms is None else hashlib.sha256(msgspec.json.encode(terms)).hexdigest()

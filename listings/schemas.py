@@ -25,6 +25,23 @@ PatentNumbers = Annotated[list[text(1, 40)], Meta(max_length=20)]
 Trl = Annotated[int, Meta(ge=1, le=9)]
 Region = text(1, 100, "Province code, or a current or former province name")
 Confidential = text(0, 10000)
+TermMonths = Annotated[int, Meta(ge=1, le=600, description="How long the licence runs, in months")]
+
+
+class LicenceTerms(InputStruct, kw_only=True):
+    """Terms on which anyone may take a licence online in one step (POST /v1/offers/{id}/licence).
+
+    Only non-exclusive terms can be express: `exclusive: true` is refused (422). The offer serves them with
+    `licence_terms_sha256`: the hex SHA-256 of the `licence_terms` object's JSON exactly as served, that is compact
+    (no whitespace), keys in this order (value {amount, currency}, transfer_mode, summary, term_months, exclusive) and
+    non-ASCII characters as UTF-8, not escaped: what `JSON.stringify(offer.licence_terms)` or Python's
+    `json.dumps(terms, separators=(",", ":"), ensure_ascii=False)` gives of the object as received."""
+
+    value: Money
+    transfer_mode: TransferMode
+    summary: text(1, 5000)
+    term_months: TermMonths
+    exclusive: bool = False
 
 
 class Contact(InputStruct, kw_only=True):
@@ -55,6 +72,7 @@ class OfferCreate(InputStruct, kw_only=True):
     price_type: PriceType = "indicative"
     confidential_details: Confidential | None = None
     contact: Contact | None = None
+    licence_terms: LicenceTerms | None = None
 
 
 class OfferUpdate(InputStruct, kw_only=True):
@@ -76,6 +94,7 @@ class OfferUpdate(InputStruct, kw_only=True):
     price_type: PriceType | UnsetType = UNSET
     confidential_details: Confidential | None | UnsetType = UNSET
     contact: Contact | None | UnsetType = UNSET
+    licence_terms: LicenceTerms | None | UnsetType = UNSET
 
 
 class DemandCreate(InputStruct, kw_only=True):
@@ -155,6 +174,10 @@ class OfferOut(_ListingOut, kw_only=True):
     transfer_modes: list[str]
     price: Money | None
     price_type: str
+    licence_terms: LicenceTerms | None = None
+    """Express licence terms, or null when the offer has none."""
+    licence_terms_sha256: str | None = None
+    """The hex SHA-256 of `licence_terms` as served (see LicenceTerms), to send back when taking the licence."""
     confidential_details: str | None | UnsetType = UNSET
 
 

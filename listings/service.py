@@ -11,7 +11,7 @@ from msgspec import UNSET
 from exchange.kernel import audit, auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.db import NotifiedCache
-from exchange.kernel.errors import Conflict, Forbidden, NotFound, param_error
+from exchange.kernel.errors import Conflict, Forbidden, NotFound, field_error, param_error
 from exchange.kernel.events import ListingChanged
 from exchange.kernel.http import check_if_match, next_cursor, page_body, page_of
 from exchange.kernel.schemas import Money, Page
@@ -19,7 +19,7 @@ from exchange.kernel.taxonomy import region_code
 from listings import repo, rules
 from listings.quality import Quality, QualityInput, score
 from listings.repo import ListingRow
-from listings.schemas import Contact, DemandOut, OfferOut
+from listings.schemas import Contact, DemandOut, LicenceTerms, OfferOut
 
 # The stored public JSON is rendered as a listing reads before its last 14 days; the flag is set at read when they
 # have begun. The key cannot occur anywhere else in the body: a quote inside a JSON string is always escaped.
@@ -64,6 +64,7 @@ def api_values(row: ListingRow) -> dict[str, Any]:
             price=_money(row.price_amount, row.price_currency),
             price_type=row.price_type,
             confidential_details=row.confidential_details,
+            licence_terms=msgspec.convert(row.licence_terms, LicenceTerms) if row.licence_terms else None,
         )
     else:
         values.update(
@@ -85,8 +86,8 @@ def to_columns(values: dict[str, Any]) -> dict[str, Any]:
             columns[f"{prefix}_currency"] = value.currency if value else None
         elif name == "preferred_transfer_modes":
             columns["transfer_modes"] = value
-        elif name == "contact":
-            columns["contact"] = msgspec.to_builtins(value) if value else None
+        elif name in ("contact", "licence_terms"):
+            columns[name] = msgspec.to_builtins(value) if value else None
         else:
             columns[name] = value
     return columns
@@ -123,6 +124,15 @@ def normalized(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def check_licence_terms(values: dict[str, Any]) -> None:
+    """Only non-exclusive terms can be express: an exclusive licence is negotiated in a deal."""
+    terms = values.get("licence_terms")
+    if terms is not None and terms.exclusive:
+        raise field_error(
+            "licence_terms.exclusive", "express licences are non-exclusive; negotiate exclusivity in a deal"
+        )
+
+
 def sees_private(viewer: Principal | None, row: ListingRow) -> bool:
     """The owner's members and operators see contact, confidential details and moderation notes.
 
@@ -139,6 +149,8 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     if not (private or row.disclosed):
         values["contact"] = UNSET
         values.pop("confidential_details", None)
+    if row.kind == "offer":
+        values["licence_terms_sha256"] = rules.licence_terms_sha256(values["licence_terms"])
     return OUT_TYPES[row.kind](
         id=row.id,
         kind=row.kind,
@@ -226,6 +238,7 @@ def content_columns(kind: str, data: msgspec.Struct, default_region: str) -> dic
     values["language"] = values["language"] or rules.guess_language(f"{data.title} {data.description}")
     values["region"] = values["region"] or default_region
     values = normalized(values)
+    check_licence_terms(values)
     quality = quality_of(kind, values)
     return to_columns(values) | {"quality_score": quality.score, "quality_hints": quality.hints}
 
@@ -305,6 +318,7 @@ async def update(
     """Edit content; a substantive edit of a published listing sends it back to review."""
     row = await _owned(conn, principal, kind, listing_id, if_match)
     given = normalized({k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET})
+    check_licence_terms(given)
     current = api_values(row)
     changed = {k for k, v in given.items() if msgspec.to_builtins(v) != msgspec.to_builtins(current[k])}
     if not changed:

@@ -81,6 +81,11 @@ def field_error(field: str, message: str) -> Unprocessable:
     return Unprocessable(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
+def field_conflict(field: str, message: str) -> Conflict:
+    """A 409 naming the field (or the precondition) that conflicts with the current state."""
+    return Conflict(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
 def param_error(field: str, message: str) -> BadRequest:
     """A 400 about one query parameter."""
     return BadRequest(f"{field}: {message}", errors=[FieldError(field=field, message=message)])

@@ -38,6 +38,7 @@ def text(min_length: int = 0, max_length: int = 5000, description: str | None = 
 
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+Sha256 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$", description="A hex SHA-256")]
 Url = Annotated[str, msgspec.Meta(max_length=300, pattern=URL_PATTERN)]
 
 
