@@ -61,6 +61,7 @@ async def open_agreed(
         "summary": summary,
     }
     await repo.append_event(conn, deal.id, created_by, buyer_org_id, "created", trail | details)
+    await service.record_nda(conn, deal)
     await repo.append_event(conn, deal.id, None, None, "agreed", {"terms_version": 1, "origin": origin})
     await outbox.emit(
         conn,

@@ -16,6 +16,7 @@ from exchange.kernel.errors import Forbidden, NotFound, field_error
 from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
 from exchange.kernel.http import check_if_match
 from exchange.kernel.schemas import Money
+from exchange.ndas import public as ndas
 
 
 def now() -> datetime:
@@ -84,6 +85,28 @@ async def _record(
         principal.org_id if principal else None,
         action,
         details,
+    )
+
+
+async def record_nda(conn: asyncpg.Connection, deal: DealRow) -> None:
+    """Show on a new deal's trail the buyer's acceptance of the offer's NDA (the latest version it accepted), if any."""
+    accepted = await ndas.latest_acceptance(conn, deal.offer_id, deal.buyer_org_id)
+    if accepted is None:
+        return
+    await repo.append_event(
+        conn,
+        deal.id,
+        accepted.member_id,
+        accepted.org_id,
+        "nda_accepted",
+        {
+            "acceptance_id": str(accepted.id),
+            "offer_id": str(accepted.offer_id),
+            "version": accepted.version,
+            "sha256": accepted.sha256,
+            "member_id": str(accepted.member_id),
+            "accepted_at": accepted.accepted_at.isoformat(),
+        },
     )
 
 
@@ -169,6 +192,7 @@ async def create(conn: asyncpg.Connection, principal: Principal | None, data: De
             "broker_org_id": str(deal.broker_org_id) if deal.broker_org_id else None,
         },
     )
+    await record_nda(conn, deal)
     return deal
 
 

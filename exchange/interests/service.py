@@ -13,6 +13,7 @@ from exchange.kernel import auth
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
 from exchange.kernel.http import check_if_match
+from exchange.ndas import public as ndas
 
 OTHER_KIND = {"offer": "demand", "demand": "offer"}
 DECISIONS = {"accept": "accepted", "decline": "declined"}
@@ -94,6 +95,11 @@ async def decide(
     check_if_match(if_match, row.version)
     if row.status != "pending":
         raise InvalidTransition(f"the interest is {row.status}; only a pending interest can be {DECISIONS[action]}")
+    if action == "accept":
+        # Each side's listing is disclosed to the other: an offer whose NDA is required only to those who accepted it.
+        await ndas.require_accepted(conn, row.target_id, row.from_org_id)
+        if row.listing_id is not None:
+            await ndas.require_accepted(conn, row.listing_id, row.to_org_id)
     decided = await repo.decide(conn, interest_id, DECISIONS[action], principal.member_id)
     if decided.status == "accepted":
         await repo.disclose(conn, decided.target_id, decided.from_org_id, decided.id)

@@ -67,3 +67,16 @@ class DealFeesPaid(outbox.Event, frozen=True, kw_only=True, tag="deal.fees_paid"
     """Every fee invoice of the deal is paid (written by payments); the deal closes."""
 
     deal_id: UUID
+
+
+class NdaAccepted(outbox.Event, frozen=True, kw_only=True, tag="nda.accepted"):
+    """An organization accepted a version of an offer's NDA (written by ndas), for whoever should be told."""
+
+    acceptance_id: UUID
+    offer_id: UUID
+    offer_owner_org_id: UUID
+    org_id: UUID
+    member_id: UUID
+    version: int
+    sha256: str
+    accepted_at: datetime

@@ -1,0 +1,1 @@
+"""Confidentiality agreements (NDAs) on offers: versions, acceptances, and whether one is still needed."""
