@@ -36,6 +36,8 @@ from exchange.kernel.http import (
     safety_headers_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
+from exchange.licences.routes import take_licence
+from exchange.ndas.routes import NdaController
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
@@ -181,6 +183,8 @@ def create_app(settings: Settings) -> Litestar:
             create_static_files_router(DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False),
             OperatorController,
             get_audit,
+            NdaController,
+            take_licence,
         ],
         dependencies={
             "conn": Provide(db.provide_conn),
