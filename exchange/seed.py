@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from exchange.kernel.taxonomy import normalize_region
+from exchange.ndas import public as ndas
 from listings import public as listings
 
 # Fixed namespace: the same demo key always becomes the same id, so loading twice changes nothing.
@@ -74,7 +75,7 @@ def _lifecycle(item: dict[str, Any], verified: bool, now: datetime) -> dict[str,
 
 
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
-    """Load the demo organizations and listings; records already there are left as they are."""
+    """Load the demo organizations, listings and NDAs; records already there are left as they are."""
     now = datetime.now(UTC)
     orgs: dict[str, tuple[uuid.UUID, bool, str]] = {}
     for org in load_json("organizations.json"):
@@ -84,7 +85,12 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
         org_id, verified, province = orgs[item["org"]]
         if await listings.insert_seeded(conn, item["kind"], org_id, item, province, _lifecycle(item, verified, now)):
             added += 1
+    ndas_added = 0
+    for nda in load_json("ndas.json"):
+        accepted_by = [(orgs[key][0], demo_id("member", key)) for key in nda["accepted_by"]]
+        if await ndas.insert_seeded(conn, demo_id("offer", nda["offer"]), nda["text"], nda["required"], accepted_by):
+            ndas_added += 1
     if added:
         # A bulk load leaves the planner without statistics until autovacuum comes by.
         await conn.execute("ANALYZE organizations, listings")
-    return {"organizations": len(orgs), "listings_added": added}
+    return {"organizations": len(orgs), "listings_added": added, "ndas_added": ndas_added}
