@@ -136,7 +136,9 @@ def check_licence_terms(values: dict[str, Any]) -> None:
 def sees_private(viewer: Principal | None, row: ListingRow) -> bool:
     """The owner's members and operators see contact, confidential details and moderation notes.
 
-    A party whose interest the owner accepted sees contact and confidential details too (row.disclosed).
+    A party whose interest the owner accepted sees contact and confidential details too (row.disclosed). When the
+    offer's NDA is required, interests accepts only a party that accepted its current version, so nothing is disclosed
+    before that; a later version does not take back what was disclosed.
     """
     return viewer is not None and (viewer.is_operator or viewer.org_id == row.owner_org_id)
 
