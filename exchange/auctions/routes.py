@@ -3,6 +3,7 @@
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from exchange.auctions import service
@@ -73,7 +74,12 @@ class AuctionController(Controller):
         "/{auction_id:uuid}/bids",
         guards=KEYED,
         security=BEARER,
-        responses=problems(400, 401, 403, 404, 409, 422),
+        responses={
+            200: ResponseSpec(
+                data_container=BidOut, description="A sealed bid replaced the organization's earlier one"
+            ),
+            **problems(400, 401, 403, 404, 409, 422),
+        },
         summary="Bid",
     )
     async def bid(

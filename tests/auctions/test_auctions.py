@@ -474,6 +474,38 @@ async def test_a_bid_in_flight_at_the_end_holds_off_the_closer_and_counts(client
     assert (await read(client, auction))["winner_org_id"] == p.buyer_org["id"]
 
 
+async def test_a_cancel_racing_the_close_either_cancels_or_is_refused_and_the_auction_closes(live, conn):
+    p = await parties(live, conn)
+    auction = await create(live, p)
+    await placed(live, p.buyer, auction, 1_000_000_000)
+    await conn.execute(
+        "UPDATE auctions SET ends_at = clock_timestamp() + interval '0.3 s' WHERE id = $1", uuid.UUID(auction["id"])
+    )
+    ends_at = datetime.fromisoformat((await read(live, auction))["ends_at"])
+
+    async def cancel() -> int:
+        # Sent as the end comes, while the closer tries over and over: either may get the auction first.
+        await asyncio.sleep(max(0.0, (ends_at - datetime.now(UTC)).total_seconds()))
+        response = await live.post(
+            f"/v1/auctions/{auction['id']}/cancel", json={"reason": "Withdrawn by the desk"}, headers=bearer(p.operator)
+        )
+        return response.status_code
+
+    async def closer() -> Any:
+        while (await read(live, auction))["status"] == "open":
+            if closed := await close(conn, auction):
+                return closed
+        return None
+
+    cancelled, closed = await asyncio.gather(cancel(), closer())
+    final = await read(live, auction)
+    deals = await conn.fetchval("SELECT count(*) FROM deals")
+    if cancelled == 200:
+        assert final["status"] == "cancelled" and closed is None and deals == 0
+    else:
+        assert cancelled == 409 and final["status"] == "closed" and final["outcome"] == "won" and deals == 1
+
+
 async def test_the_demo_data_has_an_open_auction_with_bids(client, conn):
     async with conn.transaction():
         counts = await seed(conn)
