@@ -142,8 +142,7 @@ async def create(conn: asyncpg.Connection, principal: Principal | None, data: Au
         "ends_at": data.ends_at,
     }
     try:
-        async with conn.transaction():  # a savepoint: the duplicate is reported, not the aborted transaction
-            return await repo.insert(conn, values)
+        return await repo.insert(conn, values)
     except asyncpg.UniqueViolationError:
         raise Conflict("this offer already has an open or scheduled auction") from None
 
