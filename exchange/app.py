@@ -40,6 +40,7 @@ from exchange.kernel.settings import Settings, settings_from_env
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
 from exchange.stats.routes import ChangeFeedController, get_stats
+from exchange.valuation.routes import get_valuation
 from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
 from matching import public as matching
@@ -180,6 +181,7 @@ def create_app(settings: Settings) -> Litestar:
             AuctionController,
             ChangeFeedController,
             get_stats,
+            get_valuation,
             create_static_files_router(DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False),
             OperatorController,
             get_audit,

@@ -1,12 +1,15 @@
 """Set-ups the deals, interests and statistics tests share: verified parties, published listings, accepted
 interests, open deals, and settings without the background jobs."""
 
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
 
+from exchange.deals import public as deals
+from exchange.kernel.schemas import Money
 from exchange.kernel.settings import Settings
 from tests.support import bearer, demand_body, offer_body, operator_key, published_offer, verified_org
 
@@ -134,10 +137,50 @@ async def agreed_deal(client: Any, p: Parties, amount: int = 900_000_000) -> dic
     return response.json()
 
 
+async def room_deal(
+    client: Any,
+    conn: Any,
+    p: Parties,
+    amount: int,
+    *,
+    origin: Literal["express_licence", "auction"] = "express_licence",
+    offer: dict[str, Any] | None = None,
+    transfer_mode: str = "license",
+) -> dict[str, Any]:
+    """A deal the deal room opened already agreed (deals.public.open_agreed) on the parties' offer or another of the
+    seller's; returned as the buyer reads it."""
+    buyer = (await client.get("/v1/me", headers=bearer(p.buyer))).json()["member"]["id"]
+    async with conn.transaction():
+        deal = await deals.open_agreed(
+            conn,
+            origin=origin,
+            offer_id=uuid.UUID((offer or p.offer)["id"]),
+            buyer_org_id=uuid.UUID(p.buyer_org["id"]),
+            seller_org_id=uuid.UUID(p.seller_org["id"]),
+            title=f"An {origin} deal",
+            value=Money(amount=amount, currency="VND"),
+            transfer_mode=transfer_mode,
+            summary="Non-exclusive licence, 3 years",
+            created_by=uuid.UUID(buyer),
+            details={},
+        )
+    response = await client.get(f"/v1/deals/{deal.id}", headers=bearer(p.buyer))
+    assert response.status_code == 200 and response.json()["stage"] == "agreed", response.text
+    return response.json()
+
+
+async def cancel_deal(client: Any, key: str, deal: dict[str, Any]) -> dict[str, Any]:
+    """A party cancels a deal."""
+    response = await client.post(f"/v1/deals/{deal['id']}/cancel", json={"reason": "Stopped"}, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 __all__ = [
     "Parties",
     "accepted_interest",
     "agreed_deal",
+    "cancel_deal",
     "deal_body",
     "member_key",
     "offer_body",
@@ -145,4 +188,5 @@ __all__ = [
     "parties",
     "propose",
     "published_demand",
+    "room_deal",
 ]

@@ -69,13 +69,18 @@ async def deal_counts(conn: asyncpg.Connection) -> dict[str, int]:
     return {r["stage"]: r["n"] for r in rows}
 
 
-async def agreed_value(conn: asyncpg.Connection) -> tuple[int, int]:
-    """How many deals reached agreement and were not cancelled, and the sum of their value (VND)."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS n, coalesce(sum(value_amount), 0)::bigint AS total FROM deals
-           WHERE stage IN ('agreed', 'fee_pending', 'closed') AND value_currency = 'VND'"""
+async def deals_by_origin(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
+    """Per origin: how many deals (n), how many reached agreement and were not cancelled (agreed_n), and the sum of
+    their value in VND (agreed_total)."""
+    rows = await conn.fetch(
+        """SELECT origin, count(*) AS n, count(*) FILTER (WHERE agreed) AS agreed_n,
+                  coalesce(sum(value_amount) FILTER (WHERE agreed), 0)::bigint AS agreed_total
+           FROM (SELECT origin, value_amount,
+                        stage IN ('agreed', 'fee_pending', 'closed') AND value_currency = 'VND' AS agreed
+                 FROM deals) d
+           GROUP BY origin"""
     )
-    return row["n"], row["total"]
+    return {r["origin"]: r for r in rows}
 
 
 async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:

@@ -53,6 +53,34 @@ class DealStats(ApiStruct, kw_only=True):
     """The sum of the agreed value of those deals (cancelled deals excluded, even after agreement)."""
 
 
+class OriginStats(ApiStruct, kw_only=True):
+    """The deals of one origin."""
+
+    count: int
+    """Every deal of this origin, whatever its stage."""
+    agreed_count: int
+    """Those in stages agreed, fee_pending or closed (not cancelled)."""
+    agreed_value: Money
+    """The sum of their agreed value."""
+
+
+class DealsByOrigin(ApiStruct, kw_only=True):
+    """Deals by how they came about; together they are every deal `deals` counts."""
+
+    negotiated: OriginStats
+    """Terms proposed and confirmed by both sides."""
+    express_licence: OriginStats
+    """An offer's licence terms accepted online in one step."""
+    auction: OriginStats
+    """An auction's winning bid."""
+
+
+class DealRoomStats(ApiStruct, kw_only=True):
+    """The deal room (version 1.1): how deals come about."""
+
+    deals_by_origin: DealsByOrigin
+
+
 class FeeStats(ApiStruct, kw_only=True):
     """The exchange's fee invoices."""
 
@@ -82,6 +110,7 @@ class StatsOut(ApiStruct, kw_only=True):
     offers_vs_demands: OffersVsDemands
     interests: InterestStats
     deals: DealStats
+    deal_room: DealRoomStats
     fees: FeeStats
     reviews: ReviewStats
 

@@ -18,11 +18,14 @@ from exchange.stats import repo
 from exchange.stats.schemas import (
     ChangeOut,
     ChangesPage,
+    DealRoomStats,
+    DealsByOrigin,
     DealStats,
     FeeStats,
     InterestStats,
     ListingStats,
     OffersVsDemands,
+    OriginStats,
     PartnerCreate,
     PartnerOut,
     PartnerWithKeyOut,
@@ -39,6 +42,13 @@ def _vnd(amount: int) -> Money:
     return Money(amount=int(amount), currency="VND")
 
 
+def _origin(origins: dict[str, asyncpg.Record], origin: str) -> OriginStats:
+    row = origins.get(origin)
+    if row is None:
+        return OriginStats(count=0, agreed_count=0, agreed_value=_vnd(0))
+    return OriginStats(count=row["n"], agreed_count=row["agreed_n"], agreed_value=_vnd(row["agreed_total"]))
+
+
 async def stats(conn: asyncpg.Connection) -> StatsOut:
     """Every aggregate, read inside one REPEATABLE READ READ ONLY transaction so they all describe the same moment."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -47,7 +57,7 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         interests = await repo.interest_counts(conn)
         median = await repo.median_days_to_first_interest(conn)
         deals = await repo.deal_counts(conn)
-        agreed_count, agreed_total = await repo.agreed_value(conn)
+        origins = await repo.deals_by_origin(conn)
         fees = await repo.fee_sums(conn)
         queue_length = await repo.review_queue_length(conn)
         hours = await repo.median_hours_to_decision(conn)
@@ -82,8 +92,15 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         deals=DealStats(
             total=sum(deals.values()),
             by_stage={s: deals.get(s, 0) for s in DEAL_STAGES},
-            agreed_count=agreed_count,
-            agreed_value=_vnd(agreed_total),
+            agreed_count=sum(r["agreed_n"] for r in origins.values()),
+            agreed_value=_vnd(sum(r["agreed_total"] for r in origins.values())),
+        ),
+        deal_room=DealRoomStats(
+            deals_by_origin=DealsByOrigin(
+                negotiated=_origin(origins, "negotiated"),
+                express_licence=_origin(origins, "express_licence"),
+                auction=_origin(origins, "auction"),
+            )
         ),
         fees=FeeStats(invoiced=_vnd(fees[0]), collected=_vnd(fees[1]), refunded=_vnd(fees[2])),
         reviews=ReviewStats(

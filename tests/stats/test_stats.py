@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 
 from exchange.kernel import db
-from tests.parties import accepted_interest, agreed_deal, open_deal, parties
+from tests.parties import accepted_interest, agreed_deal, cancel_deal, open_deal, parties, room_deal
 from tests.support import bearer, offer_body, operator_key, verified_org
 
 MESSAGE = {"message": "Interested in this technology."}
@@ -61,6 +61,45 @@ async def test_stats_count_listings_interests_and_deals(client, conn):
     # Only aggregates: no listing, organization or contact leaves through the statistics.
     text = str(stats)
     assert p.offer["id"] not in text and p.seller_org["contact_email"] not in text and "an.nguyen" not in text
+
+
+async def test_stats_count_deals_by_origin_and_keep_counting_every_deal_in_the_totals(client, conn):
+    empty = (await client.get("/v1/stats")).json()["deal_room"]["deals_by_origin"]
+    zero = {"count": 0, "agreed_count": 0, "agreed_value": {"amount": 0, "currency": "VND"}}
+    assert empty == {"negotiated": zero, "express_licence": zero, "auction": zero}
+
+    p = await parties(client, conn)
+    await agreed_deal(client, p, amount=700_000_000)
+    await open_deal(client, p)
+    await room_deal(client, conn, p, 120_000_000)
+    await room_deal(client, conn, p, 80_000_000)
+    await cancel_deal(client, p.buyer, await room_deal(client, conn, p, 999_000_000))
+    await room_deal(client, conn, p, 2_500_000_000, origin="auction")
+    await cancel_deal(client, p.seller, await room_deal(client, conn, p, 3_000_000_000, origin="auction"))
+
+    stats = (await client.get("/v1/stats")).json()
+    by_origin = stats["deal_room"]["deals_by_origin"]
+    assert by_origin["negotiated"] == {
+        "count": 2,
+        "agreed_count": 1,
+        "agreed_value": {"amount": 700_000_000, "currency": "VND"},
+    }
+    assert by_origin["express_licence"] == {
+        "count": 3,
+        "agreed_count": 2,
+        "agreed_value": {"amount": 200_000_000, "currency": "VND"},
+    }
+    assert by_origin["auction"] == {
+        "count": 2,
+        "agreed_count": 1,
+        "agreed_value": {"amount": 2_500_000_000, "currency": "VND"},
+    }
+    # The totals count every deal, whatever its origin, as they did before the deal room.
+    deals = stats["deals"]
+    assert deals["total"] == 7
+    assert deals["by_stage"]["agreed"] == 4 and deals["by_stage"]["cancelled"] == 2 and deals["by_stage"]["open"] == 1
+    assert deals["agreed_count"] == 4
+    assert deals["agreed_value"] == {"amount": 3_400_000_000, "currency": "VND"}
 
 
 async def test_stats_fees_come_from_the_invoices_when_payments_has_them(client, conn):
