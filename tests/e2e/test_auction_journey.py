@@ -49,11 +49,11 @@ async def test_auction_journey_from_bids_to_a_closed_deal_with_fees_paid(http, s
     seller, seller_key = await organization(http, operator, "institute")
     (winner, winner_key), (_, other_key) = [await organization(http, operator, "enterprise") for _ in range(2)]
     offer = await publish(http, seller_key, operator, "offers", offer_body())
-    # Sealed bids for a few seconds: no anti-sniping, so it ends when it says.
+    # Sealed bids for a few seconds (enough for three bids on a busy machine): no anti-sniping, so it ends when it says.
     auction = ok(
         await http.post(
             "/v1/auctions",
-            json=auction_body(offer["id"], "sealed_bid", ends_in=4, reserve={"amount": 1_100_000_000}),
+            json=auction_body(offer["id"], "sealed_bid", ends_in=8, reserve={"amount": 1_100_000_000}),
             headers=bearer(seller_key),
         ),
         201,
@@ -107,7 +107,7 @@ async def test_english_bids_racing_over_http_leave_one_leader_and_the_close_take
     _, seller_key = await organization(http, operator, "institute")
     bidders = [(await organization(http, operator, "enterprise"))[1] for _ in range(6)]
     offer = await publish(http, seller_key, operator, "offers", offer_body())
-    body = auction_body(offer["id"], ends_in=3, min_increment={"amount": 10_000_000})
+    body = auction_body(offer["id"], ends_in=10, min_increment={"amount": 10_000_000})
     auction = ok(await http.post("/v1/auctions", json=body, headers=bearer(seller_key)), 201)
     # Everyone bids the starting price at once, through two processes: one is accepted, the rest are too low.
     answers = await asyncio.gather(*(bid(http, key, auction["id"], 1_000_000_000) for key in bidders))
