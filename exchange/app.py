@@ -20,6 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from exchange import health, jobs
 from exchange import metrics as metrics_route
+from exchange.auctions.routes import AuctionController
 from exchange.audit.routes import get_audit
 from exchange.deals.routes import DealController
 from exchange.interests.routes import InterestController
@@ -179,6 +180,7 @@ def create_app(settings: Settings) -> Litestar:
             SubscriptionController,
             InterestController,
             DealController,
+            AuctionController,
             ChangeFeedController,
             get_stats,
             get_valuation,

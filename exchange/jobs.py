@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
+from exchange.auctions import public as auctions
 from exchange.deals import consumers as deals
 from exchange.kernel import db, outbox, ratelimit
 from exchange.kernel.settings import Settings
@@ -30,6 +31,16 @@ async def sweep_expired(pool: asyncpg.Pool) -> int:
     """Store the expiry of listings past their date (reads already treat them as expired)."""
     async with pool.acquire() as conn, conn.transaction():
         return await listings.expire_due(conn)
+
+
+async def close_auctions(pool: asyncpg.Pool) -> int:
+    """Close every auction past its end, one transaction each; another process's closer takes the others meanwhile."""
+    closed = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            if await auctions.close_next_due(conn) is None:
+                return closed
+        closed += 1
 
 
 async def prune_outbox(pool: asyncpg.Pool, settings: Settings) -> int:
@@ -64,13 +75,18 @@ async def running(settings: Settings) -> AsyncIterator[None]:
         for source in CONSUMER_SOURCES:
             consumers.extend(await stack.enter_async_context(source(settings)))
         stripe = await stack.enter_async_context(payments_public.open_gateway(settings))
-        # One connection per consumer and one for the sweeps: a slow webhook receiver must not hold up the indexer.
-        pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 1)
+        # One connection per consumer, one for the sweeps and one for the auction closer: a slow webhook receiver must
+        # not hold up the indexer, nor a slow sweep an auction's close.
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 2)
         stack.push_async_callback(pool.close)
         tasks = [
             asyncio.create_task(
                 every(settings.expiry_sweep_seconds, "listings expired", lambda: sweep_expired(pool)),
                 name="expiry-sweep",
+            ),
+            asyncio.create_task(
+                every(settings.auction_close_seconds, "auctions closed", lambda: close_auctions(pool)),
+                name="auction-close",
             ),
             asyncio.create_task(
                 every(PRUNE_EVERY_SECONDS, "outbox events pruned", lambda: prune_outbox(pool, settings)),

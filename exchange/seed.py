@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange.auctions import public as auctions
 from exchange.kernel.taxonomy import normalize_region
 from exchange.ndas import public as ndas
 from listings import public as listings
@@ -74,8 +75,42 @@ def _lifecycle(item: dict[str, Any], verified: bool, now: datetime) -> dict[str,
     return values
 
 
+async def _seed_auction(conn: asyncpg.Connection, item: dict[str, Any], now: datetime) -> bool:
+    """One demo english auction running now (it ends ends_in_days after the seed) with its bids."""
+    offer_id = demo_id("offer", item["offer"])
+    seller = await conn.fetchval("SELECT owner_org_id FROM listings WHERE id = $1 AND status = 'published'", offer_id)
+    if seller is None:
+        return False
+    auction = {
+        "id": demo_id("auction", item["key"]),
+        "offer_id": offer_id,
+        "seller_org_id": seller,
+        "created_by": await conn.fetchval(
+            "SELECT id FROM members WHERE org_id = $1 AND role = 'owner' ORDER BY created_at LIMIT 1", seller
+        ),
+        "kind": item["kind"],
+        "starting_amount": item["starting_price"],
+        "reserve_amount": item.get("reserve"),
+        "min_increment": item["min_increment"],
+        "transfer_mode": item["transfer_mode"],
+        "terms_summary": item["terms_summary"],
+        "starts_at": now - timedelta(days=item["started_days_ago"]),
+        "ends_at": now + timedelta(days=item["ends_in_days"]),
+    }
+    bids = [
+        (
+            demo_id("organization", b["org"]),
+            demo_id("member", b["org"]),
+            b["amount"],
+            now - timedelta(hours=b["hours_ago"]),
+        )
+        for b in item["bids"]
+    ]
+    return await auctions.insert_seeded(conn, auction, bids)
+
+
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
-    """Load the demo organizations, listings and NDAs; records already there are left as they are."""
+    """Load the demo organizations, listings, NDAs and auctions; records already there are left as they are."""
     now = datetime.now(UTC)
     orgs: dict[str, tuple[uuid.UUID, bool, str]] = {}
     for org in load_json("organizations.json"):
@@ -90,7 +125,15 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
         accepted_by = [(orgs[key][0], demo_id("member", key)) for key in nda["accepted_by"]]
         if await ndas.insert_seeded(conn, demo_id("offer", nda["offer"]), nda["text"], nda["required"], accepted_by):
             ndas_added += 1
+    auctions_added = 0
+    for item in load_json("auctions.json"):
+        auctions_added += await _seed_auction(conn, item, now)
     if added:
         # A bulk load leaves the planner without statistics until autovacuum comes by.
         await conn.execute("ANALYZE organizations, listings")
-    return {"organizations": len(orgs), "listings_added": added, "ndas_added": ndas_added}
+    return {
+        "organizations": len(orgs),
+        "listings_added": added,
+        "ndas_added": ndas_added,
+        "auctions_added": auctions_added,
+    }

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,6 +110,20 @@ def demand_body(**overrides: Any) -> dict[str, Any]:
         "region": "Sóc Trăng",
         "deadline": "2027-06-30",
         "contact": {"name": "Ms. Tran Thi Binh", "email": "binh@seafood.example.vn"},
+    }
+    body.update(overrides)
+    return body
+
+
+def auction_body(offer_id: str, kind: str = "english", *, ends_in: float = 3600.0, **overrides: Any) -> dict[str, Any]:
+    """An auction of an offer starting now and ending `ends_in` seconds from now."""
+    at = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "offer_id": offer_id,
+        "kind": kind,
+        "starting_price": {"amount": 1_000_000_000, "currency": "VND"},
+        "starts_at": (at - timedelta(seconds=1)).isoformat(),
+        "ends_at": (at + timedelta(seconds=ends_in)).isoformat(),
     }
     body.update(overrides)
     return body

@@ -80,3 +80,31 @@ class NdaAccepted(outbox.Event, frozen=True, kw_only=True, tag="nda.accepted"):
     version: int
     sha256: str
     accepted_at: datetime
+
+
+class AuctionClosed(outbox.Event, frozen=True, kw_only=True, tag="auction.closed"):
+    """An auction closed at its end (written by auctions): its outcome, and the winner and deal if it was won.
+
+    Never the reserve's amount; the winning amount is public once the auction is closed."""
+
+    auction_id: UUID
+    offer_id: UUID
+    seller_org_id: UUID
+    kind: str
+    outcome: str
+    bid_count: int
+    winner_org_id: UUID | None
+    winning_amount: EventMoney | None
+    deal_id: UUID | None
+    closed_at: datetime
+
+
+class AuctionCancelled(outbox.Event, frozen=True, kw_only=True, tag="auction.cancelled"):
+    """An auction was cancelled before its close (written by auctions), by its seller or an operator."""
+
+    auction_id: UUID
+    offer_id: UUID
+    seller_org_id: UUID
+    reason: str
+    bid_count: int
+    cancelled_at: datetime

@@ -48,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_acquire_timeout: float = 5.0
     listing_ttl_days: int = 365
     expiry_sweep_seconds: float = 60.0
+    # The closing job looks this often for auctions past their end, so one closes within about this long.
+    auction_close_seconds: float = 1.0
     # Processed outbox events are deleted after this many days (the change feed keeps its own table).
     outbox_retention_days: float = 7.0
     run_jobs: bool = True

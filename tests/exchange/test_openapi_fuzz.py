@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from exchange.kernel.settings import Settings
 from tests.matching.waiting import until
 from tests.parties import Parties, accepted_interest, agreed_deal, parties
-from tests.support import bearer, exchange_serve
+from tests.support import auction_body, bearer, exchange_serve
 
 # Per operation and principal: valid requests (positive), and requests that break the schema on purpose (negative).
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 4, schemathesis.GenerationMode.NEGATIVE: 2}
@@ -56,6 +56,8 @@ async def _resources(http: httpx.AsyncClient, conn: asyncpg.Connection) -> tuple
         "/v1/subscriptions", json={"kind": "demands", "query": "nước thải"}, headers=bearer(p.seller)
     )
     assert subscription.status_code == 201, subscription.text
+    auction = await http.post("/v1/auctions", json=auction_body(p.offer["id"]), headers=bearer(p.seller))
+    assert auction.status_code == 201, auction.text
 
     async def invoices() -> list[dict]:
         page = await http.get("/v1/invoices", params={"deal_id": deal["id"]}, headers=bearer(p.seller))
@@ -73,6 +75,7 @@ async def _resources(http: httpx.AsyncClient, conn: asyncpg.Connection) -> tuple
         "interest_id": interest["id"],
         "deal_id": deal["id"],
         "invoice_id": invoice["id"],
+        "auction_id": auction.json()["id"],
     }
 
 
