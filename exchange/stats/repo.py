@@ -83,6 +83,23 @@ async def deals_by_origin(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]
     return {r["origin"]: r for r in rows}
 
 
+async def ndas_accepted(conn: asyncpg.Connection) -> int:
+    """How many NDA acceptances were recorded."""
+    return await conn.fetchval("SELECT count(*) FROM nda_acceptances")
+
+
+async def auction_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Auctions by state: scheduled and open (still running, by their start), each closing outcome, cancelled."""
+    rows = await conn.fetch(
+        """SELECT CASE WHEN status = 'open' AND starts_at > now() THEN 'scheduled'
+                       WHEN status = 'closed' THEN outcome
+                       ELSE status END AS state,
+                  count(*) AS n
+           FROM auctions GROUP BY 1"""
+    )
+    return {r["state"]: r["n"] for r in rows}
+
+
 async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:
     """Fees invoiced (not void), collected (paid) and refunded, in VND."""
     row = await conn.fetchrow(

@@ -75,10 +75,26 @@ class DealsByOrigin(ApiStruct, kw_only=True):
     """An auction's winning bid."""
 
 
+class AuctionStats(ApiStruct, kw_only=True):
+    """Auctions by where they stand; closed ones by outcome."""
+
+    scheduled: int
+    open: int
+    won: int
+    """Closed with a winner (and so an agreed deal)."""
+    reserve_not_met: int
+    """Closed with bids, none meeting the reserve."""
+    no_bids: int
+    cancelled: int
+
+
 class DealRoomStats(ApiStruct, kw_only=True):
-    """The deal room (version 1.1): how deals come about."""
+    """The deal room (version 1.1): how deals come about, NDAs accepted and auctions by outcome."""
 
     deals_by_origin: DealsByOrigin
+    ndas_accepted: int
+    """Acceptances of an offer's NDA (each organization and version once)."""
+    auctions: AuctionStats
 
 
 class FeeStats(ApiStruct, kw_only=True):

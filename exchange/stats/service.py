@@ -16,6 +16,7 @@ from exchange.kernel.http import decode_cursor, encode_cursor
 from exchange.kernel.schemas import Money
 from exchange.stats import repo
 from exchange.stats.schemas import (
+    AuctionStats,
     ChangeOut,
     ChangesPage,
     DealRoomStats,
@@ -38,6 +39,9 @@ LISTING_STATUSES = ("draft", "pending_review", "published", "rejected", "withdra
 DEAL_STAGES = ("open", "negotiating", "agreed", "fee_pending", "closed", "cancelled")
 
 
+AUCTION_STATES = ("scheduled", "open", "won", "reserve_not_met", "no_bids", "cancelled")
+
+
 def _vnd(amount: int) -> Money:
     return Money(amount=int(amount), currency="VND")
 
@@ -58,6 +62,8 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         median = await repo.median_days_to_first_interest(conn)
         deals = await repo.deal_counts(conn)
         origins = await repo.deals_by_origin(conn)
+        ndas_accepted = await repo.ndas_accepted(conn)
+        auctions = await repo.auction_counts(conn)
         fees = await repo.fee_sums(conn)
         queue_length = await repo.review_queue_length(conn)
         hours = await repo.median_hours_to_decision(conn)
@@ -100,7 +106,9 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
                 negotiated=_origin(origins, "negotiated"),
                 express_licence=_origin(origins, "express_licence"),
                 auction=_origin(origins, "auction"),
-            )
+            ),
+            ndas_accepted=ndas_accepted,
+            auctions=AuctionStats(**{state: auctions.get(state, 0) for state in AUCTION_STATES}),
         ),
         fees=FeeStats(invoiced=_vnd(fees[0]), collected=_vnd(fees[1]), refunded=_vnd(fees[2])),
         reviews=ReviewStats(

@@ -3,10 +3,13 @@
 import asyncio
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
+from exchange.auctions import public as auctions
 from exchange.kernel import db
+from tests.ndas.support import accept_nda, set_nda
 from tests.parties import accepted_interest, agreed_deal, cancel_deal, open_deal, parties, room_deal
-from tests.support import bearer, offer_body, operator_key, verified_org
+from tests.support import auction_body, bearer, offer_body, operator_key, published_offer, verified_org
 
 MESSAGE = {"message": "Interested in this technology."}
 
@@ -218,3 +221,59 @@ async def test_stats_count_the_review_queue_and_the_median_hours_to_a_decision(c
     assert reviews["queue_length"] == 2
     assert reviews["median_hours_to_decision"] == 4.0
     assert (await client.get("/v1/stats")).json()["listings"]["by_status"]["suspended"] == 0
+
+
+async def test_stats_count_ndas_accepted_and_auctions_by_outcome(client, conn):
+    room = (await client.get("/v1/stats")).json()["deal_room"]
+    assert room["ndas_accepted"] == 0
+    assert room["auctions"] == dict.fromkeys(("scheduled", "open", "won", "reserve_not_met", "no_bids", "cancelled"), 0)
+
+    p = await parties(client, conn)
+    await set_nda(client, p.seller, p.offer["id"])
+    await accept_nda(client, p.buyer, p.offer["id"])
+    await accept_nda(client, p.buyer, p.offer["id"])  # the same version again is the same acceptance
+    await accept_nda(client, p.broker, p.offer["id"])
+
+    async def auction(outcome: str, **overrides):
+        offer = await published_offer(client, p.seller, p.operator, title=f"Auctioned for {outcome}")
+        created = await client.post(
+            "/v1/auctions", json=auction_body(offer["id"], **overrides), headers=bearer(p.seller)
+        )
+        assert created.status_code == 201, created.text
+        return created.json()
+
+    async def bid_and_close(created, amount=None):
+        if amount is not None:
+            placed = await client.post(
+                f"/v1/auctions/{created['id']}/bids",
+                json={"amount": {"amount": amount, "currency": "VND"}},
+                headers=bearer(p.buyer),
+            )
+            assert placed.status_code == 201, placed.text
+        await conn.execute("UPDATE auctions SET ends_at = clock_timestamp() WHERE id = $1", uuid.UUID(created["id"]))
+        async with conn.transaction():
+            await auctions.close_if_due(conn, uuid.UUID(created["id"]))
+
+    later = datetime.now(UTC) + timedelta(days=1)
+    await auction("scheduled", starts_at=later.isoformat(), ends_at=(later + timedelta(days=1)).isoformat())
+    await auction("open")
+    await bid_and_close(await auction("won"), 1_000_000_000)
+    await bid_and_close(await auction("reserve", reserve={"amount": 5_000_000_000, "currency": "VND"}), 1_000_000_000)
+    await bid_and_close(await auction("no bids"))
+    cancelled = await auction("cancelled")
+    response = await client.post(
+        f"/v1/auctions/{cancelled['id']}/cancel", json={"reason": "withdrawn by the seller"}, headers=bearer(p.seller)
+    )
+    assert response.status_code == 200, response.text
+
+    room = (await client.get("/v1/stats")).json()["deal_room"]
+    assert room["ndas_accepted"] == 2
+    assert room["auctions"] == {
+        "scheduled": 1,
+        "open": 1,
+        "won": 1,
+        "reserve_not_met": 1,
+        "no_bids": 1,
+        "cancelled": 1,
+    }
+    assert room["deals_by_origin"]["auction"]["agreed_count"] == 1
