@@ -105,6 +105,7 @@ def queries_for(
     vector: list[float] | None,
     only: list[UUID] | None = None,
     exclude_owner: bool = True,
+    retrieve: tuple[str, ...] = ("listing",),
 ) -> tuple[list[SearchParams], list[Probe]]:
     """Every probe, the word bag and the listing's own vector as searches of the other kind's index."""
     other = "offer" if row.kind == "demand" else "demand"
@@ -120,7 +121,7 @@ def queries_for(
             filter=where,
             limit=limit,
             matching_strategy="all",
-            attributes_to_retrieve=["listing"],
+            attributes_to_retrieve=list(retrieve),
             show_ranking_score=True,
         )
         for p in found
@@ -132,7 +133,7 @@ def queries_for(
             filter=where,
             limit=limit,
             matching_strategy="frequency",
-            attributes_to_retrieve=["listing"],
+            attributes_to_retrieve=list(retrieve),
             show_ranking_score=True,
         )
     )
@@ -145,19 +146,21 @@ def queries_for(
                 filter=where,
                 limit=limit,
                 hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
-                attributes_to_retrieve=["listing"],
+                attributes_to_retrieve=list(retrieve),
                 show_ranking_score=True,
             )
         )
     return queries, found
 
 
-def collect(results: list[Any], found: list[Probe], semantic: bool) -> dict[str, Candidate]:
-    """What the searches of queries_for found, by counterpart id."""
+def collect(
+    results: list[Any], found: list[Probe], semantic: bool, views: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Candidate]:
+    """What the searches of queries_for found, by counterpart id (each hit's listing from `views` when given)."""
     candidates: dict[str, Candidate] = {}
 
     def candidate(hit: dict[str, Any]) -> Candidate:
-        listing = hit["listing"]
+        listing = hit["listing"] if views is None else views[hit["id"]]
         return candidates.setdefault(listing["id"], Candidate(listing=listing))
 
     for probe, result in zip(found, results, strict=False):
@@ -183,25 +186,12 @@ async def gather(
     return collect(results, found, vector is not None), found
 
 
-async def gather_many(
-    client: AsyncClient,
-    settings: Settings,
-    rows: list[Listing],
-    vectors: list[list[float] | None],
-    only: list[UUID] | None = None,
-) -> list[tuple[dict[str, Candidate], list[Probe]]]:
-    """gather for several listings (limited to the `only` counterparts when given) in as few searches as possible.
-
-    Listings share many probes (a glossary group's term, a common keyword): a search asked twice runs once. With
-    `only`, the owner exclusion is applied here instead of in the search, so that the same probe is the same search."""
-    planned = [
-        queries_for(settings, row, vector, only, exclude_owner=only is None)
-        for row, vector in zip(rows, vectors, strict=True)
-    ]
+async def searched_many(client: AsyncClient, planned: list[list[SearchParams]]) -> list[list[Any]]:
+    """The results of each listing's searches, in as few searches as possible: a search asked twice runs once."""
     distinct: dict[tuple[Any, ...], int] = {}
     searches: list[SearchParams] = []
     positions = []
-    for queries, _ in planned:
+    for queries in planned:
         mine = []
         for q in queries:
             # A vector search is the listing's own; a keyword search is the same for every listing that asks it.
@@ -211,6 +201,7 @@ async def gather_many(
                 tuple(q.filter),
                 q.matching_strategy,
                 q.limit,
+                tuple(q.attributes_to_retrieve or ()),
                 len(searches) if q.vector else None,
             )
             if key not in distinct:
@@ -222,11 +213,46 @@ async def gather_many(
     async with engine.unavailable_as_503():
         for start in range(0, len(searches), MULTI_SEARCH_CHUNK):
             results.extend(await client.multi_search(searches[start : start + MULTI_SEARCH_CHUNK]))
+    return [[results[i] for i in mine] for mine in positions]
+
+
+async def reached_many(
+    client: AsyncClient, settings: Settings, rows: list[Listing], vectors: list[list[float] | None]
+) -> list[set[str]]:
+    """The ids of the counterparts that gather would find for each of these listings, without their listings."""
+    # Ids alone: reading the whole listing of every hit out of the index is most of a search's cost here.
+    planned = [
+        queries_for(settings, row, vector, retrieve=("id",))[0] for row, vector in zip(rows, vectors, strict=True)
+    ]
+    return [
+        {hit["id"] for result in results for hit in result.hits} for results in await searched_many(client, planned)
+    ]
+
+
+async def gather_many(
+    client: AsyncClient,
+    settings: Settings,
+    rows: list[Listing],
+    vectors: list[list[float] | None],
+    only: list[Listing],
+) -> list[tuple[dict[str, Candidate], list[Probe]]]:
+    """gather for several listings limited to the `only` counterparts, in as few searches as possible.
+
+    Listings share many probes (a glossary group's term, a common keyword). The owner exclusion is applied here
+    instead of in the search, so that the same probe is the same search. The counterparts' views are those of the
+    rows given (the state the index holds of them): the searches return ids alone, each up to one hit per counterpart,
+    and reading the whole listing of every hit out of the index made most of a burst's matching time."""
+    ids = sorted(r.id for r in only)
+    views = {str(r.id): listings.public_json(r) for r in only}
+    planned = [
+        queries_for(settings, row, vector, ids, exclude_owner=False, retrieve=("id",))
+        for row, vector in zip(rows, vectors, strict=True)
+    ]
     gathered = []
-    for row, (_, found), vector, mine in zip(rows, planned, vectors, positions, strict=True):
-        candidates = collect([results[i] for i in mine], found, vector is not None)
-        if only is not None:
-            candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
+    results_of = await searched_many(client, [queries for queries, _ in planned])
+    for row, (_, found), vector, results in zip(rows, planned, vectors, results_of, strict=True):
+        candidates = collect(results, found, vector is not None, views)
+        candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
         gathered.append((candidates, found))
     return gathered
 
