@@ -1,5 +1,6 @@
 """Matching a demand to offers (and an offer to demands): key terms, synonyms and vectors, then hard constraints."""
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
 # Searches per multi-search request when many listings are matched at once.
 MULTI_SEARCH_CHUNK = 100
+# Listings' texts whose probes are remembered.
+PLAN_CACHE_SIZE = 4096
 # How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval, also with
 # half and a quarter of the glossary removed: shared technical terms say the most; the small multilingual model's
 # similarity is noisy, so it mostly breaks ties and brings in candidates the keywords miss.
@@ -43,7 +46,7 @@ VECTOR_ONLY_MIN_SEMANTIC = 0.5
 PENALTY = {"sector": 0.85, "trl": 0.75, "transfer_mode": 0.8, "budget": 0.75, "region": 0.95}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Probe:
     """One short query derived from the listing, and the terms it stands for."""
 
@@ -65,8 +68,15 @@ class Candidate:
 
 def probes(row: Listing) -> list[Probe]:
     """Short queries for a long listing: its glossary terms (title and keywords first), keywords and salient words."""
-    head = f"{row.title}\n{' '.join(row.keywords)}"
-    body = f"{row.summary or ''}\n{row.description}"
+    return list(_probes(row.title, tuple(row.keywords), row.summary or "", row.description))
+
+
+# A burst's matcher plans the searches of every demand its offers reach, batch after batch: reading the glossary
+# terms out of ~700 demands' texts each time took ~2 s of a batch. Keyed by the text itself, never stale.
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _probes(title: str, keywords: tuple[str, ...], summary: str, description: str) -> tuple[Probe, ...]:
+    head = f"{title}\n{' '.join(keywords)}"
+    body = f"{summary}\n{description}"
     found: list[Probe] = []
     seen_groups: set[int] = set()
     for text, weight in ((head, 2.0), (body, 1.0)):
@@ -75,18 +85,21 @@ def probes(row: Listing) -> list[Probe]:
                 seen_groups.add(group)
                 found.append(Probe(label=terms.group_label(group), query=terms.group_terms(group)[0], weight=weight))
     covered = {t for g in seen_groups for t in terms.group_terms(g)}
-    for keyword in row.keywords[:MAX_KEYWORDS]:
+    for keyword in keywords[:MAX_KEYWORDS]:
         folded = engine.fold(keyword)
         if folded not in covered:
             found.append(Probe(label=keyword.lower(), query=keyword, weight=1.5))
-    return found
+    return tuple(found)
 
 
 def bag_query(row: Listing) -> str:
     """The listing's most telling words, as one query of at most ten words."""
-    return " ".join(
-        terms.salient_words(f"{row.title} {row.title} {' '.join(row.keywords)} {row.description}", BAG_WORDS)
-    )
+    return _bag_query(row.title, tuple(row.keywords), row.description)
+
+
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _bag_query(title: str, keywords: tuple[str, ...], description: str) -> str:
+    return " ".join(terms.salient_words(f"{title} {title} {' '.join(keywords)} {description}", BAG_WORDS))
 
 
 def exclusions(row: Listing, only: list[UUID] | None = None, exclude_owner: bool = True) -> list[str]:
