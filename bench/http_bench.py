@@ -357,7 +357,7 @@ def start_service(
         **os.environ,
         **stack.env(),
         "OPERATOR_BOOTSTRAP_KEY": operator_key,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_SERVICE_LOG_LEVEL", "WARNING"),
         "HOST": "127.0.0.1",
         "DATA_DIR": str(workdir),
     }
@@ -678,6 +678,8 @@ def bench_run(prefix: str) -> Iterator[Started]:
             processes.terminate(proc)
         if run.stack is not None:
             run.stack.stop()
+        if os.environ.get("BENCH_KEEP_LOG"):
+            shutil.copy(run.workdir / "service.log", os.environ["BENCH_KEEP_LOG"])
         shutil.rmtree(run.workdir, ignore_errors=True)
 
 

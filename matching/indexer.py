@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from uuid import UUID
@@ -123,9 +124,11 @@ async def add_vectors(
 ) -> None:
     """Compute the vectors of listings pushed without one and set them, unless the listing changed meanwhile."""
     ids = sorted({e.aggregate_id for e in events})
+    started = time.perf_counter()
     rows = await listings.rows_by_id(conn, ids)
     # Computed before taking the listings' locks, so the indexer is not held up by the model.
     vectors = {r.id: v for r, v in zip(rows, await vectors_for(conn, rows, settings.embeddings), strict=True)}
+    computed_at = time.perf_counter()
     await repo.lock_listings(conn, ids)
     now = datetime.now(UTC)
     computed = {r.id: text_key(r) for r in rows}
@@ -139,6 +142,12 @@ async def add_vectors(
     await push_vectors(client, settings, ready, [vectors[r.id] for r in ready])
     for row in ready:
         await outbox.emit(conn, row.id, indexed_event(row, searchable=True))
+    log.debug(
+        "vectors of %d listings: computed in %.3f s, set in %.3f s",
+        len(rows),
+        computed_at - started,
+        time.perf_counter() - computed_at,
+    )
 
 
 async def push_vectors(

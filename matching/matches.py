@@ -1,5 +1,6 @@
 """Matching a demand to offers (and an offer to demands): key terms, synonyms and vectors, then hard constraints."""
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ MAX_KEYWORDS = 6
 BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
 # Searches per multi-search request when many listings are matched at once.
 MULTI_SEARCH_CHUNK = 100
+# Listings' texts whose probes are remembered.
+PLAN_CACHE_SIZE = 4096
 # How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval, also with
 # half and a quarter of the glossary removed: shared technical terms say the most; the small multilingual model's
 # similarity is noisy, so it mostly breaks ties and brings in candidates the keywords miss.
@@ -43,7 +46,7 @@ VECTOR_ONLY_MIN_SEMANTIC = 0.5
 PENALTY = {"sector": 0.85, "trl": 0.75, "transfer_mode": 0.8, "budget": 0.75, "region": 0.95}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Probe:
     """One short query derived from the listing, and the terms it stands for."""
 
@@ -65,8 +68,15 @@ class Candidate:
 
 def probes(row: Listing) -> list[Probe]:
     """Short queries for a long listing: its glossary terms (title and keywords first), keywords and salient words."""
-    head = f"{row.title}\n{' '.join(row.keywords)}"
-    body = f"{row.summary or ''}\n{row.description}"
+    return list(_probes(row.title, tuple(row.keywords), row.summary or "", row.description))
+
+
+# A burst's matcher plans the searches of every demand its offers reach, batch after batch: reading the glossary
+# terms out of ~700 demands' texts each time took ~2 s of a batch. Keyed by the text itself, never stale.
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _probes(title: str, keywords: tuple[str, ...], summary: str, description: str) -> tuple[Probe, ...]:
+    head = f"{title}\n{' '.join(keywords)}"
+    body = f"{summary}\n{description}"
     found: list[Probe] = []
     seen_groups: set[int] = set()
     for text, weight in ((head, 2.0), (body, 1.0)):
@@ -75,18 +85,21 @@ def probes(row: Listing) -> list[Probe]:
                 seen_groups.add(group)
                 found.append(Probe(label=terms.group_label(group), query=terms.group_terms(group)[0], weight=weight))
     covered = {t for g in seen_groups for t in terms.group_terms(g)}
-    for keyword in row.keywords[:MAX_KEYWORDS]:
+    for keyword in keywords[:MAX_KEYWORDS]:
         folded = engine.fold(keyword)
         if folded not in covered:
             found.append(Probe(label=keyword.lower(), query=keyword, weight=1.5))
-    return found
+    return tuple(found)
 
 
 def bag_query(row: Listing) -> str:
     """The listing's most telling words, as one query of at most ten words."""
-    return " ".join(
-        terms.salient_words(f"{row.title} {row.title} {' '.join(row.keywords)} {row.description}", BAG_WORDS)
-    )
+    return _bag_query(row.title, tuple(row.keywords), row.description)
+
+
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _bag_query(title: str, keywords: tuple[str, ...], description: str) -> str:
+    return " ".join(terms.salient_words(f"{title} {title} {' '.join(keywords)} {description}", BAG_WORDS))
 
 
 def exclusions(row: Listing, only: list[UUID] | None = None, exclude_owner: bool = True) -> list[str]:
@@ -105,6 +118,7 @@ def queries_for(
     vector: list[float] | None,
     only: list[UUID] | None = None,
     exclude_owner: bool = True,
+    retrieve: tuple[str, ...] = ("listing",),
 ) -> tuple[list[SearchParams], list[Probe]]:
     """Every probe, the word bag and the listing's own vector as searches of the other kind's index."""
     other = "offer" if row.kind == "demand" else "demand"
@@ -120,7 +134,7 @@ def queries_for(
             filter=where,
             limit=limit,
             matching_strategy="all",
-            attributes_to_retrieve=["listing"],
+            attributes_to_retrieve=list(retrieve),
             show_ranking_score=True,
         )
         for p in found
@@ -132,7 +146,7 @@ def queries_for(
             filter=where,
             limit=limit,
             matching_strategy="frequency",
-            attributes_to_retrieve=["listing"],
+            attributes_to_retrieve=list(retrieve),
             show_ranking_score=True,
         )
     )
@@ -145,19 +159,21 @@ def queries_for(
                 filter=where,
                 limit=limit,
                 hybrid=Hybrid(semantic_ratio=1.0, embedder=engine.EMBEDDER),
-                attributes_to_retrieve=["listing"],
+                attributes_to_retrieve=list(retrieve),
                 show_ranking_score=True,
             )
         )
     return queries, found
 
 
-def collect(results: list[Any], found: list[Probe], semantic: bool) -> dict[str, Candidate]:
-    """What the searches of queries_for found, by counterpart id."""
+def collect(
+    results: list[Any], found: list[Probe], semantic: bool, views: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Candidate]:
+    """What the searches of queries_for found, by counterpart id (each hit's listing from `views` when given)."""
     candidates: dict[str, Candidate] = {}
 
     def candidate(hit: dict[str, Any]) -> Candidate:
-        listing = hit["listing"]
+        listing = hit["listing"] if views is None else views[hit["id"]]
         return candidates.setdefault(listing["id"], Candidate(listing=listing))
 
     for probe, result in zip(found, results, strict=False):
@@ -183,25 +199,12 @@ async def gather(
     return collect(results, found, vector is not None), found
 
 
-async def gather_many(
-    client: AsyncClient,
-    settings: Settings,
-    rows: list[Listing],
-    vectors: list[list[float] | None],
-    only: list[UUID] | None = None,
-) -> list[tuple[dict[str, Candidate], list[Probe]]]:
-    """gather for several listings (limited to the `only` counterparts when given) in as few searches as possible.
-
-    Listings share many probes (a glossary group's term, a common keyword): a search asked twice runs once. With
-    `only`, the owner exclusion is applied here instead of in the search, so that the same probe is the same search."""
-    planned = [
-        queries_for(settings, row, vector, only, exclude_owner=only is None)
-        for row, vector in zip(rows, vectors, strict=True)
-    ]
+async def searched_many(client: AsyncClient, planned: list[list[SearchParams]]) -> list[list[Any]]:
+    """The results of each listing's searches, in as few searches as possible: a search asked twice runs once."""
     distinct: dict[tuple[Any, ...], int] = {}
     searches: list[SearchParams] = []
     positions = []
-    for queries, _ in planned:
+    for queries in planned:
         mine = []
         for q in queries:
             # A vector search is the listing's own; a keyword search is the same for every listing that asks it.
@@ -211,6 +214,7 @@ async def gather_many(
                 tuple(q.filter),
                 q.matching_strategy,
                 q.limit,
+                tuple(q.attributes_to_retrieve or ()),
                 len(searches) if q.vector else None,
             )
             if key not in distinct:
@@ -222,11 +226,46 @@ async def gather_many(
     async with engine.unavailable_as_503():
         for start in range(0, len(searches), MULTI_SEARCH_CHUNK):
             results.extend(await client.multi_search(searches[start : start + MULTI_SEARCH_CHUNK]))
+    return [[results[i] for i in mine] for mine in positions]
+
+
+async def reached_many(
+    client: AsyncClient, settings: Settings, rows: list[Listing], vectors: list[list[float] | None]
+) -> list[set[str]]:
+    """The ids of the counterparts that gather would find for each of these listings, without their listings."""
+    # Ids alone: reading the whole listing of every hit out of the index is most of a search's cost here.
+    planned = [
+        queries_for(settings, row, vector, retrieve=("id",))[0] for row, vector in zip(rows, vectors, strict=True)
+    ]
+    return [
+        {hit["id"] for result in results for hit in result.hits} for results in await searched_many(client, planned)
+    ]
+
+
+async def gather_many(
+    client: AsyncClient,
+    settings: Settings,
+    rows: list[Listing],
+    vectors: list[list[float] | None],
+    only: list[Listing],
+) -> list[tuple[dict[str, Candidate], list[Probe]]]:
+    """gather for several listings limited to the `only` counterparts, in as few searches as possible.
+
+    Listings share many probes (a glossary group's term, a common keyword). The owner exclusion is applied here
+    instead of in the search, so that the same probe is the same search. The counterparts' views are those of the
+    rows given (the state the index holds of them): the searches return ids alone, each up to one hit per counterpart,
+    and reading the whole listing of every hit out of the index made most of a burst's matching time."""
+    ids = sorted(r.id for r in only)
+    views = {str(r.id): listings.public_json(r) for r in only}
+    planned = [
+        queries_for(settings, row, vector, ids, exclude_owner=False, retrieve=("id",))
+        for row, vector in zip(rows, vectors, strict=True)
+    ]
     gathered = []
-    for row, (_, found), vector, mine in zip(rows, planned, vectors, positions, strict=True):
-        candidates = collect([results[i] for i in mine], found, vector is not None)
-        if only is not None:
-            candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
+    results_of = await searched_many(client, [queries for queries, _ in planned])
+    for row, (_, found), vector, results in zip(rows, planned, vectors, results_of, strict=True):
+        candidates = collect(results, found, vector is not None, views)
+        candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
         gathered.append((candidates, found))
     return gathered
 

@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+import time
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -233,13 +234,13 @@ async def demand_scores(
 
     The offers' own probes and vectors run once for the batch and say which demands each offer can reach; then each
     reachable demand's probes run once, limited to the new offers that reach it."""
+    started = time.perf_counter()
     offer_vectors = await matches.own_vectors(conn, settings, offers)
     reached: dict[UUID, list[UUID]] = {}
-    for offer, (found, _) in zip(
-        offers, await matches.gather_many(client, settings, offers, offer_vectors), strict=True
-    ):
+    for offer, found in zip(offers, await matches.reached_many(client, settings, offers, offer_vectors), strict=True):
         for demand_id in found:
             reached.setdefault(UUID(demand_id), []).append(offer.id)
+    reached_at = time.perf_counter()
     subs_of: dict[UUID, list[SubscriptionRow]] = {}
     for sub in subs:
         if sub.demand_id in reached:
@@ -249,7 +250,14 @@ async def demand_scores(
     if not demands:
         return {}
     vectors = await matches.own_vectors(conn, settings, demands)
-    gathered = await matches.gather_many(client, settings, demands, vectors, sorted({o.id for o in offers}))
+    gathered = await matches.gather_many(client, settings, demands, vectors, offers)
+    log.debug(
+        "%d offers reached %d demands: %.3f s since their own searches, %.3f s for the demands'",
+        len(offers),
+        len(demands),
+        reached_at - started,
+        time.perf_counter() - reached_at,
+    )
     scores: dict[Pair, float] = {}
     for demand, vector, (candidates, found) in zip(demands, vectors, gathered, strict=True):
         for item in matches.rank(listings.public_json(demand), candidates, found, vector is not None):
@@ -264,16 +272,20 @@ async def notify_matches(
     conn: asyncpg.Connection, client: AsyncClient, settings: Settings, rows: list[Listing]
 ) -> list[NotificationRow]:
     """Check newly searchable listings against every subscription that may hear of them; one notification per match."""
+    started = time.perf_counter()
     eligible = set(await repo.eligible_pairs(conn, [r.id for r in rows]))
     if not eligible:
         return []
     subs = await repo.subscriptions_by_id(conn, list({sub_id for sub_id, _ in eligible}))
     offers = [r for r in rows if r.kind == "offer"]
+    read_at = time.perf_counter()
     async with engine.unavailable_as_503():
         scores = await plain_scores(client, settings, rows, [s for s in subs if s.demand_id is None], eligible)
+        plain_at = time.perf_counter()
         if offers:
             demand_subs = [s for s in subs if s.demand_id is not None]
             scores |= await demand_scores(conn, client, settings, offers, demand_subs, eligible)
+    scored_at = time.perf_counter()
     created = []
     for row in rows:
         mine = {sub_id: score for (sub_id, listing_id), score in scores.items() if listing_id == row.id}
@@ -281,6 +293,15 @@ async def notify_matches(
     for note in created:
         if note.delivery_status == "pending":
             await outbox.emit(conn, note.id, NotificationCreated(id=note.id, subscription_id=note.subscription_id))
+    log.debug(
+        "%d listings matched against %d subscriptions: read %.3f s, queries %.3f s, demands %.3f s, written %.3f s",
+        len(rows),
+        len(subs),
+        read_at - started,
+        plain_at - read_at,
+        scored_at - plain_at,
+        time.perf_counter() - scored_at,
+    )
     return created
 
 

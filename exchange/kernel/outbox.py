@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +124,7 @@ async def drain_once(pool: asyncpg.Pool, consumer: Consumer) -> int:
             return 0
         rows = [msgspec.convert(dict(r), OutboxRow) for r in records]
         ids = [row.id for row in rows]
+        started = time.perf_counter()
         try:
             # A savepoint: a failed handler's writes are undone, the failure itself is recorded.
             async with conn.transaction():
@@ -139,6 +141,7 @@ async def drain_once(pool: asyncpg.Pool, consumer: Consumer) -> int:
             )
             return len(rows)
         await conn.execute("UPDATE outbox SET processed_at = now() WHERE id = ANY($1::bigint[])", ids)
+        log.debug("consumer %s handled %d events in %.3f s", consumer.name, len(rows), time.perf_counter() - started)
         return len(rows)
 
 

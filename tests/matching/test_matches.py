@@ -1,5 +1,9 @@
 """Matching over the real Meilisearch: across languages, explained, constraint breakers below keepers, and who may ask."""
 
+import uuid
+
+from listings import public as listings
+from matching import engine, matches
 from tests.matching.waiting import indexed
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
@@ -90,6 +94,35 @@ async def test_an_offer_finds_demands_and_never_its_own_organizations_listings(c
     # The institute's own second offer is never offered to it as a match for the demand side either.
     own = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
     assert offer["id"] in [i["listing"]["id"] for i in own.json()["items"]]
+
+
+async def test_the_demands_a_batch_of_offers_reaches_are_those_each_offers_matches_gather(client, conn, settings):
+    operator, institute, enterprise = await parties(client, conn)
+    _, other = await verified_org(client, operator, "enterprise")
+    offers = [
+        await published(client, "offer", institute, operator, SEAFOOD_OFFER),
+        await published(client, "offer", institute, operator, UNRELATED_OFFER),
+    ]
+    demands = [
+        await published(client, "demand", enterprise, operator, demand_body()),
+        await published(client, "demand", other, operator, demand_body(title="Cần phần mềm bệnh án điện tử HL7")),
+    ]
+    for listing in offers + demands:
+        await indexed(conn, listing["id"])
+    rows = await listings.rows_by_id(conn, [uuid.UUID(o["id"]) for o in offers])
+    vectors = await matches.own_vectors(conn, settings, rows)
+    meili = engine.open_client(settings)
+    try:
+        reached = await matches.reached_many(meili, settings, rows, vectors)
+        # The batch asks for ids alone, in shared searches; each offer's own full searches find the same demands.
+        gathered = [
+            set((await matches.gather(meili, settings, row, vector))[0])
+            for row, vector in zip(rows, vectors, strict=True)
+        ]
+    finally:
+        await meili.aclose()
+    assert reached == gathered
+    assert {d["id"] for d in demands} <= reached[0] | reached[1]
 
 
 async def test_who_may_see_matches(client, conn):
