@@ -65,6 +65,27 @@ def spawn(args: list[str], log_path: Path, cwd: Path, env: dict[str, str]) -> su
         )
 
 
+def pid_in_file(path: Path) -> int | None:
+    """The process id on the first line of a pid file (PostgreSQL's postmaster.pid), or None."""
+    try:
+        return int(path.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def wait_gone(pid: int, timeout: float = STOP_TIMEOUT) -> None:
+    """Wait until a process that is not our child has exited (its pid file can go a moment before it does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return  # the pid was reused by another user's process: ours is gone
+        time.sleep(0.02)
+
+
 def terminate(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
     """Stop a child's process group: SIGTERM, then SIGKILL after timeout."""
     if proc.poll() is None:

