@@ -98,7 +98,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             # As in get_one: a kept page needs no connection, so this route borrows one itself only when it must.
             key = f"{kind} {sector} {region} {language} {limit} {cursor}"
             if public and anonymous and (body := await service.cached_page(state.listing_cache, key)) is not None:
-                return Response(body, media_type="application/json")
+                return json_response(body)
             async with borrowed(state) as conn:
                 principal = await provide_principal(request)
                 if public:
@@ -115,7 +115,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                         key=key,
                     )
                     if body is not None:
-                        return Response(body, media_type="application/json")
+                        return json_response(body)
                 page = await service.list_page(
                     conn,
                     principal,

@@ -225,14 +225,52 @@ def none_match(if_none_match: str | None, current_version: int) -> bool:
     )
 
 
-def json_response(body: bytes, version: int, status_code: int = 200) -> Response:
-    """A JSON body already encoded, with the ETag of its version."""
-    return Response(body, status_code=status_code, media_type="application/json", headers={"ETag": etag(version)})
+class EncodedResponse(Response[bytes]):
+    """A body already encoded and its few headers, handed to the server as they are.
+
+    Litestar would build a second response object and a header structure of its own, then encode both again: for a
+    read whose body is stored, that was about a sixth of the request's time. Headers, cookies or background tasks a
+    route's decorator adds still take Litestar's own path."""
+
+    def __init__(self, body: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(body, status_code=status_code, media_type="application/json")
+        self.encoded = headers
+
+    def to_asgi_response(  # type: ignore[override]
+        self,
+        app: Any,
+        request: Request,
+        *,
+        background: Any = None,
+        cookies: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> ASGIApp:
+        """This response itself, unless the route adds anything to it."""
+        if background or cookies or headers:
+            self.headers.update((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.encoded)
+            return super().to_asgi_response(
+                app, request, background=background, cookies=cookies, headers=headers, **kwargs
+            )
+        return self.send_to
+
+    async def send_to(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the status, the headers and the body."""
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.encoded})
+        await send({"type": "http.response.body", "body": self.content, "more_body": False})
+
+
+def json_response(body: bytes, version: int | None = None, status_code: int = 200) -> Response:
+    """A JSON body already encoded, with the ETag of its version (if it has one)."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if version is not None:
+        headers.append((b"etag", etag(version).encode()))
+    return EncodedResponse(body, status_code, headers)
 
 
 def not_modified(version: int) -> Response:
     """304: the caller's copy of this version is current; no body, the ETag repeated."""
-    return Response(b"", status_code=304, headers={"ETag": etag(version)})
+    return EncodedResponse(b"", 304, [(b"etag", etag(version).encode())])
 
 
 TimePosition = tuple[datetime, UUID]
