@@ -30,11 +30,8 @@ from exchange.kernel.errors import EXCEPTION_HANDLERS
 from exchange.kernel.http import (
     check_body,
     document_common_problems,
-    options_middleware,
     provide_request_id,
-    request_id_middleware,
-    request_log_middleware,
-    safety_headers_middleware,
+    service_middleware,
 )
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.licences.routes import take_licence
@@ -199,7 +196,6 @@ def create_app(settings: Settings) -> Litestar:
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[_lifespan],
-        middleware=[metrics_route.PROMETHEUS.middleware],
         openapi_config=openapi,
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings}),
@@ -208,8 +204,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # Wrapped around the router itself (not per route) so unmatched paths get a request id too.
-    options = options_middleware(app.asgi_handler, methods_by_path(app), cors=app.cors_config is not None)
-    app.asgi_handler = request_id_middleware(request_log_middleware(safety_headers_middleware(options)))
+    app.asgi_handler = service_middleware(app.asgi_handler, methods_by_path(app), cors=app.cors_config is not None)
     document_common_problems(app.openapi_schema)
     return app
 

@@ -1,19 +1,12 @@
 """GET /metrics for operators: Prometheus text of every worker process, and what the database says at scrape time."""
 
 from litestar import Response, get
-from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client.core import GaugeMetricFamily
 
 from exchange.kernel import metrics, outbox
 from exchange.kernel.auth import KEYED, Caller, require_operator
 from exchange.kernel.db import Conn
 from exchange.kernel.http import BEARER, problems
-
-# Litestar's middleware: requests by method, route (the path template, not the raw path) and status, with latency
-# histograms. Its exclusions are for what an operator would not want to see (the scrape itself, the docs' files).
-PROMETHEUS = PrometheusConfig(
-    app_name="exchange", prefix="exchange_http", group_path=True, exclude=["^/metrics$", "^/schema/assets/"]
-)
 
 
 def outbox_families(backlog: list[outbox.TopicBacklog]) -> list[GaugeMetricFamily]:

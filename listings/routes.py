@@ -98,7 +98,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
             # As in get_one: a kept page needs no connection, so this route borrows one itself only when it must.
             key = f"{kind} {sector} {region} {language} {limit} {cursor}"
             if public and anonymous and (body := await service.cached_page(state.listing_cache, key)) is not None:
-                return Response(body, media_type="application/json")
+                return json_response(body)
             async with borrowed(state) as conn:
                 principal = await provide_principal(request)
                 if public:
@@ -115,7 +115,7 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
                         key=key,
                     )
                     if body is not None:
-                        return Response(body, media_type="application/json")
+                        return json_response(body)
                 page = await service.list_page(
                     conn,
                     principal,
@@ -133,11 +133,13 @@ def listing_controller(kind: str, create_type: type, update_type: type, out_type
 
         @get("/{listing_id:uuid}", responses=problems(400, 401, 404) | NOT_MODIFIED, summary=f"One {kind}")
         async def get_one(
-            self, request: Request, state: State, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
+            self, request: Request, listing_id: FromPath[UUID], if_none_match: IfNoneMatch = None
         ) -> Response[out_type]:
             """A published listing, for anyone; others only for the owner's members and operators."""
             # The hottest read: an anonymous one served from this process's copy needs no connection, so this route
-            # borrows its connection and resolves its caller itself, only when it has to.
+            # borrows its connection and resolves its caller itself, only when it has to (and takes the app's state
+            # from the request: a State parameter is a new object per request).
+            state = request.app.state
             view = None
             if "authorization" not in request.headers:
                 view = await service.cached(state.listing_cache, kind, listing_id)

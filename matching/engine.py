@@ -258,6 +258,31 @@ async def request_client(settings: Settings) -> AsyncIterator[AsyncClient]:
         await client.aclose()
 
 
+async def post_search(client: AsyncClient, uid: str, body: bytes) -> bytes:
+    """POST a prebuilt search body to an index and return the answer's bytes (an error status raises as the SDK would).
+
+    Sent through the client's own transport (the pool, the timing of remote calls): httpx's client layer around it
+    (merging URLs, headers and cookies, auth and redirect handling, logging) cost a search more than its transport."""
+    http = client.http_client
+    request = httpx2.Request(
+        "POST",
+        http.base_url.join(f"indexes/{uid}/search"),
+        headers=http.headers,
+        content=body,
+        extensions={"timeout": http.timeout.as_dict()},
+    )
+    request.headers["Content-Type"] = "application/json"
+    response = await http._transport.handle_async_request(request)
+    try:
+        content = await response.aread()
+    finally:
+        await response.aclose()
+    if response.status_code >= 400:
+        response.request = request
+        raise MeilisearchApiError(f"search answered {response.status_code}", response)
+    return content
+
+
 @contextlib.asynccontextmanager
 async def unavailable_as_503() -> AsyncIterator[None]:
     """Turn Meilisearch being away (or an index not there yet) into a 503 problem instead of a 500."""

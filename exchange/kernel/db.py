@@ -163,10 +163,14 @@ class NotifiedCache:
         # the epoch did not move while it was being read.
         self.epoch = 0
         self._conns: list[asyncpg.Connection] = []
-        self._idle: list[asyncpg.Connection] = []
-        self._next: asyncio.Future[bool] | None = None
+        # Callers waiting for the next fence to leave, each with its own future: one caller cancelled (a client gone)
+        # cancels no other's.
+        self._waiting: list[asyncio.Future[bool]] = []
+        # One task per listening connection sends its fences; an idle one waits on its future here (False: stop).
+        self._idle: list[asyncio.Future[bool]] = []
+        self._woken = False
+        self._senders: set[asyncio.Task[None]] = set()  # the loop only keeps weak references to tasks
         self._reconnect: asyncio.Task[None] | None = None
-        self._fences: set[asyncio.Task[None]] = set()  # the loop only keeps weak references to tasks
         self._closed = False
 
     async def open(self) -> "NotifiedCache":
@@ -187,26 +191,37 @@ class NotifiedCache:
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
-        self._conns, self._idle = conns, list(conns)
-        self._dispatch()
+        self._conns = conns
+        loop = asyncio.get_running_loop()
+        for conn in conns:
+            task = loop.create_task(self._send_fences(conn))
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
         return self
 
     async def close(self) -> None:
         """Stop listening and forget everything."""
         self._closed = True
-        self._settle(False)
         if self._reconnect is not None:
             self._reconnect.cancel()
-        conns, self._conns, self._idle = self._conns, [], []
+        conns, self._conns = self._conns, []
+        self._settle()
         self.entries.clear()
         self.snapshots.clear()
         for conn in conns:
             await conn.close()
 
-    def _settle(self, ok: bool) -> None:
-        if self._next is not None:
-            self._next.set_result(ok)
-            self._next = None
+    def _settle(self) -> None:
+        # No fence promises anything any more: every caller waiting reads the database, every idle sender stops.
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(False)
+        idle, self._idle = self._idle, []
+        for wake in idle:
+            if not wake.done():
+                wake.set_result(False)
+        self._woken = False
 
     def _notified(self, conn: object, pid: int, channel: str, key: str) -> None:
         self.entries.pop(key, None)
@@ -216,14 +231,14 @@ class NotifiedCache:
         if conn is not None and conn not in self._conns:
             return  # one already let go (and the cache emptied when it was)
         # Notifications may have been missed: nothing kept can be trusted any more, and every connection starts over.
-        conns, self._conns, self._idle = self._conns, [], []
+        conns, self._conns = self._conns, []
         for other in conns:
             if not other.is_closed():
                 other.terminate()
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
-        self._settle(False)
+        self._settle()
         if not self._closed and (self._reconnect is None or self._reconnect.done()):
             self._reconnect = asyncio.get_running_loop().create_task(self._reopen())
 
@@ -239,33 +254,34 @@ class NotifiedCache:
         """Wait until every notification committed before this call has been applied; False when none can be."""
         if not self._conns:
             return False
-        batch = self._next
-        if batch is None:
-            batch = self._next = asyncio.get_running_loop().create_future()
-            self._dispatch()
-        return await asyncio.shield(batch)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        if self._idle and not self._woken:
+            self._woken = True
+            self._idle.pop().set_result(True)
+        return await waiter
 
-    def _dispatch(self) -> None:
-        # One round trip serves every caller that arrived before it was sent; later ones wait for the next.
-        if self._next is not None and self._idle:
-            batch, self._next = self._next, None
-            task = asyncio.get_running_loop().create_task(self._fence(self._idle.pop(), batch))
-            self._fences.add(task)
-            task.add_done_callback(self._fences.discard)
-
-    async def _fence(self, conn: asyncpg.Connection, batch: asyncio.Future[bool]) -> None:
-        ok = False
-        try:
-            await conn.execute("SELECT 1")
-            # A connection let go while the fence was out promises nothing.
-            ok = conn in self._conns
-        except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the caller reads the database
-            self._lost(conn)
-        finally:
-            batch.set_result(ok)
-            if conn in self._conns:
-                self._idle.append(conn)
-                self._dispatch()
+    async def _send_fences(self, conn: asyncpg.Connection) -> None:
+        # One round trip serves every caller that arrived before it was sent; later ones wait for the next, which
+        # leaves over whichever connection is free first.
+        loop = asyncio.get_running_loop()
+        while conn in self._conns:
+            if not self._waiting:
+                wake = loop.create_future()
+                self._idle.append(wake)
+                if not await wake or conn not in self._conns:
+                    return
+            batch, self._waiting, self._woken = self._waiting, [], False
+            ok = False
+            try:
+                await conn.execute("SELECT 1")
+                # A connection let go while the fence was out promises nothing.
+                ok = conn in self._conns
+            except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the callers read the database
+                self._lost(conn)
+            for waiter in batch:
+                if not waiter.done():
+                    waiter.set_result(ok)
 
     def keep_snapshot(self, key: str, value: Any, epoch: int) -> None:
         """Keep a value that depends on every row, read after epoch was taken: good until the next notification."""

@@ -37,6 +37,28 @@ DB_POOL_WAIT = Histogram(
 DB_POOL_TIMEOUTS = Counter(
     "exchange_db_pool_timeouts", "Requests answered 503 because no database connection came free in time"
 )
+# Every request a route answered, by method, route (the path template) and status, as Litestar's Prometheus plugin named
+# them; counted by the kernel's middleware, which already times each request for its log line.
+HTTP_REQUESTS = Counter("exchange_http_requests", "Total requests", ["method", "path", "status_code", "app_name"])
+HTTP_REQUEST_DURATION = Histogram(
+    "exchange_http_request_duration_seconds",
+    "Request duration, in seconds",
+    ["method", "path", "status_code", "app_name"],
+)
+HTTP_REQUEST_ERRORS = Counter(
+    "exchange_http_requests_error", "Total errors in requests", ["method", "path", "status_code", "app_name"]
+)
+# The route is only known once the router has run, so requests in progress are counted by method.
+HTTP_REQUESTS_IN_PROGRESS = Gauge(
+    "exchange_http_requests_in_progress",
+    "Total requests currently in progress",
+    ["method", "app_name"],
+    multiprocess_mode="livesum",
+)
+APP_NAME = "exchange"
+# Not counted: the scrape itself, and the docs' files.
+_SCRAPE_PATH = "/metrics"
+_DOCS_ASSETS = "/schema/assets/"
 REMOTE_CALL = Histogram(
     "exchange_remote_call_duration_seconds",
     "Calls to Meilisearch and Stripe (one per HTTP request, retries counted apart), until the answer's headers",
@@ -47,6 +69,33 @@ REMOTE_ERRORS = Counter(
     "Calls to Meilisearch and Stripe that got no answer (the error's class) or a 5xx answer (status_5xx)",
     ["service", "error"],
 )
+
+
+_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_in_progress: dict[str, Any] = {}
+
+
+def requests_in_progress(method: str) -> Any:
+    """The in-progress gauge of one method."""
+    gauge = _in_progress.get(method)
+    if gauge is None:
+        gauge = _in_progress[method] = HTTP_REQUESTS_IN_PROGRESS.labels(method, APP_NAME)
+    return gauge
+
+
+def count_request(method: str, route: str | None, path: str, status: int, seconds: float) -> None:
+    """Count one answered request under its route (requests no route matched, and the uncounted paths, are not)."""
+    if route is None or path == _SCRAPE_PATH or path.startswith(_DOCS_ASSETS):
+        return
+    key = (method, route, status)
+    series = _series.get(key)
+    if series is None:
+        labels = (method, route, str(status), APP_NAME)
+        series = _series[key] = (HTTP_REQUESTS.labels(*labels), HTTP_REQUEST_DURATION.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
+    if status >= 500:
+        HTTP_REQUEST_ERRORS.labels(method, route, str(status), APP_NAME).inc()
 
 
 class ObservedTransport:
