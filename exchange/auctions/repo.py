@@ -67,25 +67,30 @@ _OFFER = """(SELECT l.status = 'published' AND (l.expires_at IS NULL OR l.expire
             (SELECT l.title FROM listings l WHERE l.id = a.offer_id) AS offer_title"""
 
 
+# What the seller gives when creating an auction, in the order of the INSERTs' first parameters.
+_CREATED = (
+    "offer_id",
+    "seller_org_id",
+    "created_by",
+    "kind",
+    "starting_amount",
+    "reserve_amount",
+    "min_increment",
+    "transfer_mode",
+    "terms_summary",
+    "starts_at",
+    "ends_at",
+)
+_CREATED_COLUMNS = ", ".join(_CREATED)
+
+
 async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> AuctionRow:
     """Insert an auction (open, or scheduled until starts_at); a second running auction of the offer is a
     UniqueViolationError."""
     row = await conn.fetchrow(
-        f"""INSERT INTO auctions AS a (offer_id, seller_org_id, created_by, kind, starting_amount, reserve_amount,
-                                      min_increment, transfer_mode, terms_summary, starts_at, ends_at,
-                                      scheduled_ends_at)
+        f"""INSERT INTO auctions AS a ({_CREATED_COLUMNS}, scheduled_ends_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING a.*, {_OFFER}""",
-        values["offer_id"],
-        values["seller_org_id"],
-        values["created_by"],
-        values["kind"],
-        values["starting_amount"],
-        values["reserve_amount"],
-        values["min_increment"],
-        values["transfer_mode"],
-        values["terms_summary"],
-        values["starts_at"],
-        values["ends_at"],
+        *(values[c] for c in _CREATED),
     )
     return row_to(row, AuctionRow)
 
@@ -249,23 +254,11 @@ async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any]) -> boo
     """Insert a demo auction with its fixed id and its bid count and leading amount; False when it (or another running
     auction of the offer) is there already."""
     inserted = await conn.fetchval(
-        """INSERT INTO auctions (id, offer_id, seller_org_id, created_by, kind, starting_amount, reserve_amount,
-                                 min_increment, transfer_mode, terms_summary, starts_at, ends_at, scheduled_ends_at,
-                                 bid_count, high_amount, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $11)
+        f"""INSERT INTO auctions ({_CREATED_COLUMNS}, scheduled_ends_at, id, bid_count, high_amount, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $10)
            ON CONFLICT DO NOTHING RETURNING true""",
+        *(values[c] for c in _CREATED),
         values["id"],
-        values["offer_id"],
-        values["seller_org_id"],
-        values["created_by"],
-        values["kind"],
-        values["starting_amount"],
-        values["reserve_amount"],
-        values["min_increment"],
-        values["transfer_mode"],
-        values["terms_summary"],
-        values["starts_at"],
-        values["ends_at"],
         values["bid_count"],
         values["high_amount"],
     )
