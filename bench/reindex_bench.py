@@ -49,8 +49,10 @@ def rows(count: int, orgs: dict[str, uuid.UUID]) -> list[dict[str, Any]]:
         kind, body = shapes[n % len(shapes)]
         data = msgspec.convert(body | {"region": REGIONS[n % len(REGIONS)]}, CREATE_TYPES[kind])
         values = listing_service.content_columns(kind, data, default_region="01")
-        # COPY has no binary encoder for jsonb; the contact is never part of a search document anyway.
+        # COPY has no binary encoder for jsonb; the contact is never part of a search document, and the templates
+        # carry no licence terms.
         values.pop("contact", None)
+        values.pop("licence_terms", None)
         published = now - timedelta(days=n % 300)
         values.update(
             kind=kind,

@@ -52,8 +52,10 @@ LAG_PUBLICATIONS, LAG_WITHDRAWALS = 50, 20
 LAG_POLL_SECONDS = 0.01
 LAG_GIVE_UP_SECONDS = 30.0
 # COPY speaks binary, which has no jsonb encoder here: the one jsonb column, contact, is left out (it is never public).
+JSONB_COLUMNS = ("licence_terms",)
 COPY_COLUMNS = ("kind", "owner_org_id", "created_by", *(c for c in CONTENT_COLUMNS if c != "contact"), *SEED_COLUMNS)
-TARGET_P99_MS, TARGET_DEFAULT_RATIO, TARGET_LAG_MS = 25.0, 0.45, 1000.0
+# The absolute p99 target of issue 3 was withdrawn for this ratio (issue 15).
+TARGET_DEFAULT_RATIO, TARGET_LAG_MS = 0.45, 1000.0
 
 
 STARTED = time.perf_counter()
@@ -122,7 +124,8 @@ async def copy_listings(conn, rows: list[dict]) -> None:
     for kind in engine.KINDS:
         of_kind = [r for r in rows if r["kind"] == kind]
         if of_kind:
-            columns = [c for c in COPY_COLUMNS if c in of_kind[0]]
+            # Binary COPY has no encoder for jsonb: licence terms, which the corpus never sets, keep their default.
+            columns = [c for c in COPY_COLUMNS if c in of_kind[0] and c not in JSONB_COLUMNS]
             await conn.copy_records_to_table(
                 "listings", records=[tuple(r[c] for c in columns) for r in of_kind], columns=columns
             )
@@ -413,9 +416,6 @@ def print_report(args, stack_pg: str, load_figures: dict, totals, search_rows, m
         )
     for c, a, _, d in search_rows:
         if c == 8:
-            print(
-                f"   target API p99 < {TARGET_P99_MS:g} ms at 8 clients: {a.p99_ms:.1f} ms, {verdict(a.p99_ms < TARGET_P99_MS)}"
-            )
             print(
                 f"   target API throughput >= {TARGET_DEFAULT_RATIO:g} x default-settings index at 8 clients: "
                 f"{share(a, d):.2f}, {verdict(share(a, d) >= TARGET_DEFAULT_RATIO)}"
