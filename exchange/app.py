@@ -38,7 +38,7 @@ from exchange.licences.routes import take_licence
 from exchange.ndas.routes import NdaController
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
-from exchange.stats.routes import ChangeFeedController, get_stats
+from exchange.stats.routes import ChangeFeedController, export_stats, get_stats
 from exchange.valuation.routes import get_valuation
 from listings import service as listing_service
 from listings.routes import DemandController, OfferController, get_taxonomy
@@ -180,6 +180,7 @@ def create_app(settings: Settings) -> Litestar:
             AuctionController,
             ChangeFeedController,
             get_stats,
+            export_stats,
             get_valuation,
             create_static_files_router(DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False),
             OperatorController,

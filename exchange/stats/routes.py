@@ -1,9 +1,9 @@
 """HTTP routes of the statistics, the change feed and partner keys."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from exchange.kernel.auth import KEYED, Caller
@@ -12,6 +12,7 @@ from exchange.kernel.http import BEARER, Limit, RequestId, problems
 from exchange.stats import service
 from exchange.stats.schemas import ChangesPage, PartnerCreate, PartnerWithKeyOut, StatsOut
 
+ExportFormat = Annotated[Literal["csv"], QueryParameter(description="The file format: csv (the only one so far)")]
 Since = Annotated[str | None, QueryParameter(description="The next_cursor (or an item's position) of an earlier page")]
 
 
@@ -19,6 +20,25 @@ Since = Annotated[str | None, QueryParameter(description="The next_cursor (or an
 async def get_stats(conn: Conn) -> StatsOut:
     """Aggregates of listings, interests, deals, fees and the review queue, read from one consistent snapshot; never private data."""
     return await service.stats(conn)
+
+
+@get(
+    "/v1/stats/export",
+    tags=["statistics"],
+    guards=KEYED,
+    security=BEARER,
+    media_type="text/csv; charset=utf-8",
+    responses=problems(400, 401, 403),
+    summary="Statistics export",
+)
+async def export_stats(conn: Conn, principal: Caller, format: ExportFormat = "csv") -> Response[bytes]:
+    """The figures of GET /v1/stats as CSV for reporting (finance operators and admins): period, measure, dimension, value."""
+    filename, body = await service.export_csv(conn, principal)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"},
+    )
 
 
 class ChangeFeedController(Controller):

@@ -14,7 +14,7 @@ from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden, NotFound
 from exchange.kernel.http import decode_cursor, encode_cursor
 from exchange.kernel.schemas import Money
-from exchange.stats import repo
+from exchange.stats import export, repo
 from exchange.stats.schemas import (
     AuctionStats,
     ChangeOut,
@@ -115,6 +115,13 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
             queue_length=queue_length, median_hours_to_decision=round(hours, 2) if hours is not None else None
         ),
     )
+
+
+async def export_csv(conn: asyncpg.Connection, principal: Principal | None) -> tuple[str, bytes]:
+    """The statistics as CSV for finance operators (and admins): a file name of the snapshot's date, and the body."""
+    auth.require_operator(principal, "finance")
+    snapshot = await stats(conn)
+    return f"techmart-stats-{snapshot.as_of.date().isoformat()}.csv", export.to_csv(export.rows(snapshot))
 
 
 # A feed position: the transaction and id of the last change read.
