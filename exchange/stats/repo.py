@@ -111,6 +111,36 @@ async def fee_sums(conn: asyncpg.Connection) -> tuple[int, int, int]:
     return row["invoiced"], row["collected"], row["refunded"]
 
 
+async def monthly_values(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Per calendar month (UTC), from the first with a figure to this one: the agreed value of the deals agreed in it
+    (not cancelled, VND) and the fees invoiced in it (not void, VND); months without either are zeros."""
+    return await conn.fetch(
+        """WITH agreed AS (
+               SELECT date_trunc('month', agreed_at AT TIME ZONE 'UTC') AS month, sum(value_amount) AS total
+               FROM deals
+               WHERE agreed_at IS NOT NULL AND stage IN ('agreed', 'fee_pending', 'closed') AND value_currency = 'VND'
+               GROUP BY 1
+           ), fees AS (
+               SELECT date_trunc('month', created_at AT TIME ZONE 'UTC') AS month, sum(amount) AS total
+               FROM invoices WHERE status <> 'void' AND currency = 'VND'
+               GROUP BY 1
+           ), months AS (
+               SELECT generate_series(
+                          (SELECT min(month) FROM (SELECT month FROM agreed UNION ALL SELECT month FROM fees) m),
+                          date_trunc('month', now() AT TIME ZONE 'UTC'),
+                          interval '1 month'
+                      ) AS month
+           )
+           SELECT to_char(months.month, 'YYYY-MM') AS period,
+                  coalesce(agreed.total, 0)::bigint AS agreed_value,
+                  coalesce(fees.total, 0)::bigint AS fees
+           FROM months
+           LEFT JOIN agreed USING (month)
+           LEFT JOIN fees USING (month)
+           ORDER BY months.month"""
+    )
+
+
 class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
     """One listing change of the feed."""
 

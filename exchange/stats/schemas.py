@@ -118,6 +118,17 @@ class ReviewStats(ApiStruct, kw_only=True):
     null before the first. Rounded to 2 decimals."""
 
 
+class MonthStats(ApiStruct, kw_only=True):
+    """One calendar month (UTC) of the series over time."""
+
+    period: str
+    """The month, as YYYY-MM."""
+    agreed_value: Money
+    """The agreed value of the deals agreed in this month (not cancelled since)."""
+    fees: Money
+    """The fees invoiced in this month (not voided)."""
+
+
 class StatsOut(ApiStruct, kw_only=True):
     """Aggregates of the whole exchange, all read from one consistent snapshot of the database."""
 
@@ -129,6 +140,8 @@ class StatsOut(ApiStruct, kw_only=True):
     deal_room: DealRoomStats
     fees: FeeStats
     reviews: ReviewStats
+    over_time: list[MonthStats]
+    """Month by month, from the first month with an agreed deal or an invoice to this one (empty before either)."""
 
 
 class ChangeOut(ApiStruct, kw_only=True):

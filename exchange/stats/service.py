@@ -25,6 +25,7 @@ from exchange.stats.schemas import (
     FeeStats,
     InterestStats,
     ListingStats,
+    MonthStats,
     OffersVsDemands,
     OriginStats,
     PartnerCreate,
@@ -67,6 +68,7 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         fees = await repo.fee_sums(conn)
         queue_length = await repo.review_queue_length(conn)
         hours = await repo.median_hours_to_decision(conn)
+        months = await repo.monthly_values(conn)
     by_status: Counter[str] = Counter({s: 0 for s in LISTING_STATUSES})
     by_sector: Counter[str] = Counter()
     by_province: Counter[str] = Counter()
@@ -114,6 +116,9 @@ async def stats(conn: asyncpg.Connection) -> StatsOut:
         reviews=ReviewStats(
             queue_length=queue_length, median_hours_to_decision=round(hours, 2) if hours is not None else None
         ),
+        over_time=[
+            MonthStats(period=m["period"], agreed_value=_vnd(m["agreed_value"]), fees=_vnd(m["fees"])) for m in months
+        ],
     )
 
 
