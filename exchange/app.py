@@ -38,6 +38,7 @@ from exchange.licences.routes import take_licence
 from exchange.ndas.routes import NdaController
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
+from exchange.pages import routes as pages
 from exchange.stats.routes import ChangeFeedController, export_stats, get_stats
 from exchange.valuation.routes import get_valuation
 from listings import service as listing_service
@@ -187,6 +188,7 @@ def create_app(settings: Settings) -> Litestar:
             get_audit,
             NdaController,
             take_licence,
+            *pages.ROUTES,
         ],
         dependencies={
             "conn": Provide(db.provide_conn),

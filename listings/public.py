@@ -8,9 +8,11 @@ import asyncpg
 import msgspec
 
 from exchange.kernel.auth import Principal
+from exchange.kernel.db import NotifiedCache
 from listings import repo, rules, service
-from listings.repo import ListingRow
+from listings.repo import ListingRow, PublicEntry
 from listings.schemas import DemandCreate, DemandOut, LicenceTerms, OfferCreate, OfferOut
+from listings.service import Rendered
 
 Listing = ListingRow
 """A listing as stored, every column included: never send it out as it is (see public_view)."""
@@ -107,3 +109,32 @@ async def suspend_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
 async def reinstate_owned(conn: asyncpg.Connection, org_id: UUID) -> int:
     """An organization was reinstated: its suspended listings are published again unless they expired meanwhile."""
     return await service.emit_changes(conn, await repo.reinstate_owned(conn, org_id))
+
+
+PublicRead = Rendered
+"""A public listing's JSON as anyone sees it now (body), with its version."""
+PublicSitemapEntry = PublicEntry
+"""A public listing's kind, id and last change."""
+
+
+async def kept_public(cache: NotifiedCache | None, kind: str, listing_id: UUID) -> PublicRead | None:
+    """A public listing's JSON from this process's copy (the one GET /v1/offers/{id} serves); None when there is no copy
+    to trust; 404 (NotFound) when the copy says it is no longer public."""
+    return await service.cached(cache, kind, listing_id)
+
+
+async def read_public(
+    conn: asyncpg.Connection, kind: str, listing_id: UUID, cache: NotifiedCache | None = None
+) -> PublicRead:
+    """A public listing's JSON as an anonymous caller gets it (its stored public body, kept in the cache), else 404."""
+    return await service.read(conn, None, kind, listing_id, cache)
+
+
+def decode_public(kind: str, body: bytes) -> PublicListing:
+    """The public view back from its JSON."""
+    return msgspec.json.decode(body, type=service.OUT_TYPES[kind])
+
+
+async def public_entries(conn: asyncpg.Connection, offset: int, limit: int) -> list[PublicSitemapEntry]:
+    """Public listings of both kinds in id order, from an offset."""
+    return await repo.public_entries(conn, offset, limit)

@@ -356,3 +356,22 @@ async def stored_page(
         *keyset_args(after, limit),
     )
     return [StoredItem(*r) for r in rows]
+
+
+class PublicEntry(msgspec.Struct, frozen=True):
+    """A public listing as a sitemap names it."""
+
+    kind: str
+    id: UUID
+    updated_at: datetime
+
+
+async def public_entries(conn: asyncpg.Connection, offset: int, limit: int) -> list[PublicEntry]:
+    """Public listings of both kinds in id order, from an offset (for the pages of a sitemap)."""
+    rows = await conn.fetch(
+        "SELECT kind, id, updated_at FROM listings WHERE listing_is_public(status, expires_at)"
+        " ORDER BY id OFFSET $1 LIMIT $2",
+        offset,
+        limit,
+    )
+    return [PublicEntry(*row) for row in rows]

@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     read_back_every_seconds: float = 60.0
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where the public pages are reached from outside (canonical links, sitemap); empty: http://127.0.0.1:<port>.
+    public_base_url: str = ""
     operator_bootstrap_key: str = ""
     db_pool_min: int = 2
     # Per process. Enough that 16 clients reading single rows do not queue; a request holds its connection only for
