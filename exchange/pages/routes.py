@@ -10,8 +10,9 @@ from exchange.pages.service import Page
 
 HTML = b"text/html; charset=utf-8"
 XML = b"application/xml; charset=utf-8"
-# Short: a copy a browser or proxy keeps is checked again soon (the service itself never serves a stale page).
-PUBLIC = b"public, max-age=30"
+# Any cache may keep a page, but checks it with its ETag before each use (a 304 costs no rendering): a positive max-age
+# would let a browser show a withdrawn listing from its own copy after the withdraw, where the service never would.
+PUBLIC = b"public, max-age=0, must-revalidate"
 # What may become a page later (a listing published after a 404) is not kept.
 NOT_KEPT = b"no-cache"
 

@@ -192,7 +192,7 @@ async def test_a_page_has_an_etag_and_answers_if_none_match_with_304_until_it_ch
     first = await client.get(path)
     etag = first.headers["etag"]
     assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
-    assert first.headers["cache-control"] == "public, max-age=30"
+    assert first.headers["cache-control"] == "public, max-age=0, must-revalidate"
     assert (await client.get(path)).headers["etag"] == etag
     again = await client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
