@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint install bench lock clean
+.PHONY: run test lint install bench lock clean chromium
 
 run: install
 	$(BIN)/exchange serve --seed
@@ -22,7 +22,18 @@ lint: install
 	echo "PYTHONPATH=. $(BIN)/lint-imports --no-cache --no-logo"; PYTHONPATH=. $(BIN)/lint-imports --no-cache --no-logo || status=1; \
 	exit $$status
 
-install: $(VENV)/.installed node_modules/.installed
+install: chromium $(VENV)/.installed node_modules/.installed
+
+# The page tests drive Debian's chromium (never a browser playwright downloads): installed here when it is missing, as
+# root or through sudo; apt-get update only if the first try fails. Without either, say so and go on.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+		else echo "$(CHROMIUM) is missing and neither root nor sudo can install it: apt-get install chromium"; exit 0; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$sudo apt-get install -y chromium || { $$sudo apt-get update && $$sudo apt-get install -y chromium; }; \
+	fi
 
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
