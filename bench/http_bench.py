@@ -267,9 +267,9 @@ async def drive(
     )
 
 
-def get_request(host: str, path: str) -> bytes:
+def get_request(host: str, path: str, accept: str = "application/json") -> bytes:
     """The bytes of a GET."""
-    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: {accept}\r\n\r\n".encode()
 
 
 def post_request(host: str, path: str, key: str, body: bytes) -> bytes:
@@ -407,6 +407,11 @@ async def run_all(
         (
             "GET /v1/offers/{id}",
             cycle_source([get_request(s_header, f"/v1/offers/{i}") for i in fixture.offer_ids]),
+            "/bare/offer",
+        ),
+        (
+            "GET /offers/{id}",
+            cycle_source([get_request(s_header, f"/offers/{i}", "text/html") for i in fixture.offer_ids]),
             "/bare/offer",
         ),
         ("GET /v1/offers", cycle_source([get_request(s_header, "/v1/offers")]), "/bare/offers"),
@@ -553,11 +558,13 @@ def print_table(rows: list[Row]) -> None:
         print(format_line(cells(row)))
     print()
     print(
-        "bare counterparts: GET /v1/offers/{id} and POST /v1/offers -> GET /bare/offer; GET /v1/offers -> GET /bare/offers"
+        "bare counterparts: GET /v1/offers/{id}, GET /offers/{id} and POST /v1/offers -> GET /bare/offer;"
+        " GET /v1/offers -> GET /bare/offers"
     )
     print(
         "ratio = service req/s / bare req/s; req/s and latencies count every answered request; errors = non-2xx + transport failures"
     )
+    print_page_ratio(rows)
     errors = [(f"{r.endpoint} at {r.concurrency}", r.service) for r in rows if r.service.errors]
     errors += [(f"{r.bare_path} (bare) at {r.concurrency}", r.bare) for r in rows if r.bare.errors]
     if not errors:
@@ -567,6 +574,19 @@ def print_table(rows: list[Row]) -> None:
     for name, figures in errors:
         for kind, count in figures.kinds.most_common():
             print(f"  {name}: {count} x {kind}: {figures.samples[kind]}")
+
+
+def print_page_ratio(rows: list[Row]) -> None:
+    """The HTML page of an offer beside its public JSON, measured in the same run: page req/s / JSON req/s."""
+    by = {(r.endpoint, r.concurrency): r.service for r in rows}
+    for (endpoint, concurrency), page in by.items():
+        json_figures = by.get(("GET /v1/offers/{id}", concurrency))
+        if endpoint == "GET /offers/{id}" and json_figures is not None and json_figures.rps:
+            print(
+                f"GET /offers/{{id}} (HTML) / GET /v1/offers/{{id}} (JSON) at {concurrency}:"
+                f" {page.rps:.0f} / {json_figures.rps:.0f} req/s = {page.rps / json_figures.rps:.2f};"
+                f" p50 {page.p50_ms:.2f} / {json_figures.p50_ms:.2f} ms"
+            )
 
 
 def percent(value: float | None) -> str:
