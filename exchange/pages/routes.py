@@ -28,6 +28,7 @@ def _send(page: Page, request: Request, media_type: bytes, extra: tuple[tuple[by
 def _not_found(request: Request) -> Response:
     page = service.not_found_page(labels.pick(request.query_params.get("lang"), request.headers.get("accept-language")))
     headers = [(b"content-type", HTML), (b"content-length", str(len(page.body)).encode()), (b"cache-control", NOT_KEPT)]
+    headers.append((b"vary", b"Accept-Language"))
     return EncodedResponse(page.body, 404, headers)
 
 

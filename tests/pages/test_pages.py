@@ -181,6 +181,7 @@ async def test_nothing_unpublished_has_a_page(client, conn):
             assert SECRET not in answer.text and "etag" not in answer.headers
     english = await client.get(paths[0], headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert english.status_code == 404 and "Page not found" in english.text
+    assert english.headers["vary"] == "Accept-Language" and english.headers["cache-control"] == "no-cache"
 
 
 async def test_a_page_has_an_etag_and_answers_if_none_match_with_304_until_it_changes(client, conn):
