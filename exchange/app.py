@@ -23,6 +23,7 @@ from exchange import metrics as metrics_route
 from exchange.auctions.routes import AuctionController
 from exchange.audit.routes import get_audit
 from exchange.deals.routes import DealController
+from exchange.imports.routes import ImportController
 from exchange.interests.routes import InterestController
 from exchange.kernel import db, logs, metrics
 from exchange.kernel.auth import authenticate, provide_principal
@@ -189,6 +190,7 @@ def create_app(settings: Settings) -> Litestar:
             NdaController,
             take_licence,
             *pages.ROUTES,
+            ImportController,
         ],
         dependencies={
             "conn": Provide(db.provide_conn),

@@ -1,4 +1,4 @@
-"""The `exchange` command: serve, worker, migrate, seed, create-operator and reconcile."""
+"""The `exchange` command: serve, worker, migrate, seed, create-operator, reconcile and import."""
 
 import argparse
 import asyncio
@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -221,6 +222,51 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+IMPORT_TYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson"}
+IMPORT_POLL_SECONDS = 0.5
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Send a file to POST /v1/imports, follow its progress (a bar on a terminal), then list every refused row."""
+    import httpx
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    path = Path(args.file)
+    content_type = IMPORT_TYPES.get(path.suffix.lower())
+    if content_type is None or not path.is_file():
+        print(f"exchange: {path} must be an existing .csv, .jsonl or .ndjson file", file=sys.stderr)
+        return 2
+    if not args.key:
+        print("exchange: an API key is needed (--key or EXCHANGE_API_KEY)", file=sys.stderr)
+        return 2
+    console = Console(stderr=True)
+    headers = {"Authorization": f"Bearer {args.key}", "Content-Type": content_type}
+    with httpx.Client(base_url=args.url, headers=headers, timeout=60) as http:
+        params = {"kind": args.kind, "dry_run": "true" if args.dry_run else "false"}
+        answer = http.post("/v1/imports", params=params, content=path.read_bytes())
+        if answer.status_code != 202:
+            console.print(f"the import was refused ({answer.status_code}): {answer.json().get('detail', answer.text)}")
+            return 1
+        job = answer.json()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+            task = progress.add_task(f"import {job['id']}", total=job["total"])
+            while job["status"] in ("queued", "running"):
+                time.sleep(IMPORT_POLL_SECONDS)
+                job = http.get(f"/v1/imports/{job['id']}").raise_for_status().json()
+                progress.update(task, completed=job["processed"])
+    for error in job["errors"]:
+        print(f"row {error['row']}: {error['field']}: {error['message']}")
+    made = "would be created" if job["dry_run"] else "created"
+    print(
+        f"import {job['id']} {job['status']}: {job['total']} rows, {job['valid']} {made}, "
+        f"{job['skipped']} already there, {len(job['errors'])} refused"
+        + (f" ({job['failure']})" if job["failure"] else "")
+    )
+    return 0 if job["status"] == "done" and not job["errors"] else 1
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="exchange", description="Techmart exchange service")
@@ -255,6 +301,15 @@ def parser() -> argparse.ArgumentParser:
         help="admin (the default for a new operator), reviewer or finance; an existing operator keeps its role unless given",
     )
     op.set_defaults(func=cmd_create_operator)
+    imp = sub.add_parser("import", help="import a CSV or JSON Lines file of offers or demands as drafts")
+    imp.add_argument("file", help="a .csv (header of API field names, lists split on ;) or .jsonl file")
+    imp.add_argument("--kind", choices=("offers", "demands"), required=True)
+    imp.add_argument(
+        "--key", default=os.environ.get("EXCHANGE_API_KEY"), help="an editor's API key (or EXCHANGE_API_KEY)"
+    )
+    imp.add_argument("--url", default=os.environ.get("EXCHANGE_URL", "http://127.0.0.1:8000"), help="the service's URL")
+    imp.add_argument("--dry-run", action="store_true", help="check every row and create nothing")
+    imp.set_defaults(func=cmd_import)
     return p
 
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from exchange.auctions import public as auctions
 from exchange.deals import consumers as deals
+from exchange.imports import consumers as imports
 from exchange.kernel import db, outbox, ratelimit
 from exchange.kernel.settings import Settings
 from listings import public as listings
@@ -22,7 +23,7 @@ log = logging.getLogger("exchange.jobs")
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = [matching.consumers, deals.consumers, payments.consumers]
+CONSUMER_SOURCES: list[ConsumerSource] = [matching.consumers, deals.consumers, payments.consumers, imports.consumers]
 # The outbox retention and rate-limit pruning jobs run this often: what they delete is no longer read, so no hurry.
 PRUNE_EVERY_SECONDS = 3600.0
 

@@ -19,7 +19,9 @@ Listing = ListingRow
 PublicListing = OfferOut | DemandOut
 """A listing as anyone may see it: without contact, confidential details or moderation notes."""
 
-_CREATE_TYPES = {"offer": OfferCreate, "demand": DemandCreate}
+CREATE_TYPES: dict[str, type[OfferCreate] | type[DemandCreate]] = {"offer": OfferCreate, "demand": DemandCreate}
+"""The body of a new listing of each kind, as POST /v1/offers and /v1/demands take it."""
+require_creator = service.require_creator
 
 
 def is_public(row: Listing, at: datetime | None = None) -> bool:
@@ -89,7 +91,7 @@ async def insert_seeded(
     """Load one demo listing with its fixed id and lived lifecycle (id, status, times); False when it is there already.
 
     Only the item's keys that a new listing takes are read (and those that are null are left out)."""
-    create_type = _CREATE_TYPES[kind]
+    create_type = CREATE_TYPES[kind]
     data = msgspec.convert(
         {k: v for k, v in item.items() if k in create_type.__struct_fields__ and v is not None}, create_type
     )
@@ -138,3 +140,18 @@ def decode_public(kind: str, body: bytes) -> PublicListing:
 async def public_entries(conn: asyncpg.Connection, offset: int, limit: int) -> list[PublicSitemapEntry]:
     """Public listings of both kinds in id order, from an offset."""
     return await repo.public_entries(conn, offset, limit)
+
+
+async def create_draft(conn: asyncpg.Connection, principal: Principal, kind: str, data: msgspec.Struct) -> Listing:
+    """A new draft, exactly as POST /v1/offers or /v1/demands makes it (same rules, same change records)."""
+    return await service.create(conn, principal, kind, data)
+
+
+def check_content(kind: str, data: msgspec.Struct, default_region: str) -> None:
+    """Raise what creating this listing would raise for its content, without writing anything."""
+    service.content_columns(kind, data, default_region)
+
+
+async def external_ids_taken(conn: asyncpg.Connection, org_id: UUID, external_ids: list[str]) -> set[str]:
+    """Which of these external ids the organization's listings already carry."""
+    return await repo.external_ids_taken(conn, org_id, external_ids)

@@ -49,6 +49,7 @@ class ListingRow(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime | None
     version: int
     licence_terms: dict[str, Any] | None = None
+    external_id: str | None = None
     # Set only by get() for the viewer it was read for: an accepted interest disclosed contact and confidential details.
     disclosed: bool = False
 
@@ -100,6 +101,7 @@ CONTENT_COLUMNS = (
     "budget_currency",
     "deadline",
     "licence_terms",
+    "external_id",
     "quality_score",
     "quality_hints",
 )
@@ -375,3 +377,13 @@ async def public_entries(conn: asyncpg.Connection, offset: int, limit: int) -> l
         limit,
     )
     return [PublicEntry(*row) for row in rows]
+
+
+async def external_ids_taken(conn: asyncpg.Connection, org_id: UUID, external_ids: list[str]) -> set[str]:
+    """Which of these external ids the organization's listings already carry."""
+    rows = await conn.fetch(
+        "SELECT external_id FROM listings WHERE owner_org_id = $1 AND external_id = ANY($2::text[])",
+        org_id,
+        external_ids,
+    )
+    return {r["external_id"] for r in rows}

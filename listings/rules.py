@@ -21,7 +21,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 EXPIRING_SOON = timedelta(days=14)
 
 # Fields an owner may change on a published listing without sending it back to review.
-FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact", "licence_terms"})
+FREE_EDIT_FIELDS = frozenset({"price", "price_type", "contact", "licence_terms", "external_id"})
 
 
 def next_status(current: str, action: str) -> str:
@@ -34,7 +34,7 @@ def next_status(current: str, action: str) -> str:
 
 
 def status_after_edit(current: str, changed_fields: set[str]) -> str:
-    """Editing a published listing sends it back to review unless only price, contact or licence terms changed."""
+    """Editing a published listing sends it back to review unless only price, contact, licence terms or its external id changed."""
     if current == "published" and changed_fields - FREE_EDIT_FIELDS:
         return "pending_review"
     return current

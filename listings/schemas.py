@@ -25,6 +25,7 @@ PatentNumbers = Annotated[list[text(1, 40)], Meta(max_length=20)]
 Trl = Annotated[int, Meta(ge=1, le=9)]
 Region = text(1, 100, "Province code, or a current or former province name")
 Confidential = text(0, 10000)
+ExternalId = text(1, 200, "The owner's own id of the listing (unique per organization), so that a re-import finds it")
 TermMonths = Annotated[int, Meta(ge=1, le=600, description="How long the licence runs, in months")]
 
 
@@ -73,6 +74,7 @@ class OfferCreate(InputStruct, kw_only=True):
     confidential_details: Confidential | None = None
     contact: Contact | None = None
     licence_terms: LicenceTerms | None = None
+    external_id: ExternalId | None = None
 
 
 class OfferUpdate(InputStruct, kw_only=True):
@@ -95,6 +97,7 @@ class OfferUpdate(InputStruct, kw_only=True):
     confidential_details: Confidential | None | UnsetType = UNSET
     contact: Contact | None | UnsetType = UNSET
     licence_terms: LicenceTerms | None | UnsetType = UNSET
+    external_id: ExternalId | None | UnsetType = UNSET
 
 
 class DemandCreate(InputStruct, kw_only=True):
@@ -113,6 +116,7 @@ class DemandCreate(InputStruct, kw_only=True):
     preferred_transfer_modes: Modes = msgspec.field(default_factory=list)
     deadline: date | None = None
     contact: Contact | None = None
+    external_id: ExternalId | None = None
 
 
 class DemandUpdate(InputStruct, kw_only=True):
@@ -130,6 +134,7 @@ class DemandUpdate(InputStruct, kw_only=True):
     preferred_transfer_modes: Modes | UnsetType = UNSET
     deadline: date | None | UnsetType = UNSET
     contact: Contact | None | UnsetType = UNSET
+    external_id: ExternalId | None | UnsetType = UNSET
 
 
 class RejectIn(InputStruct, kw_only=True):
@@ -162,6 +167,7 @@ class _ListingOut(ApiStruct, kw_only=True):
     version: int
     contact: Contact | None | UnsetType = UNSET
     rejection_reason: str | None | UnsetType = UNSET
+    external_id: str | None | UnsetType = UNSET
 
 
 class OfferOut(_ListingOut, kw_only=True):

@@ -11,7 +11,7 @@ from msgspec import UNSET
 from exchange.kernel import audit, auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.db import NotifiedCache
-from exchange.kernel.errors import Conflict, Forbidden, NotFound, field_error, param_error
+from exchange.kernel.errors import Conflict, Forbidden, NotFound, field_conflict, field_error, param_error
 from exchange.kernel.events import ListingChanged
 from exchange.kernel.http import check_if_match, next_cursor, page_body, page_of
 from exchange.kernel.schemas import Money, Page
@@ -53,6 +53,7 @@ def api_values(row: ListingRow) -> dict[str, Any]:
         "strategic_groups": row.strategic_groups,
         "region": row.region,
         "contact": msgspec.convert(row.contact, Contact) if row.contact else None,
+        "external_id": row.external_id,
     }
     if row.kind == "offer":
         values.update(
@@ -151,6 +152,8 @@ def to_out(row: ListingRow, viewer: Principal | None, at: datetime | None = None
     if not (private or row.disclosed):
         values["contact"] = UNSET
         values.pop("confidential_details", None)
+    if not private:
+        values["external_id"] = UNSET
     if row.kind == "offer":
         values["licence_terms_sha256"] = rules.licence_terms_sha256(values["licence_terms"])
     return OUT_TYPES[row.kind](
@@ -224,14 +227,27 @@ async def emit_change(conn: asyncpg.Connection, row: ListingRow) -> ListingRow:
 
 async def create(conn: asyncpg.Connection, principal: Principal | None, kind: str, data: msgspec.Struct) -> ListingRow:
     """An editor of an organization of the right kind creates a draft."""
+    principal = require_creator(principal, kind)
+    columns = content_columns(kind, data, principal.org_province)
+    await check_external_id(conn, principal.org_id, columns.get("external_id"))
+    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, columns)
+    return await emit_change(conn, row)
+
+
+def require_creator(principal: Principal | None, kind: str) -> Principal:
+    """The caller, if an editor of an organization that may own listings of this kind."""
     principal = auth.require(principal)
     if principal.org_id is None or principal.org_kind not in OWNER_KINDS[kind]:
         allowed = ", ".join(sorted(OWNER_KINDS[kind]))
         raise Forbidden(f"only members of an organization of kind {allowed} may create {kind}s")
     auth.require_member_of(principal, principal.org_id, "editor")
-    columns = content_columns(kind, data, principal.org_province)
-    row = await repo.insert(conn, kind, principal.org_id, principal.member_id, columns)
-    return await emit_change(conn, row)
+    return principal
+
+
+async def check_external_id(conn: asyncpg.Connection, org_id: UUID, external_id: str | None) -> None:
+    """An external id names one listing of its organization: a second one is a 409 naming the field."""
+    if external_id is not None and await repo.external_ids_taken(conn, org_id, [external_id]):
+        raise field_conflict("external_id", f"another listing of this organization has external_id {external_id!r}")
 
 
 def content_columns(kind: str, data: msgspec.Struct, default_region: str) -> dict[str, Any]:
@@ -325,6 +341,8 @@ async def update(
     changed = {k for k, v in given.items() if msgspec.to_builtins(v) != msgspec.to_builtins(current[k])}
     if not changed:
         return row
+    if "external_id" in changed:
+        await check_external_id(conn, row.owner_org_id, given["external_id"])
     status = rules.status_after_edit(rules.effective_status(row.status, row.expires_at, now()), changed)
     merged = current | given
     quality = quality_of(kind, merged)

@@ -150,6 +150,12 @@ def _field_of(item: dict) -> tuple[str, str]:
     return key or "body", message
 
 
+def decode_error_field(exc: msgspec.ValidationError | msgspec.DecodeError) -> FieldError:
+    """The field a msgspec decoding error is about, named as a 422 of the API would name it."""
+    field, message = _field_of({"message": str(exc), "source": "body"})
+    return FieldError(field=field, message=message)
+
+
 def _validation_error(_: Request, exc: ValidationException) -> Response:
     items = exc.extra if isinstance(exc.extra, list) else []
     errors = [FieldError(field=f, message=m) for f, m in (_field_of(i) for i in items if isinstance(i, dict))]
