@@ -35,6 +35,7 @@ from exchange.kernel.http import (
 )
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.licences.routes import take_licence
+from exchange.mail.routes import NotificationSettingsController, confirm_unsubscribe, unsubscribe
 from exchange.ndas.routes import NdaController
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
@@ -187,6 +188,9 @@ def create_app(settings: Settings) -> Litestar:
             get_audit,
             NdaController,
             take_licence,
+            NotificationSettingsController,
+            unsubscribe,
+            confirm_unsubscribe,
         ],
         dependencies={
             "conn": Provide(db.provide_conn),
