@@ -1,6 +1,7 @@
 """The SMTP sender: claims queued mail with a lease, sends it with no transaction open, then records the outcome."""
 
 import asyncio
+import email.policy
 import logging
 import smtplib
 import ssl
@@ -21,6 +22,9 @@ log = logging.getLogger("exchange.mail")
 MAX_ATTEMPTS = 40
 MAX_BACKOFF_SECONDS = 1800.0
 _TRUE = {"1", "true", "yes", "on"}
+# Headers folded only past RFC 5322's line limit: at the default 78 a long List-Unsubscribe URL would be written as
+# encoded words, which no mail client reads as a link.
+HEADER_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class SmtpUrlError(ValueError):
@@ -68,7 +72,7 @@ def backoff_seconds(attempts: int) -> float:
 
 def compose(mail: QueuedMail, sender: str) -> EmailMessage:
     """The message as it goes out: text and HTML alternatives, RFC 8058 one-click unsubscribe headers."""
-    message = EmailMessage()
+    message = EmailMessage(policy=HEADER_POLICY)
     name, address = parseaddr(sender)
     message["From"] = formataddr((name, address))
     message["To"] = mail.recipient
@@ -76,13 +80,15 @@ def compose(mail: QueuedMail, sender: str) -> EmailMessage:
     message["Date"] = format_datetime(mail.created_at)
     # The same id on every try: a receiver can tell a resend after a lost answer from a new message.
     message["Message-ID"] = f"<{mail.id}@{address.rpartition('@')[2] or 'techmart'}>"
-    message["Content-Language"] = mail.language
     message["Auto-Submitted"] = "auto-generated"
     message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["X-Techmart-Kind"] = mail.kind
-    message.set_content(mail.body_text)
-    message.add_alternative(mail.body_html, subtype="html")
+    # Quoted-printable: 7-bit safe through any relay, whether or not it takes 8BITMIME.
+    message.set_content(mail.body_text, cte="quoted-printable")
+    message.add_alternative(mail.body_html, subtype="html", cte="quoted-printable")
+    # After the parts: setting the content drops every Content-* header set before.
+    message["Content-Language"] = mail.language
     return message
 
 
