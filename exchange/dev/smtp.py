@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ class SaveToFolder:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         """Store the message as received (atomically: a reader never sees half a file)."""
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        # Microseconds in the name: listing the folder sorted gives the order of arrival.
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}.eml"
         partial = self.folder / f".{name}.part"
         content = envelope.original_content or envelope.content
         partial.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -17,7 +17,10 @@ MEMBER = uuid.UUID("6f1c1c2e-9d4f-4c59-9a56-1b7d0f0e7a11")
     [
         ("smtp://127.0.0.1:2525", SmtpTarget("127.0.0.1", 2525, "plain")),
         ("smtp://mail.example.vn", SmtpTarget("mail.example.vn", 25, "plain")),
-        ("smtp://user:p%40ss@mail.example.vn:587?starttls=1", SmtpTarget("mail.example.vn", 587, "starttls", "user", "p@ss")),
+        (
+            "smtp://user:p%40ss@mail.example.vn:587?starttls=1",
+            SmtpTarget("mail.example.vn", 587, "starttls", "user", "p@ss"),
+        ),
         ("smtp+starttls://u:p@mail.example.vn", SmtpTarget("mail.example.vn", 587, "starttls", "u", "p")),
         ("smtps://u:p@mail.example.vn", SmtpTarget("mail.example.vn", 465, "tls", "u", "p")),
         ("smtp://mail.example.vn:2525?starttls=0", SmtpTarget("mail.example.vn", 2525, "plain")),
