@@ -176,7 +176,7 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 async def check_body(request: Request) -> None:
@@ -188,7 +188,7 @@ async def check_body(request: Request) -> None:
         return
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     # RFC 8058 one-click unsubscribes POST an HTML form body; a route that takes it says so in its opt.
-    if media_type == FORM_MEDIA_TYPE and request.route_handler.opt.get("accepts_form"):
+    if media_type in FORM_MEDIA_TYPES and request.route_handler.opt.get("accepts_form"):
         return
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type: the body must be application/json, not {media_type or 'unnamed'}")

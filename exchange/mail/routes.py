@@ -32,7 +32,7 @@ class NotificationSettingsController(Controller):
     async def put_settings(
         self, conn: Conn, principal: Caller, data: JSONBody[NotificationSettings]
     ) -> NotificationSettingsOut:
-        """Replace your settings; a field left out takes its default."""
+        """Change your settings: the fields given; a field left out keeps its value."""
         return service.to_out(await service.put_settings(conn, principal, data))
 
 

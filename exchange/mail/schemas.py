@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from exchange.kernel.schemas import ApiStruct, InputStruct
 
@@ -10,17 +11,18 @@ Topic = Literal["matches", "interests", "deals", "invoices", "expiry"]
 
 
 class NotificationSettings(InputStruct, kw_only=True):
-    """What mail a member gets: whether any, in which language, matches at once or daily, and about which topics."""
+    """What mail a member gets: whether any, in which language, matches at once or daily, and about which topics.
 
-    email: bool = True
-    """False stops every mail to this member."""
-    language: Literal["vi", "en"] = "vi"
-    digest: Literal["immediate", "daily", "off"] = "immediate"
-    """New matches of your subscriptions: one mail each, one a day, or none."""
-    topics: Annotated[list[Topic], msgspec.Meta(max_length=5)] = msgspec.field(
-        default_factory=lambda: ["matches", "interests", "deals", "invoices", "expiry"]
-    )
-    """The kinds of mail wanted; an unsubscribe link removes its own."""
+    A field left out keeps its current value (the default for a member who never set any)."""
+
+    email: bool | UnsetType = UNSET
+    """False stops every mail to this member (default true)."""
+    language: Literal["vi", "en"] | UnsetType = UNSET
+    """Default vi."""
+    digest: Literal["immediate", "daily", "off"] | UnsetType = UNSET
+    """New matches of your subscriptions: one mail each (the default), one a day, or none."""
+    topics: Annotated[list[Topic], msgspec.Meta(max_length=5)] | UnsetType = UNSET
+    """The kinds of mail wanted (default all five); an unsubscribe link removes its own."""
 
 
 class NotificationSettingsOut(ApiStruct, kw_only=True):

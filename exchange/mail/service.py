@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from exchange.kernel import auth
 from exchange.kernel.auth import Principal
@@ -34,13 +35,16 @@ async def get_settings(conn: asyncpg.Connection, principal: Principal | None) ->
 async def put_settings(
     conn: asyncpg.Connection, principal: Principal | None, data: NotificationSettings
 ) -> MailSettingsRow:
-    """Replace the caller's own settings."""
+    """Change the caller's own settings: the fields given, the others kept."""
     principal = auth.require(principal)
-    topics = [t for t in tokens.TOPICS if t in data.topics]
-    if len(topics) != len(data.topics):
-        raise field_error("topics", "each topic may be named once")
-    row = MailSettingsRow(email=data.email, language=data.language, digest=data.digest, topics=topics)
-    return await repo.put_settings(conn, principal.member_id, row)
+    current = await repo.get_settings(conn, principal.member_id)
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    if "topics" in changes:
+        topics = [t for t in tokens.TOPICS if t in changes["topics"]]
+        if len(topics) != len(changes["topics"]):
+            raise field_error("topics", "each topic may be named once")
+        changes["topics"] = topics
+    return await repo.put_settings(conn, principal.member_id, msgspec.structs.replace(current, **changes))
 
 
 async def unsubscribe(conn: asyncpg.Connection, settings: Settings, token: str | None) -> UnsubscribedOut:

@@ -42,8 +42,16 @@ async def test_one_click_turns_off_only_that_topic_and_a_get_changes_nothing(cli
     assert done.json() == {"unsubscribed": "interests", "topics": ["matches", "deals", "invoices", "expiry"]}
     after = (await client.get("/v1/me/notifications/settings", headers=bearer(p.seller))).json()
     assert after["topics"] == ["matches", "deals", "invoices", "expiry"] and after["email"] is True
-    # Again is harmless; with no body at all it works too.
+    # Again is harmless; with no body at all, or a multipart form (RFC 8058 allows both forms), it works too.
     assert (await client.post(link)).status_code == 200
+    boundary = "b0undary"
+    multipart = f'--{boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--{boundary}--\r\n'
+    again = await client.post(
+        link, content=multipart.encode(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert again.status_code == 200, again.text
+    # Any other kind of body is still refused as on every route.
+    assert (await client.post(link, content=b"x", headers={"content-type": "text/plain"})).status_code == 415
 
     await interest(client, p, p.broker)
     await deliver(pool, settings)

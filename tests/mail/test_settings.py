@@ -21,6 +21,9 @@ async def test_a_new_member_has_the_defaults_and_can_replace_them(client):
     # Topics come back in one canonical order.
     assert put.json() == {**wanted, "topics": ["matches", "deals"]}
     assert (await client.get("/v1/me/notifications/settings", headers=bearer(key))).json() == put.json()
+    # A field left out keeps its value.
+    partial = await client.put("/v1/me/notifications/settings", json={"language": "vi"}, headers=bearer(key))
+    assert partial.json() == {**put.json(), "language": "vi"}
 
 
 async def test_operators_have_settings_too_and_another_members_are_not_touched(client, conn):
