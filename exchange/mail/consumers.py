@@ -10,6 +10,8 @@ import msgspec
 
 from exchange.kernel import outbox
 from exchange.kernel.events import (
+    AuctionCancelled,
+    AuctionClosed,
     DealAgreed,
     DealCancelled,
     DealInvoiced,
@@ -22,7 +24,7 @@ from exchange.kernel.events import (
 )
 from exchange.kernel.settings import Settings
 from exchange.mail import repo, service
-from exchange.mail.messages import Content, label, money
+from exchange.mail.messages import AUCTION_RESULT, Content, label, money
 
 log = logging.getLogger("exchange.mail")
 
@@ -36,12 +38,16 @@ OWN = (
     "invoice.paid",
     "invoice.refunded",
 )
-# Written for whoever should be told and read by nobody else so far: handled here so that they do not pile up.
-IGNORED = ("nda.accepted", "auction.closed", "auction.cancelled")
-TOPICS = tuple(f"mail:{t}" for t in COPIED) + OWN + IGNORED
+# Written for whoever should be told, and read by nobody else so far.
+AUCTIONS = ("auction.closed", "auction.cancelled")
+# The owner sees who accepted its NDA in the API; no mail for it (handled so that it does not pile up).
+IGNORED = ("nda.accepted",)
+TOPICS = tuple(f"mail:{t}" for t in COPIED) + OWN + AUCTIONS + IGNORED
 
 MailEvent = (
-    DealAgreed
+    AuctionClosed
+    | AuctionCancelled
+    | DealAgreed
     | DealCancelled
     | DealInvoiced
     | DealTermsProposed
@@ -166,6 +172,43 @@ async def on_invoices(conn: asyncpg.Connection, settings: Settings, kind: str, i
     return queued
 
 
+async def on_auction(conn: asyncpg.Connection, settings: Settings, event: AuctionClosed | AuctionCancelled) -> int:
+    """The seller's and every bidder's members hear that an auction closed (and who won) or was cancelled."""
+    listing = (await repo.listings(conn, [event.offer_id])).get(event.offer_id)
+    if listing is None:
+        return 0
+    kind = "auction_closed" if isinstance(event, AuctionClosed) else "auction_cancelled"
+    winner = ""
+    if isinstance(event, AuctionClosed) and event.winner_org_id is not None:
+        winner = await repo.org_name(conn, event.winner_org_id)
+    link = f"{settings.base_url}/v1/auctions/{event.auction_id}"
+
+    def content(language: str) -> Content:
+        result = ""
+        if isinstance(event, AuctionClosed):
+            won = event.outcome == "won" and event.winning_amount is not None
+            result = AUCTION_RESULT[language]["won" if won else "unsold"].format(
+                winner=winner,
+                amount=money(event.winning_amount.amount, event.winning_amount.currency, language)
+                if event.winning_amount
+                else "",
+            )
+        return Content(
+            kind=kind,
+            fields={
+                "title": listing.title,
+                "bid_count": event.bid_count,
+                "result": result,
+                "reason": event.reason if isinstance(event, AuctionCancelled) else "",
+            },
+            facts=service.listing_facts(listing, language),
+            link=(label(language, "view"), link),
+        )
+
+    orgs = [event.seller_org_id, *await repo.bidder_orgs(conn, event.auction_id)]
+    return await service.queue(conn, settings, await repo.org_members(conn, orgs), kind, str(event.auction_id), content)
+
+
 async def handle(conn: asyncpg.Connection, settings: Settings, row: outbox.OutboxRow) -> int:
     """Queue the mail one event calls for; return how many messages were new."""
     topic = row.topic.removeprefix("mail:")
@@ -185,6 +228,8 @@ async def handle(conn: asyncpg.Connection, settings: Settings, row: outbox.Outbo
             return await on_invoices(conn, settings, "invoice_paid", [event.invoice_id])
         case InvoiceRefunded():
             return await on_invoices(conn, settings, "invoice_refunded", [event.invoice_id])
+        case AuctionClosed() | AuctionCancelled():
+            return await on_auction(conn, settings, event)
     return 0
 
 

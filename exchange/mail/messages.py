@@ -20,6 +20,8 @@ TOPIC_OF = {
     "invoice_paid": "invoices",
     "invoice_refunded": "invoices",
     "listing_expiring": "expiry",
+    "auction_closed": "deals",
+    "auction_cancelled": "deals",
 }
 
 _ENV = jinja2.Environment(
@@ -119,6 +121,20 @@ TEXTS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "vi": ("Đã hoàn tiền hoá đơn {amount} (“{title}”)", ["Hoá đơn phí giao dịch đã được hoàn tiền toàn bộ."]),
         "en": ("Invoice of {amount} refunded (“{title}”)", ["The transaction fee invoice was refunded in full."]),
     },
+    "auction_closed": {
+        "vi": (
+            "Phiên đấu giá “{title}” đã kết thúc",
+            ["Phiên đấu giá đã kết thúc với {bid_count} lượt trả giá. {result}"],
+        ),
+        "en": ("The auction of “{title}” has closed", ["The auction closed after {bid_count} bids. {result}"]),
+    },
+    "auction_cancelled": {
+        "vi": ("Phiên đấu giá “{title}” đã bị huỷ", ["Phiên đấu giá đã bị huỷ trước khi kết thúc. Lý do: {reason}"]),
+        "en": (
+            "The auction of “{title}” was cancelled",
+            ["The auction was cancelled before its close. Reason: {reason}"],
+        ),
+    },
     "listing_expiring": {
         "vi": (
             "{kind_word_cap} “{title}” sẽ hết hạn ngày {expires}",
@@ -156,6 +172,16 @@ LABELS = {
         "view": "View",
         "renew": "Renew (POST)",
     },
+}
+
+
+# The outcome line of a closed auction: won (by whom, at what amount, both public once it closed) or not.
+AUCTION_RESULT = {
+    "vi": {
+        "won": "{winner} thắng với giá {amount}.",
+        "unsold": "Không có giá thắng (không có lượt trả giá đạt giá sàn).",
+    },
+    "en": {"won": "{winner} won at {amount}.", "unsold": "Nobody won (no bid met the reserve)."},
 }
 
 

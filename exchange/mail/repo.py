@@ -266,3 +266,9 @@ async def expiring_listings(conn: asyncpg.Connection, within_days: int) -> list[
         within_days,
     )
     return [msgspec.convert(dict(r), ListingView) for r in rows]
+
+
+async def bidder_orgs(conn: asyncpg.Connection, auction_id: UUID) -> list[UUID]:
+    """The organizations that bid in an auction."""
+    rows = await conn.fetch("SELECT DISTINCT bidder_org_id FROM auction_bids WHERE auction_id = $1", auction_id)
+    return [r["bidder_org_id"] for r in rows]

@@ -1,12 +1,14 @@
 """Every kind of mail through the real local SMTP server: read back as .eml files, both parts, headers, language."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from exchange.auctions import public as auctions
 from exchange.mail import public as mail
 from exchange.mail import service
 from tests.mail.conftest import BASE_URL, deliver, mails_to, parts, unsubscribe_url
 from tests.parties import Parties, open_deal, parties, propose
-from tests.support import bearer, offer_body, published_offer
+from tests.support import auction_body, bearer, offer_body, published_offer
 
 CONFIDENTIAL = offer_body()["confidential_details"]
 CONTACT = offer_body()["contact"]["email"]
@@ -168,3 +170,43 @@ async def test_listings_expiring_within_14_days_warn_their_owners_once_per_expir
     # Renewed, it expires on another date: that one is warned about in its turn.
     await conn.execute("UPDATE listings SET expires_at = now() + interval '12 days' WHERE id = $1::uuid", p.offer["id"])
     assert await mail.warn_expiring(pool, settings) == 1
+
+
+async def test_the_seller_and_the_bidders_hear_that_an_auction_closed_or_was_cancelled(
+    client, conn, pool, settings, stack
+):
+    p: Parties = await parties(client, conn)
+    await set_language(client, p.buyer, "en")
+    created = await client.post("/v1/auctions", json=auction_body(p.offer["id"]), headers=bearer(p.seller))
+    assert created.status_code == 201, created.text
+    auction = created.json()
+    placed = await client.post(
+        f"/v1/auctions/{auction['id']}/bids",
+        json={"amount": {"amount": 1_200_000_000, "currency": "VND"}},
+        headers=bearer(p.buyer),
+    )
+    assert placed.status_code == 201, placed.text
+    await conn.execute(
+        "UPDATE auctions SET starts_at = least(starts_at, clock_timestamp() - interval '1 hour'),"
+        " ends_at = clock_timestamp() WHERE id = $1::uuid",
+        auction["id"],
+    )
+    async with conn.transaction():
+        assert await auctions.close_if_due(conn, uuid.UUID(auction["id"])) is not None
+    await deliver(pool, settings)
+    _, text, _ = check_one(stack, owner(p.buyer_org), "auction_closed", "en")
+    assert f"{p.buyer_org['name']} won at 1,200,000,000 VND." in text
+    _, text, _ = check_one(stack, owner(p.seller_org), "auction_closed", "vi")
+    assert "1.200.000.000 VND" in text
+    # The broker took no part in it.
+    assert mails_to(stack, owner(p.broker_org)) == []
+
+    other = await published_offer(client, p.seller, p.operator, title="Thiết bị lọc thứ hai")
+    second = await client.post("/v1/auctions", json=auction_body(other["id"]), headers=bearer(p.seller))
+    cancelled = await client.post(
+        f"/v1/auctions/{second.json()['id']}/cancel", json={"reason": "Withdrawn"}, headers=bearer(p.seller)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    await deliver(pool, settings)
+    subject, text, _ = check_one(stack, owner(p.seller_org), "auction_cancelled", "vi")
+    assert other["title"] in subject and "Withdrawn" in text

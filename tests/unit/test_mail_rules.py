@@ -78,6 +78,8 @@ def test_every_kind_renders_in_both_languages_with_the_unsubscribe_link():
         "amount": "1 VND",
         "count": 1,
         "expires": "x",
+        "bid_count": 3,
+        "result": "r",
     }
     for kind in messages.TOPIC_OF:
         for language in ("vi", "en"):
