@@ -92,41 +92,90 @@ def compose(mail: QueuedMail, sender: str) -> EmailMessage:
     return message
 
 
-def deliver(target: SmtpTarget, message: EmailMessage, timeout: float) -> None:
-    """Hand one message to the SMTP server (blocking: run it in a thread)."""
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if target.security == "tls":
-        smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(target.host, target.port, timeout=timeout)
-    with smtp:
-        if target.security == "starttls":
-            smtp.starttls(context=context)
-        if target.username:
-            smtp.login(target.username, target.password or "")
-        smtp.send_message(message)
+def permanent(exc: smtplib.SMTPException) -> bool:
+    """Whether the server's refusal is final (a 5xx reply) rather than a temporary one (4xx)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
-async def send_due(pool: asyncpg.Pool, settings: Settings, limit: int = 50) -> int:
-    """Send queued messages that are due, one at a time; stop at the first failure (the server is likely away)."""
+class Session:
+    """One SMTP connection reused for the messages of one sending round (blocking: call it from a thread)."""
+
+    def __init__(self, target: SmtpTarget, timeout: float) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.target.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.target.host, self.target.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.target.host, self.target.port, timeout=self.timeout)
+        try:
+            if self.target.security == "starttls":
+                smtp.starttls(context=context)
+            if self.target.username:
+                smtp.login(self.target.username, self.target.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over, connecting (again) when needed."""
+        if self._smtp is not None:
+            try:
+                self._smtp.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected:
+                self._smtp = None  # the server closed an idle connection: one fresh try below
+        self._smtp = self._connect()
+        self._smtp.send_message(message)
+
+    def close(self) -> None:
+        """Say goodbye; a connection that is gone already is fine."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+
+async def send_due(pool: asyncpg.Pool, settings: Settings, limit: int = 200) -> int:
+    """Send queued messages that are due, one at a time over one connection; stop at the first failure (the server is
+    likely away)."""
     target = parse_smtp_url(settings.smtp_url)
     lease = max(60.0, 3 * settings.smtp_timeout)
+    session = Session(target, settings.smtp_timeout)
     sent = 0
-    while sent < limit:
-        async with pool.acquire() as conn:
-            mail = await repo.claim(conn, lease)
-        if mail is None:
-            return sent
-        try:
-            await asyncio.to_thread(deliver, target, compose(mail, settings.mail_from), settings.smtp_timeout)
-        except (OSError, smtplib.SMTPException) as exc:
-            given_up = mail.attempts >= MAX_ATTEMPTS
-            log.warning("could not send mail %s (attempt %d): %r", mail.id, mail.attempts, exc)
+    try:
+        while sent < limit:
             async with pool.acquire() as conn:
-                await repo.failed(conn, mail.id, repr(exc)[:500], backoff_seconds(mail.attempts), given_up)
-            return sent
-        async with pool.acquire() as conn:
-            await repo.sent(conn, mail.id)
-        sent += 1
-    return sent
+                mail = await repo.claim(conn, lease)
+            if mail is None:
+                return sent
+            try:
+                await asyncio.to_thread(session.send, compose(mail, settings.mail_from))
+            except (OSError, smtplib.SMTPException) as exc:
+                if isinstance(exc, smtplib.SMTPException) and permanent(exc):
+                    # Refused for good (5xx): trying again would be refused again; the other messages go on.
+                    log.warning("the SMTP server refused mail %s for good: %r", mail.id, exc)
+                    async with pool.acquire() as conn:
+                        await repo.failed(conn, mail.id, repr(exc)[:500], 0.0, True)
+                    await asyncio.to_thread(session.close)
+                    continue
+                given_up = mail.attempts >= MAX_ATTEMPTS
+                log.warning("could not send mail %s (attempt %d): %r", mail.id, mail.attempts, exc)
+                async with pool.acquire() as conn:
+                    await repo.failed(conn, mail.id, repr(exc)[:500], backoff_seconds(mail.attempts), given_up)
+                return sent
+            async with pool.acquire() as conn:
+                await repo.sent(conn, mail.id)
+            sent += 1
+        return sent
+    finally:
+        await asyncio.to_thread(session.close)

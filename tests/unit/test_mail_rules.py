@@ -88,3 +88,13 @@ def test_every_kind_renders_in_both_languages_with_the_unsubscribe_link():
             assert "\n" not in out.subject
             # Titles are people's text: escaped in HTML, as they are in the text part.
             assert "<b>" not in out.html
+
+
+def test_only_5xx_refusals_are_final():
+    import smtplib
+
+    assert sender.permanent(smtplib.SMTPRecipientsRefused({"a@x.vn": (550, b"no such user")}))
+    assert not sender.permanent(smtplib.SMTPRecipientsRefused({"a@x.vn": (451, b"try later")}))
+    assert sender.permanent(smtplib.SMTPDataError(554, b"rejected"))
+    assert not sender.permanent(smtplib.SMTPDataError(421, b"busy"))
+    assert not sender.permanent(smtplib.SMTPServerDisconnected("gone"))
