@@ -4,7 +4,7 @@ import asyncio
 import time
 import uuid
 
-from exchange.mail import sender, tokens
+from exchange.mail import repo, sender, tokens
 from tests.mail.conftest import BASE_URL, MAIL_SECRET, deliver, mails_to, settle, unsubscribe_url
 from tests.parties import Parties, parties
 from tests.support import bearer
@@ -145,3 +145,17 @@ async def test_a_member_with_email_off_gets_nothing(client, conn, pool, settings
     await interest(client, p, p.buyer)
     assert await deliver(pool, settings) == 0
     assert mails_to(stack, p.seller_org["contact_email"]) == []
+
+
+async def test_a_sender_that_died_holding_a_message_leaves_it_to_the_next_once_its_lease_ends(
+    client, conn, pool, settings, stack
+):
+    p = await parties(client, conn)
+    await interest(client, p, p.buyer)
+    await settle(pool, settings)
+    async with pool.acquire() as c:
+        assert await repo.claim(c, 300) is not None  # and then the process died
+    assert await sender.send_due(pool, settings) == 0
+    await conn.execute("UPDATE mail_queue SET leased_until = now() - interval '1 s'")
+    assert await sender.send_due(pool, settings) == 1
+    assert len(mails_to(stack, p.seller_org["contact_email"], "interest_received")) == 1
