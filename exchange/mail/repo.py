@@ -272,3 +272,15 @@ async def bidder_orgs(conn: asyncpg.Connection, auction_id: UUID) -> list[UUID]:
     """The organizations that bid in an auction."""
     rows = await conn.fetch("SELECT DISTINCT bidder_org_id FROM auction_bids WHERE auction_id = $1", auction_id)
     return [r["bidder_org_id"] for r in rows]
+
+
+async def prune(conn: asyncpg.Connection, older_than_days: int) -> int:
+    """Delete sent or given-up mail and digested matches older than this; return how many messages went."""
+    await conn.execute(
+        "DELETE FROM mail_digest_items WHERE digested_at < now() - make_interval(days => $1)", older_than_days
+    )
+    return await conn.fetchval(
+        "WITH gone AS (DELETE FROM mail_queue WHERE status <> 'pending'"
+        " AND created_at < now() - make_interval(days => $1) RETURNING 1) SELECT count(*) FROM gone",
+        older_than_days,
+    )

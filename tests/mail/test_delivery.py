@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 
+from exchange.mail import public as mail
 from exchange.mail import repo, sender, tokens
 from tests.mail.conftest import BASE_URL, MAIL_SECRET, deliver, mails_to, settle, unsubscribe_url
 from tests.parties import Parties, parties
@@ -159,3 +160,19 @@ async def test_a_sender_that_died_holding_a_message_leaves_it_to_the_next_once_i
     await conn.execute("UPDATE mail_queue SET leased_until = now() - interval '1 s'")
     assert await sender.send_due(pool, settings) == 1
     assert len(mails_to(stack, p.seller_org["contact_email"], "interest_received")) == 1
+
+
+async def test_mail_older_than_30_days_is_pruned_once_sent(client, conn, pool, settings, stack):
+    p = await parties(client, conn)
+    await interest(client, p, p.buyer)
+    await interest(client, p, p.broker)
+    await settle(pool, settings)
+    await conn.execute("UPDATE mail_queue SET created_at = now() - interval '31 days'")
+    # Not sent yet: kept whatever its age.
+    assert await mail.prune(pool) == 0
+    assert await sender.send_due(pool, settings) == 2
+    await conn.execute(
+        "UPDATE mail_queue SET created_at = now() - interval '29 days' WHERE id = (SELECT min(id::text)::uuid FROM mail_queue)"
+    )
+    assert await mail.prune(pool) == 1
+    assert await conn.fetchval("SELECT count(*) FROM mail_queue") == 1
