@@ -141,7 +141,8 @@ async def build_digests(conn: asyncpg.Connection, settings: Settings, now: datet
         recipient = await repo.member(conn, member_id)
         views = await repo.listings(conn, list(dict.fromkeys(listing_ids)))
         published = [views[i] for i in dict.fromkeys(listing_ids) if i in views and views[i].status == "published"]
-        if recipient is not None and recipient.digest == "daily" and published:
+        # Kept for a digest and then switched to immediate: still told once, in this digest; switched off: not.
+        if recipient is not None and recipient.digest != "off" and published:
 
             def content(language: str, published: list[repo.ListingView] = published) -> Content:
                 return Content(
