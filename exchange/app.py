@@ -36,6 +36,7 @@ from exchange.kernel.http import (
 )
 from exchange.kernel.settings import Settings, settings_from_env
 from exchange.licences.routes import take_licence
+from exchange.mail.routes import NotificationSettingsController, confirm_unsubscribe, unsubscribe
 from exchange.ndas.routes import NdaController
 from exchange.organizations import public as organizations
 from exchange.organizations.routes import MemberController, OperatorController, OrganizationController
@@ -191,6 +192,9 @@ def create_app(settings: Settings) -> Litestar:
             take_licence,
             *pages.ROUTES,
             ImportController,
+            NotificationSettingsController,
+            unsubscribe,
+            confirm_unsubscribe,
         ],
         dependencies={
             "conn": Provide(db.provide_conn),

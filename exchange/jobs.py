@@ -13,6 +13,8 @@ from exchange.deals import consumers as deals
 from exchange.imports import consumers as imports
 from exchange.kernel import db, outbox, ratelimit
 from exchange.kernel.settings import Settings
+from exchange.mail import consumers as mail
+from exchange.mail import public as mail_public
 from listings import public as listings
 from matching import consumers as matching
 from payments import consumers as payments
@@ -23,7 +25,13 @@ log = logging.getLogger("exchange.jobs")
 ConsumerSource = Callable[[Settings], AbstractAsyncContextManager[list[outbox.Consumer]]]
 
 # Each package that reacts to outbox events contributes its consumers (with the clients they hold) here.
-CONSUMER_SOURCES: list[ConsumerSource] = [matching.consumers, deals.consumers, payments.consumers, imports.consumers]
+CONSUMER_SOURCES: list[ConsumerSource] = [
+    matching.consumers,
+    deals.consumers,
+    payments.consumers,
+    imports.consumers,
+    mail.consumers,
+]
 # The outbox retention and rate-limit pruning jobs run this often: what they delete is no longer read, so no hurry.
 PRUNE_EVERY_SECONDS = 3600.0
 
@@ -77,8 +85,8 @@ async def running(settings: Settings) -> AsyncIterator[None]:
             consumers.extend(await stack.enter_async_context(source(settings)))
         stripe = await stack.enter_async_context(payments_public.open_gateway(settings))
         # One connection per consumer, one for the sweeps and one for the auction closer: a slow webhook receiver must
-        # not hold up the indexer, nor a slow sweep an auction's close.
-        pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 2)
+        # not hold up the indexer, nor a slow sweep an auction's close. And one for mail's sender and jobs.
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=len(consumers) + 3)
         stack.push_async_callback(pool.close)
         tasks = [
             asyncio.create_task(
@@ -106,6 +114,7 @@ async def running(settings: Settings) -> AsyncIterator[None]:
                 name="payments-read-back",
             ),
         ]
+        tasks.extend(mail_public.jobs(pool, settings, every))
         if consumers:
             tasks.append(
                 asyncio.create_task(outbox.run_consumers(pool, settings.database_url, consumers), name="outbox")

@@ -37,7 +37,7 @@ LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 
 class NotificationCreated(outbox.Event, frozen=True, kw_only=True, tag="notification.created"):
-    """A notification for a subscription with a webhook: the delivery consumer POSTs it."""
+    """A subscription matched a new listing: the webhook sender POSTs it (if it has a webhook), mail tells its member."""
 
     id: UUID
     subscription_id: UUID
@@ -290,9 +290,9 @@ async def notify_matches(
     for row in rows:
         mine = {sub_id: score for (sub_id, listing_id), score in scores.items() if listing_id == row.id}
         created += await repo.insert_notifications(conn, row.id, row.version, mine)
+    # Every notification, webhook or not: the webhook sender skips those without one, mail tells their member.
     for note in created:
-        if note.delivery_status == "pending":
-            await outbox.emit(conn, note.id, NotificationCreated(id=note.id, subscription_id=note.subscription_id))
+        await outbox.emit(conn, note.id, NotificationCreated(id=note.id, subscription_id=note.subscription_id))
     log.debug(
         "%d listings matched against %d subscriptions: read %.3f s, queries %.3f s, demands %.3f s, written %.3f s",
         len(rows),

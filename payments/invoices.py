@@ -10,7 +10,7 @@ import msgspec
 from exchange.kernel import outbox
 from exchange.kernel.auth import Principal, require
 from exchange.kernel.errors import Forbidden, NotFound
-from exchange.kernel.events import DealFeesPaid
+from exchange.kernel.events import DealFeesPaid, InvoicePaid
 from payments import repo
 from payments.gateway import CardError
 from payments.refunds import RefundDue
@@ -116,6 +116,7 @@ async def apply_intent(
             conn, invoice.id, status="paid", paid_at=datetime.now(UTC), next_action=None
         )
         await outbox.emit(conn, invoice.deal_id, RefundDue(invoice_id=invoice.id))
+        await outbox.emit(conn, invoice.id, _paid(invoice))
         return invoice
     error_details = payment_error(intent, error)
     status = status_from_intent(invoice.status, intent.status, error_details is not None)
@@ -135,8 +136,13 @@ async def apply_intent(
         return invoice
     updated = await repo.update_invoice(conn, invoice.id, **changes)
     if updated.status == "paid" and invoice.status != "paid":
+        await outbox.emit(conn, updated.id, _paid(updated))
         await _close_if_all_paid(conn, updated.deal_id)
     return updated
+
+
+def _paid(invoice: InvoiceRow) -> InvoicePaid:
+    return InvoicePaid(invoice_id=invoice.id, deal_id=invoice.deal_id, org_id=invoice.org_id)
 
 
 async def _close_if_all_paid(conn: asyncpg.Connection, deal_id: UUID) -> None:

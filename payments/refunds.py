@@ -11,6 +11,7 @@ from exchange.kernel import audit, outbox
 from exchange.kernel.auth import Principal, require_operator
 from exchange.kernel.db import Begin
 from exchange.kernel.errors import InvalidTransition, NotFound
+from exchange.kernel.events import InvoiceRefunded
 from payments import leases, repo
 from payments.gateway import Gateway, GatewayError, GatewayUnavailable, NoAnswer, StripeError
 from payments.repo import InvoiceRow
@@ -45,9 +46,13 @@ async def mark_refunded(conn: asyncpg.Connection, invoice_id: UUID, refund_id: s
     assert invoice is not None
     if invoice.status != "paid":
         return invoice
-    return await repo.update_invoice(
+    refunded = await repo.update_invoice(
         conn, invoice_id, status="refunded", refunded_at=datetime.now(UTC), refund_id=refund_id
     )
+    await outbox.emit(
+        conn, invoice_id, InvoiceRefunded(invoice_id=invoice_id, deal_id=refunded.deal_id, org_id=refunded.org_id)
+    )
+    return refunded
 
 
 async def refund(conn: asyncpg.Connection, gateway: Gateway, invoice: InvoiceRow) -> InvoiceRow:

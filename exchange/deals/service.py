@@ -13,7 +13,7 @@ from exchange.deals.schemas import CancelIn, ConfirmIn, DealCreate, DealOut, Ter
 from exchange.kernel import audit, auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Forbidden, NotFound, field_error
-from exchange.kernel.events import DealAgreed, DealCancelled, EventMoney
+from exchange.kernel.events import DealAgreed, DealCancelled, DealTermsProposed, EventMoney
 from exchange.kernel.http import check_if_match
 from exchange.kernel.schemas import Money
 from exchange.ndas import public as ndas
@@ -252,6 +252,16 @@ async def propose(
             "transfer_mode": data.transfer_mode,
             "summary": data.summary,
         },
+    )
+    await outbox.emit(
+        conn,
+        deal.id,
+        DealTermsProposed(
+            deal_id=deal.id,
+            terms_version=version,
+            value=EventMoney(amount=data.value.amount, currency=data.value.currency),
+            proposed_by_org_id=principal.org_id,
+        ),
     )
     return moved
 

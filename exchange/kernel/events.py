@@ -108,3 +108,58 @@ class AuctionCancelled(outbox.Event, frozen=True, kw_only=True, tag="auction.can
     reason: str
     bid_count: int
     cancelled_at: datetime
+
+
+class InterestExpressed(outbox.Event, frozen=True, kw_only=True, tag="interest.expressed"):
+    """An organization asked the owner of a listing to connect (written by interests), for the owner to be told."""
+
+    interest_id: UUID
+    target_id: UUID
+    target_kind: str
+    from_org_id: UUID
+    to_org_id: UUID
+
+
+class InterestAccepted(outbox.Event, frozen=True, kw_only=True, tag="interest.accepted"):
+    """The listing's owner accepted an interest (written by interests), for the sender to be told."""
+
+    interest_id: UUID
+    target_id: UUID
+    target_kind: str
+    from_org_id: UUID
+    to_org_id: UUID
+
+
+class InterestDeclined(outbox.Event, frozen=True, kw_only=True, tag="interest.declined"):
+    """The listing's owner declined an interest (written by interests), for the sender to be told."""
+
+    interest_id: UUID
+    target_id: UUID
+    target_kind: str
+    from_org_id: UUID
+    to_org_id: UUID
+
+
+class DealTermsProposed(outbox.Event, frozen=True, kw_only=True, tag="deal.terms_proposed"):
+    """A party or the broker proposed new terms on a deal (written by deals), for the parties to be told."""
+
+    deal_id: UUID
+    terms_version: int
+    value: EventMoney
+    proposed_by_org_id: UUID | None
+
+
+class InvoicePaid(outbox.Event, frozen=True, kw_only=True, tag="invoice.paid"):
+    """A fee invoice became paid (written by payments when Stripe says so), for the paying organization."""
+
+    invoice_id: UUID
+    deal_id: UUID
+    org_id: UUID
+
+
+class InvoiceRefunded(outbox.Event, frozen=True, kw_only=True, tag="invoice.refunded"):
+    """A paid fee invoice was refunded in full (written by payments), for the paying organization."""
+
+    invoice_id: UUID
+    deal_id: UUID
+    org_id: UUID

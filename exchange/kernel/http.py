@@ -176,6 +176,9 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def check_body(request: Request) -> None:
     """Before any route: a body must be JSON (415), UTF-8 and at most MAX_JSON_DEPTH deep (400)."""
     if request.method not in _WITH_BODY:
@@ -184,6 +187,9 @@ async def check_body(request: Request) -> None:
     if not body:
         return
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    # RFC 8058 one-click unsubscribes POST an HTML form body; a route that takes it says so in its opt.
+    if media_type in FORM_MEDIA_TYPES and request.route_handler.opt.get("accepts_form"):
+        return
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type: the body must be application/json, not {media_type or 'unnamed'}")
     try:

@@ -77,6 +77,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Requests per API key.
     key_request_limit: int = 100_000
     key_request_window: int = 60
+    # Email: smtp://user:pass@host:port (smtp+starttls:// or ?starttls=1 for STARTTLS, smtps:// for TLS from the
+    # start); empty queues mail without sending it. The embedded stack points it at its local SMTP server.
+    smtp_url: str = ""
+    mail_from: str = "Techmart <no-reply@techmart.example.vn>"
+    # Signs unsubscribe links; derived from the other secrets when empty.
+    mail_secret: str = ""
+    # Where links in mail point (default http://127.0.0.1:<port>).
+    public_base_url: str = ""
+    # The sender looks for queued mail this often; a message that could not be sent is tried again with backoff.
+    mail_poll_seconds: float = 1.0
+    smtp_timeout: float = 10.0
+    # The digest and expiry-warning jobs look this often.
+    mail_jobs_seconds: float = 600.0
 
     def check(self) -> "Settings":
         """Refuse settings the service must never run with."""
@@ -85,6 +98,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.operator_bootstrap_key and len(self.operator_bootstrap_key) < 32:
             raise SettingsError("OPERATOR_BOOTSTRAP_KEY must be at least 32 characters")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where links in mail point: PUBLIC_BASE_URL, or this service on loopback."""
+        return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
 
 _FIELDS = {name.upper(): name for name in Settings.__struct_fields__}

@@ -49,6 +49,8 @@ def test_env_points_at_loopback(stack: Stack) -> None:
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
         "ALLOW_PRIVATE_WEBHOOKS",
+        "SMTP_URL",
+        "MAIL_SECRET",
     }
     # A development stack: webhooks may go to a receiver on this machine.
     assert env["ALLOW_PRIVATE_WEBHOOKS"] == "true"
@@ -57,6 +59,8 @@ def test_env_points_at_loopback(stack: Stack) -> None:
     assert env["STRIPE_SECRET_KEY"].startswith("sk_test_")
     assert env["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
     assert stat.S_IMODE((stack.data_dir / "meili.key").stat().st_mode) == 0o600
+    assert env["SMTP_URL"].startswith("smtp://127.0.0.1:")
+    assert stat.S_IMODE((stack.data_dir / "mail.key").stat().st_mode) == 0o600
 
 
 async def test_postgres_answers_and_has_extensions(stack: Stack) -> None:
