@@ -456,6 +456,18 @@ def province(code: str) -> Province | None:
     return _PROVINCES_BY_CODE.get(code)
 
 
+def sector_name(code: str, lang: Literal["vi", "en"]) -> str:
+    """A sector's name in lang (its code when unknown)."""
+    found = _SECTORS_BY_CODE.get(code)
+    return getattr(found, lang) if found is not None else code
+
+
+def province_name(code: str, lang: Literal["vi", "en"]) -> str:
+    """A province's name in lang (its code when unknown)."""
+    found = _PROVINCES_BY_CODE.get(code)
+    return getattr(found, lang) if found is not None else code
+
+
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _PREFIXES = ("thanh pho ", "tinh ", "tp ", "t p ")
 _SUFFIXES = (" city", " province")

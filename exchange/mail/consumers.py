@@ -85,7 +85,7 @@ async def on_notification(conn: asyncpg.Connection, settings: Settings, notifica
             kind="match",
             fields={"title": listing.title, "listing_kind": listing.kind},
             facts=service.listing_facts(listing, language),
-            link=(label(language, "view"), service.listing_url(settings, listing)),
+            link=(label(language, "view"), service.page_url(settings, listing)),
         )
 
     return await service.queue(conn, settings, [recipient], "match", str(notification_id), content)

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from exchange.kernel import auth
+from exchange.kernel import auth, taxonomy
 from exchange.kernel.auth import Principal
 from exchange.kernel.errors import NotFound, field_error
 from exchange.kernel.settings import Settings
@@ -122,13 +122,27 @@ def listing_url(settings: Settings, listing: repo.ListingView) -> str:
     return f"{settings.base_url}/v1/{listing.kind}s/{listing.id}"
 
 
+def page_url(settings: Settings, listing: repo.ListingView) -> str:
+    """The public page of a published listing (GET /offers/{id}), else its API address."""
+    if listing.status != "published":
+        return listing_url(settings, listing)
+    return f"{settings.base_url}/{listing.kind}s/{listing.id}"
+
+
 def listing_facts(listing: repo.ListingView, language: str) -> list[tuple[str, str]]:
-    """The public facts of a listing."""
+    """The public facts of a listing, sector and province by name."""
+    lang = "en" if language == "en" else "vi"
     return [
         (label(language, "title"), listing.title),
-        (label(language, "sector"), listing.sector),
-        (label(language, "region"), listing.region),
+        (label(language, "sector"), taxonomy.sector_name(listing.sector, lang)),
+        (label(language, "region"), taxonomy.province_name(listing.region, lang)),
     ]
+
+
+def digest_line(listing: repo.ListingView, language: str) -> str:
+    """A listing's line in a digest: title (sector, province)."""
+    _, (_, sector), (_, province) = listing_facts(listing, language)
+    return f"{listing.title} ({sector}, {province})"
 
 
 async def build_digests(conn: asyncpg.Connection, settings: Settings, now: datetime | None = None) -> int:
@@ -148,7 +162,7 @@ async def build_digests(conn: asyncpg.Connection, settings: Settings, now: datet
                 return Content(
                     kind="digest",
                     fields={"count": len(published)},
-                    items=[(f"{v.title} ({v.sector}, {v.region})", listing_url(settings, v)) for v in published],
+                    items=[(digest_line(v, language), page_url(settings, v)) for v in published],
                 )
 
             queued += await queue(conn, settings, [recipient], "digest", f"digest:{today.date()}", content)

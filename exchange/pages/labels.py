@@ -102,14 +102,8 @@ def _named(item: object, code: object, lang: Lang) -> str:
     return getattr(item, lang) if item is not None else str(code)
 
 
-def sector(code: str, lang: Lang) -> str:
-    """A sector's name (its code when unknown)."""
-    return _named(taxonomy.sector(code), code, lang)
-
-
-def province(code: str, lang: Lang) -> str:
-    """A province's name (its code when unknown)."""
-    return _named(taxonomy.province(code), code, lang)
+sector = taxonomy.sector_name
+province = taxonomy.province_name
 
 
 def transfer_mode(code: str, lang: Lang) -> str:

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from exchange.auctions import public as auctions
+from exchange.kernel import taxonomy
 from exchange.mail import public as mail
 from exchange.mail import service
 from tests.mail.conftest import BASE_URL, deliver, mails_to, parts, unsubscribe_url
@@ -134,7 +135,9 @@ async def test_matches_go_at_once_or_in_the_daily_digest_or_not_at_all(client, c
     offer = await published_offer(client, p.seller, p.operator, title="Màng lọc MBR cho nước thải thuỷ sản")
     await deliver(pool, settings)
     subject, text, html = check_one(stack, owner(p.buyer_org), "match", "vi")
-    assert offer["title"] in subject and f"{BASE_URL}/v1/offers/{offer['id']}" in html
+    # The link is the listing's public page; sector and province are named, in the member's language.
+    assert offer["title"] in subject and f"{BASE_URL}/offers/{offer['id']}" in html
+    assert taxonomy.sector_name("207", "vi") in text and taxonomy.province_name("75", "vi") in text
     assert mails_to(stack, owner(p.broker_org)) == []
 
     async with pool.acquire() as c:
@@ -144,7 +147,8 @@ async def test_matches_go_at_once_or_in_the_daily_digest_or_not_at_all(client, c
         assert await service.build_digests(c, settings, datetime.now(UTC) + timedelta(days=1)) == 0
     await deliver(pool, settings)
     subject, text, html = check_one(stack, owner(p.broker_org), "digest", "vi")
-    assert "(1)" in subject and offer["title"] in text and f"{BASE_URL}/v1/offers/{offer['id']}" in html
+    assert "(1)" in subject and offer["title"] in text and f"{BASE_URL}/offers/{offer['id']}" in html
+    assert f"({taxonomy.sector_name('207', 'vi')}, {taxonomy.province_name('75', 'vi')})" in text
 
     off = await client.put("/v1/me/notifications/settings", json={"digest": "off"}, headers=bearer(p.buyer))
     assert off.status_code == 200
