@@ -3,16 +3,28 @@
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 
 from exchange.imports import rows, service
 from exchange.imports.schemas import ImportKind, ImportOut
 from exchange.kernel.auth import KEYED, Caller, authenticate
 from exchange.kernel.db import Conn
+from exchange.kernel.errors import field_error
 from exchange.kernel.http import BEARER, problems
 
 # A catalogue of 10,000 rows with long descriptions fits; the API's other bodies keep their 1 MiB limit.
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
+
+
+async def uploaded_file(request: Request) -> UploadFile:
+    """The file of a form upload (`curl -F file=@catalogue.csv`): the part named `file`, else the only file sent."""
+    form = await request.form()
+    files = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
+    named = [value for name, value in files if name == "file"]
+    if len(named) == 1 or len(files) == 1:
+        return named[0] if named else files[0][1]
+    raise field_error("file", "a form upload carries one file, in the part named `file`")
 
 
 class ImportController(Controller):
@@ -40,9 +52,15 @@ class ImportController(Controller):
         kind: FromQuery[ImportKind],
         dry_run: FromQuery[bool] = False,
     ) -> Response[ImportOut]:
-        """A CSV (`text/csv`: a header of API field names, `price.amount` for nested ones, lists split on `;`) or JSON Lines (`application/x-ndjson`: one create body per line) file; 202, then every valid row becomes a draft in the background."""
-        fmt = rows.format_of(request.headers.get("content-type"))
-        job = await service.start(conn, principal, kind, fmt, dry_run, await request.body())
+        """A CSV (`text/csv`: a header of API field names, `price.amount` for nested ones, lists split on `;`) or JSON Lines (`application/x-ndjson`: one create body per line) file, as the body or a form upload; 202, then every valid row becomes a draft in the background."""
+        content_type, filename = request.headers.get("content-type"), None
+        if (content_type or "").lower().startswith("multipart/form-data"):
+            upload = await uploaded_file(request)
+            content_type, filename, body = upload.content_type, upload.filename, await upload.read()
+        else:
+            body = await request.body()
+        fmt = rows.format_of(content_type, body, filename)
+        job = await service.start(conn, principal, kind, fmt, dry_run, body)
         return Response(service.to_out(job), status_code=202, headers={"Location": f"/v1/imports/{job.id}"})
 
     @get("/{import_id:uuid}", responses=problems(400, 401, 404), summary="An import's progress")

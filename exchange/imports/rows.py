@@ -12,8 +12,20 @@ from exchange.kernel.schemas import FieldError
 
 CSV_TYPES = frozenset({"text/csv"})
 JSONL_TYPES = frozenset(
-    {"application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines"}
+    {
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+        "application/json",
+    }
 )
+# Types that say nothing of the format (curl's default, a browser's upload of an unknown file): the file name's suffix
+# decides, else its first character.
+GENERIC_TYPES = frozenset(
+    {"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded", "application/vnd.ms-excel"}
+)
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 LIST_SEPARATOR = ";"
 MAX_ROWS = 10_000
 # The key under which a CSV row keeps cells past the header's last column.
@@ -28,13 +40,18 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     external_id: str | None
 
 
-def format_of(content_type: str | None) -> str:
-    """`csv` or `jsonl` from the Content-Type header, else a 415 naming it."""
+def format_of(content_type: str | None, body: bytes, filename: str | None = None) -> str:
+    """`csv` or `jsonl` from the Content-Type, or for a generic type from the file name or first character; else 415."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in CSV_TYPES:
         return "csv"
     if media in JSONL_TYPES:
         return "jsonl"
+    if media in GENERIC_TYPES:
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
+        if suffix in SUFFIXES:
+            return SUFFIXES[suffix]
+        return "jsonl" if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "csv"
     raise UnsupportedMediaType("content-type: an import is text/csv or application/x-ndjson (JSON Lines)")
 
 
@@ -52,8 +69,14 @@ def records(body: bytes, fmt: str, create_type: type) -> list[Record]:
     return found
 
 
+def delimiter_of(text: str) -> str:
+    """`,`, or `;` when the header row has no comma but a semicolon (a spreadsheet saving CSV in a Vietnamese locale)."""
+    first = text.split("\n", 1)[0]
+    return ";" if "," not in first and ";" in first else ","
+
+
 def _csv_records(text: str, create_type: type) -> list[Record]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     header = [name.strip() for name in next(reader, [])]
     _check_header(header, create_type)
     found: list[Record] = []
@@ -81,19 +104,36 @@ def _check_header(header: list[str], create_type: type) -> None:
 
 
 def _jsonl_records(text: str) -> list[Record]:
+    if text.lstrip().startswith("["):
+        return _array_records(text)
     found: list[Record] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        external_id = None
         try:
             value = msgspec.json.decode(line)
         except msgspec.DecodeError:
             value = None
-        if isinstance(value, dict) and isinstance(value.get("external_id"), str):
-            external_id = value["external_id"].strip() or None
-        found.append(Record(row=number, record=line, external_id=external_id))
+        found.append(Record(row=number, record=line, external_id=_external_id(value)))
     return found
+
+
+def _array_records(text: str) -> list[Record]:
+    """A JSON array of create bodies; row n is the array's nth item."""
+    try:
+        items = msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise field_error("body", f"the JSON array cannot be read: {exc}") from None
+    found: list[Record] = []
+    for number, value in enumerate(items, start=1):
+        found.append(Record(row=number, record=msgspec.json.encode(value).decode(), external_id=_external_id(value)))
+    return found
+
+
+def _external_id(value: object) -> str | None:
+    """A decoded record's external_id, when it has a usable one."""
+    found = value.get("external_id") if isinstance(value, dict) else None
+    return (found.strip() or None) if isinstance(found, str) else None
 
 
 def body_of(record: Record, fmt: str, create_type: type) -> tuple[Any, list[FieldError]]:

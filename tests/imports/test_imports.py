@@ -198,3 +198,44 @@ async def test_an_external_id_names_one_listing_per_organization_through_the_api
     assert second.status_code == 409 and second.json()["errors"][0]["field"] == "external_id"
     _, stranger = await register(client)
     assert "external_id" not in (await client.get(f"/v1/offers/{first.json()['id']}", headers=bearer(stranger))).json()
+
+
+async def test_a_form_upload_a_json_array_and_a_semicolon_csv_import_like_the_plain_bodies(client, conn):
+    operator = await operator_key(conn)
+    _, key = await verified_org(client, operator)
+    params = {"kind": "offers"}
+    uploaded = await client.post(
+        "/v1/imports",
+        params=params,
+        files={"file": ("catalogue.csv", offers_csv([csv_offer(external_id="U-1")]), "application/vnd.ms-excel")},
+        headers=bearer(key),
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    assert uploaded.json()["format"] == "csv"
+    array = json.dumps([offer_body(external_id="U-2"), offer_body(external_id="U-3", trl=12)]).encode()
+    as_json = await post_import(client, key, array, **{"Content-Type": "application/json"})
+    assert as_json.status_code == 202, as_json.text
+    # Saved by a spreadsheet in a Vietnamese locale: `;` between cells, so a list cell is quoted.
+    row = csv_offer(external_id="U-4")
+    header = ";".join(row)
+    cells = ";".join(f'"{value}"' for value in row.values())
+    semicolons = await post_import(client, key, f"{header}\n{cells}\n".encode(), **{"Content-Type": "text/plain"})
+    assert semicolons.status_code == 202, semicolons.text
+
+    done = [await finished(client, key, a.json()["id"]) for a in (uploaded, as_json, semicolons)]
+    assert [(d["total"], d["created"]) for d in done] == [(1, 1), (2, 1), (1, 1)]
+    assert [(e["row"], e["field"]) for e in done[1]["errors"]] == [(2, "trl")]
+    mine = {o["external_id"]: o for o in await own_listings(client, key)}
+    assert sorted(mine) == ["U-1", "U-2", "U-4"]
+    assert mine["U-4"]["keywords"] == offer_body()["keywords"] and mine["U-4"]["transfer_modes"] == [
+        "license",
+        "consulting",
+    ]
+
+    two_files = await client.post(
+        "/v1/imports",
+        params=params,
+        files=[("a", ("a.csv", b"title\nx\n", "text/csv")), ("b", ("b.csv", b"title\ny\n", "text/csv"))],
+        headers=bearer(key),
+    )
+    assert two_files.status_code == 422 and two_files.json()["errors"][0]["field"] == "file"

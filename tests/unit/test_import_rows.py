@@ -1,5 +1,6 @@
 """Reading import files: CSV cells as API bodies, row numbers, and what makes a whole file unreadable."""
 
+import msgspec
 import pytest
 
 from exchange.imports import rows
@@ -56,8 +57,30 @@ def test_an_unreadable_file_names_what_is_wrong(body, field):
     assert caught.value.errors[0].field == field
 
 
-def test_the_content_type_picks_the_format():
-    assert rows.format_of("text/csv; charset=utf-8") == "csv"
-    assert rows.format_of("application/x-ndjson") == "jsonl"
+def test_the_content_type_picks_the_format_and_a_generic_one_the_name_or_first_character():
+    assert rows.format_of("text/csv; charset=utf-8", b"{") == "csv"
+    assert rows.format_of("application/x-ndjson", b"title") == "jsonl"
+    assert rows.format_of("application/json", b"[") == "jsonl"
+    assert rows.format_of("application/octet-stream", b"{", "catalogue.CSV") == "csv"
+    assert rows.format_of("application/vnd.ms-excel", b"title,trl", "catalogue.csv") == "csv"
+    assert rows.format_of(None, b'\xef\xbb\xbf\n {"title": 1}') == "jsonl"
+    assert rows.format_of("text/plain", b"title,trl\n") == "csv"
     with pytest.raises(UnsupportedMediaType):
-        rows.format_of("application/json")
+        rows.format_of("application/pdf", b"title\n")
+
+
+def test_a_header_without_commas_but_with_semicolons_is_read_as_semicolon_separated():
+    file = 'title;keywords;trl\n"Màng lọc";"màng; nano";7\n'.encode()
+    record = rows.records(file, "csv", OfferCreate)[0]
+    assert msgspec.json.decode(record.record) == {"title": "Màng lọc", "keywords": "màng; nano", "trl": "7"}
+    assert rows.delimiter_of("title,keywords\na;b,c") == ","
+
+
+def test_a_json_array_numbers_its_items_from_one():
+    found = rows.records(b'[{"title": "a", "external_id": " X "}, 5, {"title": "b"}]', "jsonl", OfferCreate)
+    assert [(r.row, r.external_id) for r in found] == [(1, "X"), (2, None), (3, None)]
+    _, problems = rows.body_of(found[1], "jsonl", OfferCreate)
+    assert problems and problems[0].field == "body"
+    with pytest.raises(DomainError) as caught:
+        rows.records(b"[{", "jsonl", OfferCreate)
+    assert caught.value.errors[0].field == "body"
