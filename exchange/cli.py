@@ -222,7 +222,12 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
     return 0
 
 
-IMPORT_TYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson"}
+IMPORT_TYPES = {
+    ".csv": "text/csv",
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+    ".json": "application/json",
+}
 IMPORT_POLL_SECONDS = 0.5
 
 
@@ -235,7 +240,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     content_type = IMPORT_TYPES.get(path.suffix.lower())
     if content_type is None or not path.is_file():
-        print(f"exchange: {path} must be an existing .csv, .jsonl or .ndjson file", file=sys.stderr)
+        print(f"exchange: {path} must be an existing .csv, .jsonl, .ndjson or .json file", file=sys.stderr)
         return 2
     if not args.key:
         print("exchange: an API key is needed (--key or EXCHANGE_API_KEY)", file=sys.stderr)
