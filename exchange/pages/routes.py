@@ -1,6 +1,6 @@
 """HTTP routes of the public pages: HTML and XML for anyone, cached briefly by browsers and shared caches."""
 
-from litestar import Request, Response, get
+from litestar import Request, Response, route
 from litestar.params import FromPath
 
 from exchange.kernel.errors import NotFound
@@ -17,19 +17,29 @@ PUBLIC = b"public, max-age=0, must-revalidate"
 NOT_KEPT = b"no-cache"
 
 
+# Every page answers HEAD too (a crawler's or `curl -I`'s check): the same status and headers, without the body.
+PAGE_METHODS = ["GET", "HEAD"]
+
+
+def _answer(request: Request, body: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> Response:
+    if request.method == "HEAD":
+        return EncodedResponse(b"", status, headers)
+    return EncodedResponse(body, status, headers)
+
+
 def _send(page: Page, request: Request, media_type: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> Response:
     headers = [(b"etag", page.etag.encode()), (b"cache-control", PUBLIC), *extra]
     if service.fresh(request.headers.get("if-none-match"), page.etag):
         return EncodedResponse(b"", 304, headers)
     sized = [(b"content-type", media_type), (b"content-length", str(len(page.body)).encode())]
-    return EncodedResponse(page.body, 200, sized + headers)
+    return _answer(request, page.body, 200, sized + headers)
 
 
 def _not_found(request: Request) -> Response:
     page = service.not_found_page(labels.pick(request.query_params.get("lang"), request.headers.get("accept-language")))
     headers = [(b"content-type", HTML), (b"content-length", str(len(page.body)).encode()), (b"cache-control", NOT_KEPT)]
     headers.append((b"vary", b"Accept-Language"))
-    return EncodedResponse(page.body, 404, headers)
+    return _answer(request, page.body, 404, headers)
 
 
 async def _listing(request: Request, kind: str, listing_id: str) -> Response:
@@ -40,19 +50,19 @@ async def _listing(request: Request, kind: str, listing_id: str) -> Response:
     return _send(page, request, HTML)
 
 
-@get("/offers/{listing_id:str}", include_in_schema=False)
+@route("/offers/{listing_id:str}", http_method=PAGE_METHODS, include_in_schema=False)
 async def offer_page(request: Request, listing_id: FromPath[str]) -> Response:
     """A published offer as an HTML page in its language, with schema.org metadata; 404 page otherwise."""
     return await _listing(request, "offer", listing_id)
 
 
-@get("/demands/{listing_id:str}", include_in_schema=False)
+@route("/demands/{listing_id:str}", http_method=PAGE_METHODS, include_in_schema=False)
 async def demand_page(request: Request, listing_id: FromPath[str]) -> Response:
     """A published demand as an HTML page in its language, with schema.org metadata; 404 page otherwise."""
     return await _listing(request, "demand", listing_id)
 
 
-@get("/sitemap.xml", include_in_schema=False)
+@route("/sitemap.xml", http_method=PAGE_METHODS, include_in_schema=False)
 async def sitemap(request: Request) -> Response:
     """Every published listing's page, with its last change (an index of numbered pages past 50,000)."""
     raw = request.query_params.get("page")
@@ -65,7 +75,7 @@ async def sitemap(request: Request) -> Response:
     return _send(page, request, XML)
 
 
-@get("/stats", include_in_schema=False)
+@route("/stats", http_method=PAGE_METHODS, include_in_schema=False)
 async def stats_page(request: Request) -> Response:
     """The statistics with charts, in Vietnamese (default) or English (?lang=en or Accept-Language)."""
     lang = labels.pick(request.query_params.get("lang"), request.headers.get("accept-language"))

@@ -199,6 +199,16 @@ async def test_a_page_has_an_etag_and_answers_if_none_match_with_304_until_it_ch
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
     assert (await client.get(path, headers={"If-None-Match": f'"other", W/{etag}'})).status_code == 304
     assert (await client.get(path, headers={"If-None-Match": '"other"'})).status_code == 200
+    # HEAD: the same status and headers, no body; for the 404 page, the sitemap and /stats too.
+    head = await client.head(path)
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
+    assert head.headers["content-length"] == first.headers["content-length"] != "0"
+    assert (await client.head(path, headers={"If-None-Match": etag})).status_code == 304
+    missing = await client.head(f"/offers/{uuid.uuid4()}")
+    assert missing.status_code == 404 and missing.content == b""
+    for other in ("/sitemap.xml", "/stats"):
+        answer = await client.head(other)
+        assert answer.status_code == 200 and answer.content == b"" and "etag" in answer.headers
 
     # A price edit keeps the listing published: the page changes, so the old ETag gets the new page.
     price = {"price": {"amount": 900_000_000, "currency": "VND"}}
