@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 
 from exchange.auctions import public as auctions
+from exchange.deals import public as deals
+from exchange.interests import public as interests
 from exchange.kernel.taxonomy import normalize_region
 from exchange.ndas import public as ndas
 from listings import public as listings
@@ -29,7 +31,7 @@ def _days_ago(key: str, span: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % span
 
 
-def load_json(name: str) -> list[dict[str, Any]]:
+def load_json(name: str) -> Any:
     """One of the demo files shipped with the package."""
     return json.loads((resources.files("exchange") / "demo" / name).read_text(encoding="utf-8"))
 
@@ -75,6 +77,13 @@ def _lifecycle(item: dict[str, Any], verified: bool, now: datetime) -> dict[str,
     return values
 
 
+async def _owner(conn: asyncpg.Connection, org_id: uuid.UUID) -> uuid.UUID:
+    """The first owner of an organization."""
+    return await conn.fetchval(
+        "SELECT id FROM members WHERE org_id = $1 AND role = 'owner' ORDER BY created_at LIMIT 1", org_id
+    )
+
+
 async def _seed_auction(conn: asyncpg.Connection, item: dict[str, Any], now: datetime) -> bool:
     """One demo english auction running now (it ends ends_in_days after the seed) with its bids."""
     offer_id = demo_id("offer", item["offer"])
@@ -85,9 +94,7 @@ async def _seed_auction(conn: asyncpg.Connection, item: dict[str, Any], now: dat
         "id": demo_id("auction", item["key"]),
         "offer_id": offer_id,
         "seller_org_id": seller,
-        "created_by": await conn.fetchval(
-            "SELECT id FROM members WHERE org_id = $1 AND role = 'owner' ORDER BY created_at LIMIT 1", seller
-        ),
+        "created_by": await _owner(conn, seller),
         "kind": item["kind"],
         "starting_amount": item["starting_price"],
         "reserve_amount": item.get("reserve"),
@@ -109,8 +116,141 @@ async def _seed_auction(conn: asyncpg.Connection, item: dict[str, Any], now: dat
     return await auctions.insert_seeded(conn, auction, bids)
 
 
+def _timeline(start: datetime, now: datetime, offsets: dict[str, float]) -> dict[str, datetime]:
+    """Times `offsets` days after start, squeezed (in order) to end before now when the listings are too young."""
+    room = (now - timedelta(hours=1) - start) / timedelta(days=1)
+    longest = max(offsets.values(), default=0.0)
+    scale = min(1.0, room / longest) if longest > 0 else 1.0
+    return {name: start + timedelta(days=days * scale) for name, days in offsets.items()}
+
+
+async def _published_at(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> datetime | None:
+    """The latest publication time of these listings; None unless every one is published."""
+    rows = await conn.fetch("SELECT published_at FROM listings WHERE id = ANY($1) AND status = 'published'", ids)
+    return max(r["published_at"] for r in rows) if len(rows) == len(ids) else None
+
+
+async def _seed_history(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
+    """Past interests between demo organizations and the deals some became, so the statistics have a history."""
+    history = load_json("history.json")
+    parties: dict[str, dict[str, Any]] = {}
+    added_interests = 0
+    for item in history["interests"]:
+        offer_id = demo_id("offer", item["offer"])
+        demand_id = demo_id("demand", item["demand"]) if "demand" in item else None
+        listed = [offer_id] + ([demand_id] if demand_id else [])
+        published = await _published_at(conn, listed)
+        if published is None:
+            continue
+        start = max(now - timedelta(days=item["days_ago"]), published + timedelta(days=1))
+        target_id = offer_id if item["target"] == "offer" else demand_id
+        to_org = await conn.fetchval("SELECT owner_org_id FROM listings WHERE id = $1", target_id)
+        from_org = demo_id("organization", item["from"])
+        buyer, seller = (from_org, to_org) if item["target"] == "offer" else (to_org, from_org)
+        times = _timeline(start, now, {"created": 0, "decided": item.get("decided_after_days", 0)})
+        decided = item["status"] != "pending"
+        values = {
+            "id": demo_id("interest", item["key"]),
+            "target_id": target_id,
+            "target_kind": item["target"],
+            "to_org_id": to_org,
+            "from_org_id": from_org,
+            "from_member_id": demo_id("member", item["from"]),
+            "listing_id": demand_id if item["target"] == "offer" else offer_id,
+            "offer_id": offer_id,
+            "demand_id": demand_id,
+            "message": item["message"],
+            "status": item["status"],
+            "decided_at": times["decided"] if decided else None,
+            "decided_by": await _owner(conn, to_org) if decided else None,
+            "created_at": times["created"],
+        }
+        added_interests += await interests.insert_seeded(conn, values)
+        parties[item["key"]] = values | {"buyer": buyer, "seller": seller, "start": start}
+    added_deals = 0
+    for item in history["deals"]:
+        if item["interest"] in parties:
+            added_deals += await _seed_deal(conn, item, parties[item["interest"]], now)
+    return added_interests, added_deals
+
+
+async def _seed_deal(conn: asyncpg.Connection, item: dict[str, Any], interest: dict[str, Any], now: datetime) -> bool:
+    """One demo deal grown from an accepted interest, with the trail its stage implies."""
+    stage = item["stage"]
+    buyer, seller = interest["buyer"], interest["seller"]
+    buyer_member, seller_member = await _owner(conn, buyer), await _owner(conn, seller)
+    offsets = {"created": item["created_after_days"]}
+    for name in ("proposed", "agreed", "cancelled"):
+        if f"{name}_after_days" in item:
+            offsets[name] = item[f"{name}_after_days"]
+    at = _timeline(interest["start"], now, offsets)
+    values: dict[str, Any] = {
+        "id": demo_id("deal", item["key"]),
+        "title": item["title"],
+        "offer_id": interest["offer_id"],
+        "demand_id": interest["demand_id"],
+        "buyer_org_id": buyer,
+        "seller_org_id": seller,
+        "created_by": buyer_member,
+        "stage": stage,
+        "terms_version": 0,
+        "created_at": at["created"],
+        "updated_at": max(at.values()),
+    }
+    trail: list[tuple[Any, ...]] = [
+        (
+            at["created"],
+            buyer_member,
+            buyer,
+            "created",
+            {
+                "title": item["title"],
+                "offer_id": str(interest["offer_id"]),
+                "demand_id": str(interest["demand_id"]) if interest["demand_id"] else None,
+                "buyer_org_id": str(buyer),
+                "seller_org_id": str(seller),
+                "broker_org_id": None,
+            },
+        )
+    ]
+    if "proposed" in at:
+        value = {"amount": item["value"], "currency": "VND"}
+        values |= {
+            "value_amount": item["value"],
+            "value_currency": "VND",
+            "transfer_mode": item["transfer_mode"],
+            "terms_summary": item["terms_summary"],
+            "terms_version": 1,
+            "terms_proposed_at": at["proposed"],
+            "terms_proposed_by_org_id": seller,
+        }
+        proposal = {"terms_version": 1, "value": value, "transfer_mode": item["transfer_mode"]}
+        trail.append(
+            (at["proposed"], seller_member, seller, "terms_proposed", proposal | {"summary": item["terms_summary"]})
+        )
+    if "agreed" in at:
+        values |= {"buyer_confirmed_version": 1, "seller_confirmed_version": 1, "agreed_at": at["agreed"]}
+        for side, member, org in (("seller", seller_member, seller), ("buyer", buyer_member, buyer)):
+            trail.append((at["agreed"], member, org, "confirmed", {"side": side, "terms_version": 1}))
+        trail.append((at["agreed"], buyer_member, buyer, "agreed", {"terms_version": 1}))
+    if "cancelled" in at:
+        values |= {"cancelled_at": at["cancelled"], "cancel_reason": item["cancel_reason"]}
+        before = "negotiating" if "proposed" in at else "open"
+        trail.append(
+            (
+                at["cancelled"],
+                buyer_member,
+                buyer,
+                "cancelled",
+                {"reason": item["cancel_reason"], "stage_before": before},
+            )
+        )
+    return await deals.insert_seeded(conn, values, trail)
+
+
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
-    """Load the demo organizations, listings, NDAs and auctions; records already there are left as they are."""
+    """Load the demo organizations, listings, NDAs, auctions and past interests and deals; records already there are left
+    as they are."""
     now = datetime.now(UTC)
     orgs: dict[str, tuple[uuid.UUID, bool, str]] = {}
     for org in load_json("organizations.json"):
@@ -128,6 +268,7 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
     auctions_added = 0
     for item in load_json("auctions.json"):
         auctions_added += await _seed_auction(conn, item, now)
+    interests_added, deals_added = await _seed_history(conn, now)
     if added:
         # A bulk load leaves the planner without statistics until autovacuum comes by.
         await conn.execute("ANALYZE organizations, listings")
@@ -136,4 +277,6 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
         "listings_added": added,
         "ndas_added": ndas_added,
         "auctions_added": auctions_added,
+        "interests_added": interests_added,
+        "deals_added": deals_added,
     }

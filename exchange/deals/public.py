@@ -8,11 +8,9 @@ import asyncpg
 from exchange.deals import repo, service
 from exchange.deals.repo import DealRow
 from exchange.deals.schemas import DealOut
-from exchange.kernel import outbox
-from exchange.kernel.events import DealAgreed, EventMoney
 from exchange.kernel.schemas import Money
 
-__all__ = ["DealOut", "DealRow", "open_agreed", "to_out"]
+__all__ = ["DealOut", "DealRow", "insert_seeded", "open_agreed", "to_out"]
 
 to_out = service.to_out
 
@@ -63,17 +61,18 @@ async def open_agreed(
     await repo.append_event(conn, deal.id, created_by, buyer_org_id, "created", trail | details)
     await service.record_nda(conn, deal)
     await repo.append_event(conn, deal.id, None, None, "agreed", {"terms_version": 1, "origin": origin})
-    await outbox.emit(
-        conn,
-        deal.id,
-        DealAgreed(
-            deal_id=deal.id,
-            value=EventMoney(amount=value.amount, currency=value.currency),
-            buyer_org_id=buyer_org_id,
-            seller_org_id=seller_org_id,
-            broker_org_id=None,
-            terms_version=1,
-            agreed_at=at,
-        ),
-    )
+    await service.emit_agreed(conn, deal)
     return deal
+
+
+async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any], trail: list[tuple[Any, ...]]) -> bool:
+    """Load one demo deal (fixed id, stage, past times) and its trail of (at, member, org, action, details); an agreed
+    one goes through the outbox like any agreement, so payments issues its fee invoices. False when already there."""
+    deal = await repo.insert_seeded(conn, values)
+    if deal is None:
+        return False
+    for at, member_id, org_id, action, details in trail:
+        await repo.append_event(conn, deal.id, member_id, org_id, action, details, at)
+    if deal.stage == "agreed":
+        await service.emit_agreed(conn, deal)
+    return True

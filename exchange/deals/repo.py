@@ -188,16 +188,37 @@ async def append_event(
     actor_org_id: UUID | None,
     action: str,
     details: dict[str, Any],
+    at: datetime | None = None,
 ) -> None:
-    """Append one entry to a deal's trail."""
+    """Append one entry to a deal's trail (at now, unless a demo history gives its time)."""
     await conn.execute(
-        "INSERT INTO deal_events (deal_id, actor_member_id, actor_org_id, action, details) VALUES ($1, $2, $3, $4, $5)",
+        """INSERT INTO deal_events (deal_id, actor_member_id, actor_org_id, action, details, at)
+           VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))""",
         deal_id,
         actor_member_id,
         actor_org_id,
         action,
         details,
+        at,
     )
+
+
+SEEDED_COLUMNS = (
+    "id", "title", "offer_id", "demand_id", "buyer_org_id", "seller_org_id", "created_by", "stage", "value_amount",
+    "value_currency", "transfer_mode", "terms_summary", "terms_version", "terms_proposed_at",
+    "terms_proposed_by_org_id", "buyer_confirmed_version", "seller_confirmed_version", "agreed_at", "cancelled_at",
+    "cancel_reason", "created_at", "updated_at",
+)  # fmt: skip
+
+
+async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any]) -> DealRow | None:
+    """Insert a demo deal with its fixed id, stage and past times; None when it is there already."""
+    places = ", ".join(f"${n}" for n in range(1, len(SEEDED_COLUMNS) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO deals ({', '.join(SEEDED_COLUMNS)}) VALUES ({places}) ON CONFLICT DO NOTHING RETURNING *",
+        *(values.get(c) for c in SEEDED_COLUMNS),
+    )
+    return row_to(row, DealRow) if row is not None else None
 
 
 async def list_page(

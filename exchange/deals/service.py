@@ -266,6 +266,24 @@ async def propose(
     return moved
 
 
+async def emit_agreed(conn: asyncpg.Connection, deal: DealRow) -> None:
+    """Tell the outbox a deal was agreed, so payments issues its fee invoices."""
+    assert deal.value_amount is not None and deal.agreed_at is not None
+    await outbox.emit(
+        conn,
+        deal.id,
+        DealAgreed(
+            deal_id=deal.id,
+            value=EventMoney(amount=deal.value_amount, currency=deal.value_currency or "VND"),
+            buyer_org_id=deal.buyer_org_id,
+            seller_org_id=deal.seller_org_id,
+            broker_org_id=deal.broker_org_id,
+            terms_version=deal.terms_version,
+            agreed_at=deal.agreed_at,
+        ),
+    )
+
+
 async def confirm(
     conn: asyncpg.Connection, principal: Principal | None, deal_id: UUID, data: ConfirmIn, if_match: str | None
 ) -> DealRow:
@@ -285,20 +303,7 @@ async def confirm(
     await _record(conn, principal, deal.id, "confirmed", {"side": side, "terms_version": data.terms_version})
     if agreed:
         await _record(conn, principal, deal.id, "agreed", {"terms_version": moved.terms_version})
-        assert moved.value_amount is not None and moved.agreed_at is not None
-        await outbox.emit(
-            conn,
-            deal.id,
-            DealAgreed(
-                deal_id=deal.id,
-                value=EventMoney(amount=moved.value_amount, currency=moved.value_currency or "VND"),
-                buyer_org_id=deal.buyer_org_id,
-                seller_org_id=deal.seller_org_id,
-                broker_org_id=deal.broker_org_id,
-                terms_version=moved.terms_version,
-                agreed_at=moved.agreed_at,
-            ),
-        )
+        await emit_agreed(conn, moved)
     return moved
 
 

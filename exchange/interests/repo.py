@@ -120,6 +120,20 @@ async def disclose(conn: asyncpg.Connection, listing_id: UUID, org_id: UUID, int
     )
 
 
+async def disclose_accepted(
+    conn: asyncpg.Connection,
+    interest_id: UUID,
+    target_id: UUID,
+    from_org_id: UUID,
+    listing_id: UUID | None,
+    to_org_id: UUID,
+) -> None:
+    """An accepted interest shows the sender the target's details, and the recipient the sender's listing's, if any."""
+    await disclose(conn, target_id, from_org_id, interest_id)
+    if listing_id is not None:
+        await disclose(conn, listing_id, to_org_id, interest_id)
+
+
 async def list_page(
     conn: asyncpg.Connection,
     org_id: UUID,
@@ -153,3 +167,21 @@ async def disclosure(conn: asyncpg.Connection, org_id: UUID, listing_id: UUID | 
         listing_id,
     )
     return row_to(row, Disclosure)
+
+
+SEEDED_COLUMNS = (
+    "id", "target_id", "target_kind", "to_org_id", "from_org_id", "from_member_id", "listing_id", "offer_id",
+    "demand_id", "message", "status", "decided_at", "decided_by", "created_at",
+)  # fmt: skip
+
+
+async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any]) -> bool:
+    """Insert a demo interest with its fixed id and past times (updated when decided); False when it is there already."""
+    places = ", ".join(f"${n}" for n in range(1, len(SEEDED_COLUMNS) + 2))
+    inserted = await conn.fetchval(
+        f"""INSERT INTO interests ({", ".join(SEEDED_COLUMNS)}, updated_at)
+            VALUES ({places}) ON CONFLICT DO NOTHING RETURNING true""",
+        *(values[c] for c in SEEDED_COLUMNS),
+        values["decided_at"] or values["created_at"],
+    )
+    return bool(inserted)

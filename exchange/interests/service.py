@@ -116,9 +116,9 @@ async def decide(
     decision = InterestAccepted if decided.status == "accepted" else InterestDeclined
     await outbox.emit(conn, decided.id, decision(**_event_fields(decided)))
     if decided.status == "accepted":
-        await repo.disclose(conn, decided.target_id, decided.from_org_id, decided.id)
-        if decided.listing_id is not None:
-            await repo.disclose(conn, decided.listing_id, decided.to_org_id, decided.id)
+        await repo.disclose_accepted(
+            conn, decided.id, decided.target_id, decided.from_org_id, decided.listing_id, decided.to_org_id
+        )
     return decided
 
 
