@@ -16,6 +16,8 @@ BAR_HEIGHT = 14
 LABEL_WIDTH = 220
 VALUE_WIDTH = 90
 PAD = 8
+# What fits left of the bars at the page's font; a longer label is cut there (the tooltip and data table keep it whole).
+LABEL_CHARS = 32
 # Colour-blind-safe pairs (Okabe-Ito) of the two series a chart may compare.
 COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00")
 
@@ -58,6 +60,10 @@ def _described(bars: Sequence[Bar], fmt: Format) -> str:
     return "; ".join(f"{bar.label}: {fmt(bar.value)}" for bar in bars)
 
 
+def _fitted(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
 def bar_chart(
     chart_id: str, title: str, bars: Sequence[Bar], *, empty: str, fmt: Format = _count, colour: str = COLOURS[0]
 ) -> Markup:
@@ -74,7 +80,8 @@ def bar_chart(
         width = round(span * max(bar.value, 0) / top, 2)
         label, value = escape(bar.label), escape(fmt(bar.value))
         body.append(
-            f'<g class="row"><text x="{LABEL_WIDTH - 6}" y="{y + 11}" text-anchor="end" class="label">{label}</text>'
+            f'<g class="row"><text x="{LABEL_WIDTH - 6}" y="{y + 11}" text-anchor="end" class="label">'
+            f"{escape(_fitted(bar.label))}</text>"
             f'<rect class="bar" x="{LABEL_WIDTH}" y="{y}" width="{width}" height="{BAR_HEIGHT}" fill="{colour}"'
             f' data-label="{label}" data-value="{escape(repr(bar.value))}"><title>{label}: {value}</title></rect>'
             f'<text x="{LABEL_WIDTH + width + 4}" y="{y + 11}" class="value">{value}</text></g>'

@@ -44,6 +44,15 @@ def test_a_chart_escapes_its_text():
     assert _bars(root)[0].get("data-label") == '<img src=x onerror="1">'
 
 
+def test_a_long_label_is_cut_beside_its_bar_and_kept_whole_in_its_tooltip():
+    name = "Pharmacy and pharmaceutical sciences, long form"
+    root = _parsed(charts.bar_chart("l", "Sectors", [Bar(name, 3), Bar("Law", 1)], empty="-"))
+    shown = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "label"]
+    assert shown[0].endswith("…") and len(shown[0]) == charts.LABEL_CHARS and name.startswith(shown[0][:-1])
+    assert shown[1] == "Law"
+    assert _bars(root)[0].get("data-label") == name and _bars(root)[0].find(f"{SVG}title").text == f"{name}: 3"
+
+
 def test_a_chart_without_figures_says_so_in_words():
     root = _parsed(charts.bar_chart("e", "Sectors", [], empty="No figures yet"))
     assert _bars(root) == [] and root.find(f"{SVG}desc").text == "No figures yet"
