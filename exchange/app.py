@@ -87,6 +87,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             # Each package's clients for request handlers go on app.state here.
             app.state.stripe = await stack.enter_async_context(payments.open_gateway(settings))
             app.state.meili = await stack.enter_async_context(matching.request_client(settings))
+            app.state.meili_search = await stack.enter_async_context(matching.search_session(settings))
             if settings.run_jobs:
                 await stack.enter_async_context(jobs.running(settings))
             yield

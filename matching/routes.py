@@ -66,7 +66,7 @@ def search_route(kind: str) -> type[Controller]:
                 ip_status=ip_status,
             )
             return await search.search(
-                state.meili,
+                state.meili_search,
                 state.settings,
                 kind,
                 q=q,

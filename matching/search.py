@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 import msgspec
-from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.index._common import process_search_parameters
 
 from exchange.kernel.errors import param_error
@@ -212,7 +212,7 @@ def search_arguments(
 
 
 async def search(
-    client: AsyncClient,
+    session: aiohttp.ClientSession,
     settings: Settings,
     kind: str,
     *,
@@ -235,7 +235,7 @@ async def search(
     # The body the SDK's index.search would send, posted without the SDK's wrapping of a search (an index object, its
     # argument handling, a pydantic model of every hit): the answer is decoded once, into what the API uses.
     async with engine.unavailable_as_503():
-        answer = await engine.post_search(client, engine.index_uid(settings, kind), body)
+        answer = await engine.post_search(session, settings, engine.index_uid(settings, kind), body)
     result = msgspec.json.decode(answer, type=_Answer)
     hits = [
         SearchHit(

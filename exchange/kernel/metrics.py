@@ -4,9 +4,10 @@ With several worker processes, PROMETHEUS_MULTIPROC_DIR names a directory every 
 scrape answered by any one of them adds up all of them (`exchange serve --workers N` makes one when it is unset).
 """
 
+import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -98,6 +99,25 @@ def count_request(method: str, route: str | None, path: str, status: int, second
         HTTP_REQUEST_ERRORS.labels(method, route, str(status), APP_NAME).inc()
 
 
+@contextlib.contextmanager
+def timed_call(service: str) -> Iterator[None]:
+    """Time one call to a remote service; count it as failed when it raises."""
+    start = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        REMOTE_ERRORS.labels(service, type(exc).__name__).inc()
+        raise
+    finally:
+        REMOTE_CALL.labels(service).observe(time.perf_counter() - start)
+
+
+def count_status(service: str, status: int) -> None:
+    """Count an answer of a remote service that reports its own failure (5xx)."""
+    if status >= 500:
+        REMOTE_ERRORS.labels(service, "status_5xx").inc()
+
+
 class ObservedTransport:
     """An httpx (or httpx2) transport around another: times every call to a remote service, counts the failed ones."""
 
@@ -107,16 +127,9 @@ class ObservedTransport:
 
     async def handle_async_request(self, request: Any) -> Any:
         """Send through the inner transport."""
-        start = time.perf_counter()
-        try:
+        with timed_call(self.service):
             response = await self.inner.handle_async_request(request)
-        except Exception as exc:
-            REMOTE_ERRORS.labels(self.service, type(exc).__name__).inc()
-            raise
-        finally:
-            REMOTE_CALL.labels(self.service).observe(time.perf_counter() - start)
-        if response.status_code >= 500:
-            REMOTE_ERRORS.labels(self.service, "status_5xx").inc()
+        count_status(self.service, response.status_code)
         return response
 
     async def __aenter__(self) -> "ObservedTransport":

@@ -1,7 +1,11 @@
 """Search over the real Meilisearch: spelling, language, filters, facets, and only published listings."""
 
 import httpx
+import msgspec
+import pytest
+from meilisearch_python_sdk.errors import MeilisearchApiError
 
+from exchange.kernel.errors import Unavailable
 from matching import engine
 from tests.matching.waiting import ids, search_until, visible
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
@@ -217,5 +221,23 @@ async def test_search_of_demands(client, conn):
 
 
 async def test_meilisearch_is_asked_for_uncompressed_answers(client):
-    # Compressed answers cost ~40 ms a search here; the shared client must ask for identity encoding.
+    # Compressed answers cost ~40 ms a search here; the shared client and the search session ask for identity encoding.
     assert client.app.state.meili.http_client.headers["accept-encoding"] == "identity"
+    assert client.app.state.meili_search.headers["Accept-Encoding"] == "identity"
+
+
+async def test_a_search_refused_by_meilisearch_raises_as_the_sdk_would_and_a_missing_index_is_a_503(client, settings):
+    async with engine.search_session(settings) as session:
+        await _refused_and_missing(session, settings)
+
+
+async def _refused_and_missing(session, settings):
+    uid = engine.index_uid(settings, "offer")
+    answer = msgspec.json.decode(await engine.post_search(session, settings, uid, b'{"q": "biochar", "limit": 1}'))
+    assert "hits" in answer and "estimatedTotalHits" in answer
+    with pytest.raises(MeilisearchApiError) as refused:
+        await engine.post_search(session, settings, uid, b'{"q": "biochar", "limit": "many"}')
+    assert refused.value.status_code == 400 and refused.value.code == "invalid_search_limit"
+    with pytest.raises(Unavailable):
+        async with engine.unavailable_as_503():
+            await engine.post_search(session, settings, f"{uid}-missing", b"{}")
