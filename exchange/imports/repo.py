@@ -9,6 +9,7 @@ import msgspec
 
 from exchange.imports.rows import Record
 from exchange.kernel.auth import Principal
+from exchange.kernel.db import keyset, keyset_args
 
 
 class ImportRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +73,18 @@ async def get(conn: asyncpg.Connection, import_id: UUID, *, for_update: bool = F
     """One import, optionally locked for the rest of the transaction."""
     row = await conn.fetchrow("SELECT * FROM imports WHERE id = $1" + (" FOR UPDATE" if for_update else ""), import_id)
     return _row(row) if row else None
+
+
+async def list_page(
+    conn: asyncpg.Connection, org_id: UUID | None, after: tuple[datetime, UUID] | None, limit: int
+) -> list[ImportRow]:
+    """An organization's imports (every import when org_id is None), newest first."""
+    rows = await conn.fetch(
+        f"SELECT * FROM imports WHERE ($1::uuid IS NULL OR org_id = $1) AND {keyset(2)}",
+        org_id,
+        *keyset_args(after, limit),
+    )
+    return [_row(r) for r in rows]
 
 
 async def records_after(conn: asyncpg.Connection, import_id: UUID, done: int, limit: int) -> list[Record]:

@@ -1,9 +1,11 @@
 """HTTP routes of imports."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery
 
 from exchange.imports import rows, service
@@ -11,10 +13,29 @@ from exchange.imports.schemas import ImportKind, ImportOut
 from exchange.kernel.auth import KEYED, Caller, authenticate
 from exchange.kernel.db import Conn
 from exchange.kernel.errors import field_error
-from exchange.kernel.http import BEARER, problems
+from exchange.kernel.http import BEARER, Cursor, Limit, decode_cursor, page_of, problems
+from exchange.kernel.schemas import Page
 
 # A catalogue of 10,000 rows with long descriptions fits; the API's other bodies keep their 1 MiB limit.
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class ImportOperation(Operation):
+    """POST /v1/imports in the OpenAPI document: the route reads its file itself, so its body is described here."""
+
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING, description="the file, UTF-8")
+        form = Schema(
+            type=OpenAPIType.OBJECT,
+            properties={"file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)},
+            required=["file"],
+        )
+        media = {
+            kind: OpenAPIMediaType(schema=text) for kind in ("text/csv", "application/x-ndjson", "application/json")
+        }
+        media["multipart/form-data"] = OpenAPIMediaType(schema=form)
+        self.request_body = RequestBody(content=media, required=True)
 
 
 async def uploaded_file(request: Request) -> UploadFile:
@@ -41,6 +62,7 @@ class ImportController(Controller):
         request_max_body_size=MAX_IMPORT_BYTES,
         # The app's own check asks every body to be JSON; this one is a file, read and checked by the import itself.
         before_request=authenticate,
+        operation_class=ImportOperation,
         responses=problems(400, 401, 403, 413, 415, 422),
         summary="Import offers or demands",
     )
@@ -62,6 +84,15 @@ class ImportController(Controller):
         fmt = rows.format_of(content_type, body, filename)
         job = await service.start(conn, principal, kind, fmt, dry_run, body)
         return Response(service.to_out(job), status_code=202, headers={"Location": f"/v1/imports/{job.id}"})
+
+    @get("/", responses=problems(400, 401, 403), summary="List imports")
+    async def list_imports(
+        self, conn: Conn, principal: Caller, limit: Limit = 20, cursor: Cursor = None
+    ) -> Page[ImportOut]:
+        """The imports of one's organization, newest first, each with its progress and refused rows; operators see
+        every import."""
+        rows = await service.list_page(conn, principal, decode_cursor(cursor), limit + 1)
+        return page_of(rows, limit, service.to_out)
 
     @get("/{import_id:uuid}", responses=problems(400, 401, 404), summary="An import's progress")
     async def get_import(self, conn: Conn, principal: Caller, import_id: FromPath[UUID]) -> ImportOut:

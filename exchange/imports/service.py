@@ -1,5 +1,6 @@
 """Imports: take a file, then create its rows as drafts chunk by chunk in the background."""
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -10,7 +11,7 @@ from exchange.imports.repo import ImportRow
 from exchange.imports.schemas import ImportOut, RowError
 from exchange.kernel import auth, outbox
 from exchange.kernel.auth import Principal
-from exchange.kernel.errors import DomainError, NotFound
+from exchange.kernel.errors import DomainError, Forbidden, NotFound
 from exchange.kernel.schemas import FieldError
 from listings import public as listings
 
@@ -47,6 +48,18 @@ async def get(conn: asyncpg.Connection, principal: Principal | None, import_id: 
     if job is None or not (principal.is_operator or principal.org_id == job.org_id):
         raise NotFound("no such import")
     return job
+
+
+async def list_page(
+    conn: asyncpg.Connection, principal: Principal | None, after: tuple[datetime, UUID] | None, limit: int
+) -> list[ImportRow]:
+    """The caller's organization's imports, newest first; operators see every import."""
+    principal = auth.require(principal)
+    if principal.is_operator:
+        return await repo.list_page(conn, None, after, limit)
+    if principal.org_id is None:
+        raise Forbidden("only members of an organization and operators may list imports")
+    return await repo.list_page(conn, principal.org_id, after, limit)
 
 
 class _Outcome(msgspec.Struct, kw_only=True):

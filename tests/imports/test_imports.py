@@ -188,6 +188,19 @@ async def test_only_editors_of_an_owning_kind_import_and_only_their_organization
     assert (await client.get(f"/v1/imports/{import_id}", headers=bearer(viewer))).status_code == 200
     assert (await client.get(f"/v1/imports/{import_id}", headers=bearer(operator))).status_code == 200
 
+    # The list: one's organization's imports, newest first, a page at a time; a stranger's list holds none of them.
+    dry = await post_import(client, key, file, dry_run=True, **CSV_TYPE)
+    await finished(client, key, dry.json()["id"])
+    page = (await client.get("/v1/imports", params={"limit": 1}, headers=bearer(viewer))).json()
+    assert [i["id"] for i in page["items"]] == [dry.json()["id"]] and page["next_cursor"]
+    rest = (await client.get("/v1/imports", params={"cursor": page["next_cursor"]}, headers=bearer(viewer))).json()
+    assert [i["id"] for i in rest["items"]] == [import_id] and rest["next_cursor"] is None
+    assert rest["items"][0]["created"] == 1 and rest["items"][0]["status"] == "done"
+    assert (await client.get("/v1/imports", headers=bearer(stranger))).json()["items"] == []
+    everyone = (await client.get("/v1/imports", headers=bearer(operator))).json()["items"]
+    assert {import_id, dry.json()["id"]} <= {i["id"] for i in everyone}
+    assert (await client.get("/v1/imports")).status_code == 401
+
 
 async def test_an_external_id_names_one_listing_per_organization_through_the_api_too(client, conn):
     operator = await operator_key(conn)
