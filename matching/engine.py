@@ -311,7 +311,7 @@ async def unavailable_as_503() -> AsyncIterator[None]:
         httpx2.TransportError,
         MeilisearchCommunicationError,
         MeilisearchTimeoutError,
-        aiohttp.ClientConnectionError,
+        aiohttp.ClientError,
         TimeoutError,
     ) as exc:
         raise Unavailable("the search engine is not reachable; retry shortly") from exc
