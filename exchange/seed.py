@@ -175,8 +175,7 @@ async def _seed_history(conn: asyncpg.Connection, now: datetime) -> tuple[int, i
 
 
 async def _seed_deal(conn: asyncpg.Connection, item: dict[str, Any], interest: dict[str, Any], now: datetime) -> bool:
-    """One demo deal grown from an accepted interest, with the trail its stage implies."""
-    stage = item["stage"]
+    """One demo deal grown from an accepted interest, at the stage and times its item gives."""
     buyer, seller = interest["buyer"], interest["seller"]
     buyer_member, seller_member = await _owner(conn, buyer), await _owner(conn, seller)
     offsets = {"created": item["created_after_days"]}
@@ -192,29 +191,12 @@ async def _seed_deal(conn: asyncpg.Connection, item: dict[str, Any], interest: d
         "buyer_org_id": buyer,
         "seller_org_id": seller,
         "created_by": buyer_member,
-        "stage": stage,
+        "stage": item["stage"],
         "terms_version": 0,
         "created_at": at["created"],
         "updated_at": max(at.values()),
     }
-    trail: list[tuple[Any, ...]] = [
-        (
-            at["created"],
-            buyer_member,
-            buyer,
-            "created",
-            {
-                "title": item["title"],
-                "offer_id": str(interest["offer_id"]),
-                "demand_id": str(interest["demand_id"]) if interest["demand_id"] else None,
-                "buyer_org_id": str(buyer),
-                "seller_org_id": str(seller),
-                "broker_org_id": None,
-            },
-        )
-    ]
     if "proposed" in at:
-        value = {"amount": item["value"], "currency": "VND"}
         values |= {
             "value_amount": item["value"],
             "value_currency": "VND",
@@ -224,28 +206,11 @@ async def _seed_deal(conn: asyncpg.Connection, item: dict[str, Any], interest: d
             "terms_proposed_at": at["proposed"],
             "terms_proposed_by_org_id": seller,
         }
-        proposal = {"terms_version": 1, "value": value, "transfer_mode": item["transfer_mode"]}
-        trail.append(
-            (at["proposed"], seller_member, seller, "terms_proposed", proposal | {"summary": item["terms_summary"]})
-        )
     if "agreed" in at:
         values |= {"buyer_confirmed_version": 1, "seller_confirmed_version": 1, "agreed_at": at["agreed"]}
-        for side, member, org in (("seller", seller_member, seller), ("buyer", buyer_member, buyer)):
-            trail.append((at["agreed"], member, org, "confirmed", {"side": side, "terms_version": 1}))
-        trail.append((at["agreed"], buyer_member, buyer, "agreed", {"terms_version": 1}))
     if "cancelled" in at:
         values |= {"cancelled_at": at["cancelled"], "cancel_reason": item["cancel_reason"]}
-        before = "negotiating" if "proposed" in at else "open"
-        trail.append(
-            (
-                at["cancelled"],
-                buyer_member,
-                buyer,
-                "cancelled",
-                {"reason": item["cancel_reason"], "stage_before": before},
-            )
-        )
-    return await deals.insert_seeded(conn, values, trail)
+    return await deals.insert_seeded(conn, values, {buyer: buyer_member, seller: seller_member})
 
 
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:

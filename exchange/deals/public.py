@@ -65,12 +65,26 @@ async def open_agreed(
     return deal
 
 
-async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any], trail: list[tuple[Any, ...]]) -> bool:
-    """Load one demo deal (fixed id, stage, past times) and its trail of (at, member, org, action, details); an agreed
-    one goes through the outbox like any agreement, so payments issues its fee invoices. False when already there."""
+async def insert_seeded(conn: asyncpg.Connection, values: dict[str, Any], members: dict[UUID, UUID]) -> bool:
+    """Load one demo deal (fixed id, stage, past times) with the trail its times imply, each entry by the member of
+    `members` (org id -> member id) who acted; an agreed one goes through the outbox like any agreement, so payments
+    issues its fee invoices. False when it is there already."""
     deal = await repo.insert_seeded(conn, values)
     if deal is None:
         return False
+    buyer = (members[deal.buyer_org_id], deal.buyer_org_id)
+    seller = (members[deal.seller_org_id], deal.seller_org_id)
+    trail: list[tuple[Any, ...]] = [(deal.created_at, *buyer, "created", service.created_details(deal))]
+    if deal.terms_proposed_at is not None and deal.terms_proposed_by_org_id is not None:
+        proposer = (members[deal.terms_proposed_by_org_id], deal.terms_proposed_by_org_id)
+        trail.append((deal.terms_proposed_at, *proposer, "terms_proposed", service.terms_details(deal)))
+    if deal.agreed_at is not None:
+        for side, actor in (("seller", seller), ("buyer", buyer)):
+            trail.append((deal.agreed_at, *actor, "confirmed", {"side": side, "terms_version": deal.terms_version}))
+        trail.append((deal.agreed_at, *buyer, "agreed", {"terms_version": deal.terms_version}))
+    if deal.cancelled_at is not None:
+        before = "negotiating" if deal.terms_proposed_at is not None else "open"
+        trail.append((deal.cancelled_at, *buyer, "cancelled", {"reason": deal.cancel_reason, "stage_before": before}))
     for at, member_id, org_id, action, details in trail:
         await repo.append_event(conn, deal.id, member_id, org_id, action, details, at)
     if deal.stage == "agreed":

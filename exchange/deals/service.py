@@ -178,22 +178,31 @@ async def create(conn: asyncpg.Connection, principal: Principal | None, data: De
             "created_by": principal.member_id,
         },
     )
-    await _record(
-        conn,
-        principal,
-        deal.id,
-        "created",
-        {
-            "title": deal.title,
-            "offer_id": str(deal.offer_id),
-            "demand_id": str(deal.demand_id) if deal.demand_id else None,
-            "buyer_org_id": str(deal.buyer_org_id),
-            "seller_org_id": str(deal.seller_org_id),
-            "broker_org_id": str(deal.broker_org_id) if deal.broker_org_id else None,
-        },
-    )
+    await _record(conn, principal, deal.id, "created", created_details(deal))
     await record_nda(conn, deal)
     return deal
+
+
+def created_details(deal: DealRow) -> dict[str, Any]:
+    """What a deal's "created" trail entry records: its title and parties."""
+    return {
+        "title": deal.title,
+        "offer_id": str(deal.offer_id),
+        "demand_id": str(deal.demand_id) if deal.demand_id else None,
+        "buyer_org_id": str(deal.buyer_org_id),
+        "seller_org_id": str(deal.seller_org_id),
+        "broker_org_id": str(deal.broker_org_id) if deal.broker_org_id else None,
+    }
+
+
+def terms_details(deal: DealRow) -> dict[str, Any]:
+    """What a "terms_proposed" trail entry records: the deal's terms as just proposed."""
+    return {
+        "terms_version": deal.terms_version,
+        "value": {"amount": deal.value_amount, "currency": deal.value_currency},
+        "transfer_mode": deal.transfer_mode,
+        "summary": deal.terms_summary,
+    }
 
 
 async def get(
@@ -241,18 +250,7 @@ async def propose(
             "seller_confirmed_version": None,
         },
     )
-    await _record(
-        conn,
-        principal,
-        deal.id,
-        "terms_proposed",
-        {
-            "terms_version": version,
-            "value": {"amount": data.value.amount, "currency": data.value.currency},
-            "transfer_mode": data.transfer_mode,
-            "summary": data.summary,
-        },
-    )
+    await _record(conn, principal, deal.id, "terms_proposed", terms_details(moved))
     await outbox.emit(
         conn,
         deal.id,

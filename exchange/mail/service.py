@@ -129,19 +129,25 @@ def page_url(settings: Settings, listing: repo.ListingView) -> str:
     return f"{settings.base_url}/{listing.kind}s/{listing.id}"
 
 
+def place_names(listing: repo.ListingView, language: str) -> tuple[str, str]:
+    """A listing's sector and province by name, in the member's language."""
+    lang = "en" if language == "en" else "vi"
+    return taxonomy.sector_name(listing.sector, lang), taxonomy.province_name(listing.region, lang)
+
+
 def listing_facts(listing: repo.ListingView, language: str) -> list[tuple[str, str]]:
     """The public facts of a listing, sector and province by name."""
-    lang = "en" if language == "en" else "vi"
+    sector, province = place_names(listing, language)
     return [
         (label(language, "title"), listing.title),
-        (label(language, "sector"), taxonomy.sector_name(listing.sector, lang)),
-        (label(language, "region"), taxonomy.province_name(listing.region, lang)),
+        (label(language, "sector"), sector),
+        (label(language, "region"), province),
     ]
 
 
 def digest_line(listing: repo.ListingView, language: str) -> str:
     """A listing's line in a digest: title (sector, province)."""
-    _, (_, sector), (_, province) = listing_facts(listing, language)
+    sector, province = place_names(listing, language)
     return f"{listing.title} ({sector}, {province})"
 
 
