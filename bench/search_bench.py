@@ -139,8 +139,11 @@ async def shared_vectors(conn, rows: list[dict]) -> int:
     for n, row in enumerate(rows):
         first.setdefault(search_corpus.vector_group(n), text_of(row))
     computed = dict(zip(first, await embeddings.passages(list(first.values())), strict=True))
-    cache = {embeddings.text_hash(text_of(row)): computed[search_corpus.vector_group(n)] for n, row in enumerate(rows)}
-    await repo.cache_vectors(conn, cache)
+    latents = dict(zip(first, await embeddings.latents(list(first.values())), strict=True))
+    groups = {embeddings.text_hash(text_of(row)): search_corpus.vector_group(n) for n, row in enumerate(rows)}
+    await repo.cache_vectors(
+        conn, {key: computed[g] for key, g in groups.items()}, {key: latents[g] for key, g in groups.items()}
+    )
     return len(computed)
 
 

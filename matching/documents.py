@@ -17,7 +17,16 @@ def timestamp(value: datetime | None) -> int | None:
 
 def embedding_text(row: Listing) -> str:
     """What the vector of a listing is computed from."""
-    parts = [row.title, row.summary or "", ", ".join(row.keywords), row.description]
+    return _joined(row.title, row.summary, row.keywords, row.description)
+
+
+def view_embedding_text(view: dict[str, Any]) -> str:
+    """embedding_text of a listing's public view (the view search hits carry)."""
+    return _joined(view["title"], view.get("summary"), view.get("keywords") or [], view["description"])
+
+
+def _joined(title: str, summary: str | None, keywords: list[str], description: str) -> str:
+    parts = [title, summary or "", ", ".join(keywords), description]
     return "\n".join(p for p in parts if p)
 
 

@@ -54,7 +54,8 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
         known.update(await repo.cached_vectors(conn, unknown))
     missing = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True) if k not in known}
     fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
-    await repo.cache_vectors(conn, fresh)
+    latents = dict(zip(missing, await embeddings.latents(list(missing.values())), strict=True))
+    await repo.cache_vectors(conn, fresh, latents)
     known.update(fresh)
     return [known[k] for k in keys]
 

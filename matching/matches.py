@@ -17,7 +17,7 @@ from exchange.kernel.errors import Forbidden
 from exchange.kernel.settings import Settings
 from listings import public as listings
 from listings.public import Listing
-from matching import constraints, engine, indexer, search, terms
+from matching import constraints, documents, embeddings, engine, indexer, repo, search, terms
 from matching.schemas import Explanation, MatchItem, MatchResults
 
 CANDIDATES = 50
@@ -28,13 +28,12 @@ BAG_WORDS = 10  # Meilisearch reads at most ten words of a query.
 MULTI_SEARCH_CHUNK = 100
 # Listings' texts whose probes are remembered.
 PLAN_CACHE_SIZE = 4096
-# How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval, also with
-# half and a quarter of the glossary removed: shared technical terms say the most; the small multilingual model's
-# similarity is noisy, so it mostly breaks ties and brings in candidates the keywords miss.
+# How much each kind of evidence counts towards relevance (they sum to 1). Tuned on bench/matching_eval's first set:
+# shared technical terms say the most; the model's latent terms carry what no shared word does, across languages.
 WEIGHT_SEMANTIC, WEIGHT_TERMS, WEIGHT_BAG = 0.10, 0.60, 0.30
-# Meilisearch reports a vector match as (1 + cosine) / 2. Between two listings' multilingual-e5 passage vectors,
-# unrelated technologies sit at about 0.86 and the same technology at 0.955 and above: this band is stretched to 0–1.
-SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.86, 0.955
+# The cosine of two listings' latent terms: unrelated technologies sit at about 0.3 (0.38 at the 90th percentile),
+# the same technology at 0.4-0.55 (measured on both evaluation sets): this band is stretched to 0–1.
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.30, 0.50
 # Candidates below this relevance are left out: they share too little with the listing. Alerts use a higher floor.
 MIN_RELEVANCE = 0.10
 # ...unless the vectors alone say they are close (this stretched similarity or more): with no shared term (a text the
@@ -183,20 +182,40 @@ def collect(
             c.term_weight += probe.weight
     for hit in results[len(found)].hits:
         candidate(hit).bag = hit.get("_rankingScore", 0.0)
+    # The vector search brings in the counterparts closest in meaning; how close each one is, the latent terms say.
     if semantic:
         for hit in results[len(found) + 1].hits:
-            candidate(hit).semantic = semantic_score(hit.get("_rankingScore", 0.0))
+            candidate(hit)
     return candidates
 
 
+async def add_semantics(conn: asyncpg.Connection, gathered: list[tuple[Listing, dict[str, Candidate]]]) -> None:
+    """Score each candidate's closeness in meaning to its listing: the cosine of their latent terms, stretched."""
+    own = {row.id: indexer.text_key(row) for row, _ in gathered}
+    theirs = {
+        listing_id: embeddings.text_hash(documents.view_embedding_text(c.listing))
+        for _, candidates in gathered
+        for listing_id, c in candidates.items()
+    }
+    known = await repo.cached_latents(conn, list({*own.values(), *theirs.values()}))
+    for row, candidates in gathered:
+        mine = known.get(own[row.id])
+        for listing_id, c in candidates.items():
+            other = known.get(theirs[listing_id])
+            c.semantic = semantic_score(embeddings.similarity(mine, other)) if mine and other else 0.0
+
+
 async def gather(
-    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
+    conn: asyncpg.Connection, client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
 ) -> tuple[dict[str, Candidate], list[Probe]]:
     """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
     queries, found = queries_for(settings, row, vector)
     async with engine.unavailable_as_503():
         results = await client.multi_search(queries)
-    return collect(results, found, vector is not None), found
+    candidates = collect(results, found, vector is not None)
+    if vector is not None:
+        await add_semantics(conn, [(row, candidates)])
+    return candidates, found
 
 
 async def searched_many(client: AsyncClient, planned: list[list[SearchParams]]) -> list[list[Any]]:
@@ -243,6 +262,7 @@ async def reached_many(
 
 
 async def gather_many(
+    conn: asyncpg.Connection,
     client: AsyncClient,
     settings: Settings,
     rows: list[Listing],
@@ -267,11 +287,15 @@ async def gather_many(
         candidates = collect(results, found, vector is not None, views)
         candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
         gathered.append((candidates, found))
+    await add_semantics(
+        conn,
+        [(row, candidates) for row, vector, (candidates, _) in zip(rows, vectors, gathered, strict=True) if vector],
+    )
     return gathered
 
 
 def semantic_score(similarity: float) -> float:
-    """A vector similarity stretched over the band where relatedness is decided, clipped to 0–1."""
+    """A latent-term similarity stretched over the band where relatedness is decided, clipped to 0–1."""
     return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
@@ -323,11 +347,16 @@ async def own_vectors(conn: asyncpg.Connection, settings: Settings, rows: list[L
 
 
 async def ranked(
-    client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None, limit: int
+    conn: asyncpg.Connection,
+    client: AsyncClient,
+    settings: Settings,
+    row: Listing,
+    vector: list[float] | None,
+    limit: int,
 ) -> MatchResults:
     """Counterparts of a listing, best first."""
     started = time.perf_counter()
-    candidates, found = await gather(client, settings, row, vector)
+    candidates, found = await gather(conn, client, settings, row, vector)
     view = listings.public_json(row)
     items = rank(view, candidates, found, vector is not None)[:limit]
     return MatchResults(
@@ -350,4 +379,4 @@ async def for_listing(
     if not (principal.is_operator or principal.org_id == row.owner_org_id or principal.org_kind == "broker"):
         raise Forbidden(f"only the {kind}'s owner, brokers and operators may see its matches")
     [vector] = await own_vectors(conn, settings, [row])
-    return await ranked(client, settings, row, vector, limit)
+    return await ranked(conn, client, settings, row, vector, limit)

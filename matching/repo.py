@@ -8,20 +8,38 @@ import asyncpg
 import msgspec
 
 from exchange.kernel.db import keyset, keyset_args, row_to, rows_to
+from matching.embeddings import Latents
 
 
 async def cached_vectors(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, list[float]]:
-    """Vectors already computed for these text hashes."""
-    rows = await conn.fetch("SELECT text_hash, vector FROM embedding_cache WHERE text_hash = ANY($1::bytea[])", hashes)
+    """Vectors already computed for these text hashes (with their latent terms)."""
+    rows = await conn.fetch(
+        "SELECT text_hash, vector FROM embedding_cache WHERE text_hash = ANY($1::bytea[]) AND latent_ids IS NOT NULL",
+        hashes,
+    )
     return {r["text_hash"]: list(r["vector"]) for r in rows}
 
 
-async def cache_vectors(conn: asyncpg.Connection, vectors: dict[bytes, list[float]]) -> None:
-    """Remember freshly computed vectors."""
+async def cached_latents(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, Latents]:
+    """Latent terms already computed for these text hashes."""
+    rows = await conn.fetch(
+        "SELECT text_hash, latent_ids, latent_weights FROM embedding_cache"
+        " WHERE text_hash = ANY($1::bytea[]) AND latent_ids IS NOT NULL",
+        hashes,
+    )
+    return {r["text_hash"]: Latents(list(r["latent_ids"]), list(r["latent_weights"])) for r in rows}
+
+
+async def cache_vectors(
+    conn: asyncpg.Connection, vectors: dict[bytes, list[float]], latents: dict[bytes, Latents]
+) -> None:
+    """Remember freshly computed vectors and latent terms (a row cached before latents existed gets them now)."""
     if vectors:
         await conn.executemany(
-            "INSERT INTO embedding_cache (text_hash, vector) VALUES ($1, $2) ON CONFLICT (text_hash) DO NOTHING",
-            list(vectors.items()),
+            "INSERT INTO embedding_cache (text_hash, vector, latent_ids, latent_weights) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (text_hash) DO UPDATE SET vector = excluded.vector, latent_ids = excluded.latent_ids,"
+            " latent_weights = excluded.latent_weights",
+            [(key, vector, latents[key].ids, latents[key].weights) for key, vector in vectors.items()],
         )
 
 

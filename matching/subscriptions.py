@@ -250,7 +250,7 @@ async def demand_scores(
     if not demands:
         return {}
     vectors = await matches.own_vectors(conn, settings, demands)
-    gathered = await matches.gather_many(client, settings, demands, vectors, offers)
+    gathered = await matches.gather_many(conn, client, settings, demands, vectors, offers)
     log.debug(
         "%d offers reached %d demands: %.3f s since their own searches, %.3f s for the demands'",
         len(offers),

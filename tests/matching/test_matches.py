@@ -116,7 +116,7 @@ async def test_the_demands_a_batch_of_offers_reaches_are_those_each_offers_match
         reached = await matches.reached_many(meili, settings, rows, vectors)
         # The batch asks for ids alone, in shared searches; each offer's own full searches find the same demands.
         gathered = [
-            set((await matches.gather(meili, settings, row, vector))[0])
+            set((await matches.gather(conn, meili, settings, row, vector))[0])
             for row, vector in zip(rows, vectors, strict=True)
         ]
     finally:
