@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from exchange.kernel import db
 from exchange.kernel.outbox import OutboxRow
@@ -64,9 +65,12 @@ async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(clie
     # Repeated events of one publication may each ask for the vector; it is announced once it is in.
     assert "listing.vector_needed" in topics and topics[-1] == "listing.indexed"
     [stored] = (await document(settings, offer["id"])).json()["_vectors"][engine.EMBEDDER]["embeddings"]
-    [cached] = [r["vector"] for r in await conn.fetch("SELECT vector FROM embedding_cache")]
+    [(cached, ids, weights)] = await conn.fetch("SELECT vector, latent_ids, latent_weights FROM embedding_cache")
     assert len(stored) == engine.DIMENSIONS
     assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5
+    # Its latent terms are computed with it: distinct features, at unit length.
+    assert 0 < len(ids) == len(set(ids)) == len(weights) <= embeddings.LATENTS
+    assert sum(w * w for w in weights) == pytest.approx(1.0, abs=1e-4)
 
 
 async def test_a_listing_never_published_sends_meilisearch_nothing(client, conn, settings):

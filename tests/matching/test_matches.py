@@ -3,7 +3,7 @@
 import uuid
 
 from listings import public as listings
-from matching import engine, matches
+from matching import engine, matches, terms
 from tests.matching.waiting import indexed
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
@@ -140,3 +140,56 @@ async def test_who_may_see_matches(client, conn):
     # A draft is the owner's business: others do not learn it exists.
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(broker))).status_code == 404
     assert (await client.get(f"/v1/demands/{draft['id']}/matches", headers=bearer(enterprise))).status_code == 200
+
+
+# A topic no glossary group names (checked below), in two languages: only the model's latent terms can link them.
+HONEY_DEMAND = demand_body(
+    title="Cần công nghệ giảm hàm lượng nước mật ong xuất khẩu",
+    description=(
+        "Hợp tác xã nuôi ong của chúng tôi ở Sơn La thu hoạch mật ong có hàm lượng nước 22–24%, dễ bị chua. Chúng tôi "
+        "cần thiết bị và quy trình làm giảm hàm lượng nước mật ong xuống dưới 18% ở nhiệt độ thấp, giữ nguyên hương "
+        "vị, đạt tiêu chuẩn xuất khẩu sang châu Âu."
+    ),
+    language="vi",
+    keywords=["mật ong", "hàm lượng nước", "nuôi ong"],
+)
+HONEY_OFFER = offer_body(
+    title="Vacuum dehumidification of raw honey",
+    summary="A vacuum dehumidifier that lowers the water content of raw honey from 24% to below 18% at 35–40 °C.",
+    description=(
+        "The unit circulates honey in thin films under vacuum at 35–40 °C, so water evaporates without heating the "
+        "honey; 500 kg a batch in six hours. Used by two beekeeping cooperatives exporting to the EU; the honey met "
+        "EU limits for HMF and diastase."
+    ),
+    language="en",
+    keywords=["honey", "water content", "beekeeping cooperatives"],
+)
+BRIDGE_OFFER = offer_body(
+    title="Fibre-optic strain monitoring of bridge stay cables",
+    summary="Fibre Bragg gratings bonded to stay cables report their strain and temperature in real time.",
+    description=(
+        "An interrogator streams the strain of each cable to the operator's dashboard; installed on two cable-stayed "
+        "bridges for three years."
+    ),
+    language="en",
+    keywords=["fibre Bragg grating", "stay cables", "structural health monitoring"],
+)
+
+
+async def test_a_topic_no_glossary_knows_is_matched_across_languages_by_latent_terms(client, conn):
+    for body in (HONEY_DEMAND, HONEY_OFFER):
+        assert terms.glossary_groups(f"{body['title']} {body.get('summary', '')} {body['description']}") == []
+    operator, institute, enterprise = await parties(client, conn)
+    honey = await published(client, "offer", institute, operator, HONEY_OFFER)
+    bridge = await published(client, "offer", institute, operator, BRIDGE_OFFER)
+    demand = await published(client, "demand", enterprise, operator, HONEY_DEMAND)
+    for listing in (honey, bridge, demand):
+        await indexed(conn, listing["id"])
+    response = await client.get(f"/v1/demands/{demand['id']}/matches", headers=bearer(enterprise))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items and items[0]["listing"]["id"] == honey["id"]
+    assert items[0]["explanation"]["matched_terms"] == []
+    assert items[0]["explanation"]["semantic_similarity"] > 0
+    # The unrelated offer shares nothing with the demand: left out, or far below.
+    assert all(i["score"] < items[0]["score"] / 2 for i in items if i["listing"]["id"] == bridge["id"])

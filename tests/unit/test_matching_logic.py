@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from exchange.kernel.errors import BadRequest
-from matching import constraints, engine, matches, search, terms
+from matching import constraints, embeddings, engine, matches, search, terms
 from matching.glossary import GLOSSARY
 from matching.schemas import SearchFilters
 
@@ -125,10 +125,20 @@ def test_synonyms_are_two_way_and_include_unaccented_spellings():
 
 
 def test_semantic_scores_are_stretched_and_clipped():
-    assert matches.semantic_score(0.5) == 0.0
+    assert matches.semantic_score(0.0) == 0.0
+    assert matches.semantic_score(matches.SEMANTIC_FLOOR) == 0.0
     assert matches.semantic_score(1.0) == 1.0
     middle = (matches.SEMANTIC_FLOOR + matches.SEMANTIC_CEILING) / 2
     assert matches.semantic_score(middle) == pytest.approx(0.5)
+
+
+def test_latent_similarity_is_the_cosine_over_shared_features():
+    a = embeddings.Latents([3, 7, 11], [0.6, 0.8, 0.0])
+    b = embeddings.Latents([7, 3, 20], [0.6, 0.0, 0.8])
+    assert embeddings.similarity(a, b) == pytest.approx(0.48)
+    assert embeddings.similarity(b, a) == pytest.approx(0.48)
+    assert embeddings.similarity(a, a) == pytest.approx(1.0)
+    assert embeddings.similarity(a, embeddings.Latents([1, 2], [0.6, 0.8])) == 0.0
 
 
 def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
@@ -146,12 +156,13 @@ def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
     assert items[0].score > items[1].score
 
 
-def test_a_close_vector_only_candidate_is_kept_below_the_floor_passers_and_never_alerts():
+def test_a_candidate_close_in_meaning_alone_is_kept_below_those_sharing_terms_and_a_far_one_is_not():
     keeper = matches.Candidate(listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.5)
     close = matches.Candidate(listing=OFFER | {"id": "close"}, semantic=0.9)
     far = matches.Candidate(listing=OFFER | {"id": "far"}, semantic=0.3)
     probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
     items = matches.rank(DEMAND, {"c": close, "k": keeper, "f": far}, probes, semantic=True)
     assert [i.listing["id"] for i in items] == ["keeper", "close"]
-    assert items[1].score < matches.MIN_RELEVANCE
+    assert items[1].score == pytest.approx(matches.WEIGHT_SEMANTIC * 0.9)
+    # Without the listing's own latent terms there is nothing to say the close one is close.
     assert matches.rank(DEMAND, {"c": close}, probes, semantic=False) == []
