@@ -31,8 +31,9 @@ MAX_SUBSCRIPTIONS = 100
 # Queries per multi-search request when checking new listings against plain subscriptions.
 MULTI_SEARCH_CHUNK = 100
 # A demand's alert fires only for a clear match: its matches list goes lower, but an alert is an interruption. On
-# bench/matching_eval this floor keeps 79 of 87 relevant pairs and lets through 52 of 2,727 irrelevant ones.
-ALERT_MIN_SCORE = 0.25
+# bench/matching_eval's first set this floor keeps 74 of 87 relevant pairs and lets through 53 of the 2,030 others
+# listed (0.25 kept 81 and let through 132).
+ALERT_MIN_SCORE = 0.30
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 
