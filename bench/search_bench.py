@@ -138,8 +138,8 @@ async def shared_vectors(conn, rows: list[dict]) -> int:
     first: dict[tuple, str] = {}
     for n, row in enumerate(rows):
         first.setdefault(search_corpus.vector_group(n), text_of(row))
-    computed = dict(zip(first, await embeddings.passages(list(first.values())), strict=True))
-    latents = dict(zip(first, await embeddings.latents(list(first.values())), strict=True))
+    vectors, latent_terms = await embeddings.encoded(list(first.values()))
+    computed, latents = dict(zip(first, vectors, strict=True)), dict(zip(first, latent_terms, strict=True))
     groups = {embeddings.text_hash(text_of(row)): search_corpus.vector_group(n) for n, row in enumerate(rows)}
     await repo.cache_vectors(
         conn, {key: computed[g] for key, g in groups.items()}, {key: latents[g] for key, g in groups.items()}

@@ -87,16 +87,16 @@ async def approve_all(url: str, database_url: str, operator: str, created: list[
 
 
 async def model_alone(database_url: str, ids: list[str]) -> float:
-    """Listings per second of the model alone, in this process, on the texts the pipeline embedded."""
+    """Listings per second of the model alone (vector and latent terms), in this process, on the texts the pipeline embedded."""
     conn = await asyncpg.connect(database_url)
     try:
         rows = await listings.rows_by_id(conn, [UUID(i) for i in ids[:MODEL_SAMPLE]])
     finally:
         await conn.close()
     texts = [documents.embedding_text(r) for r in rows]
-    await embeddings.passages(texts[:2])  # the model's load is not part of its rate
+    await embeddings.encoded(texts[:2])  # the model's load is not part of its rate
     started = time.perf_counter()
-    await embeddings.passages(texts)
+    await embeddings.encoded(texts)
     return len(texts) / (time.perf_counter() - started)
 
 

@@ -81,6 +81,11 @@ async def latents(texts: list[str]) -> list[Latents]:
     return [await asyncio.to_thread(_latents_of, text[:MAX_CHARS]) for text in texts]
 
 
+async def encoded(texts: list[str]) -> tuple[list[list[float]], list[Latents]]:
+    """Each text's vector and latent terms: everything the index and matching keep of a text."""
+    return await passages(texts), await latents(texts)
+
+
 def similarity(a: Latents, b: Latents) -> float:
     """The cosine of two texts' latent terms."""
     weight_of = dict(zip(a.ids, a.weights, strict=True))

@@ -53,9 +53,9 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
         await repo.lock_texts(conn, unknown)
         known.update(await repo.cached_vectors(conn, unknown))
     missing = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True) if k not in known}
-    fresh = dict(zip(missing, await embeddings.passages(list(missing.values())), strict=True))
-    latents = dict(zip(missing, await embeddings.latents(list(missing.values())), strict=True))
-    await repo.cache_vectors(conn, fresh, latents)
+    vectors, latents = await embeddings.encoded(list(missing.values()))
+    fresh = dict(zip(missing, vectors, strict=True))
+    await repo.cache_vectors(conn, fresh, dict(zip(missing, latents, strict=True)))
     known.update(fresh)
     return [known[k] for k in keys]
 
