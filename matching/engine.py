@@ -32,13 +32,15 @@ from meilisearch_python_sdk.models.task import TaskInfo
 from exchange.kernel import metrics
 from exchange.kernel.errors import Unavailable
 from exchange.kernel.settings import Settings
+from matching import embeddings
 from matching.glossary import GLOSSARY
 
 log = logging.getLogger("matching.engine")
 
 KINDS = ("offer", "demand")
-EMBEDDER = "e5"
-DIMENSIONS = 384
+# Listings' vectors are their latent terms folded (matching.embeddings); an index set up with another embedder has it
+# removed when its settings are applied.
+EMBEDDER = "latent"
 TASK_TIMEOUT_SECONDS = 60.0
 STARTUP_WAIT_SECONDS = 15.0
 # A search answers in milliseconds; one still unanswered after this is a Meilisearch in trouble: 503, not a hung request.
@@ -203,7 +205,7 @@ def index_settings(kind: str) -> MeilisearchSettings:
         synonyms=query_synonyms(),
         faceting=Faceting(max_values_per_facet=100, sort_facet_values_by={"*": "count"}),
         pagination=Pagination(max_total_hits=1000),
-        embedders={EMBEDDER: UserProvidedEmbedder(dimensions=DIMENSIONS)},
+        embedders={EMBEDDER: UserProvidedEmbedder(dimensions=embeddings.DIMENSIONS)},
     )
 
 
@@ -229,9 +231,16 @@ async def ensure_index(client: AsyncClient, uid: str, kind: str, *, wait: bool =
         if exc.code != "index_not_found":
             raise
         await client.create_index(uid, primary_key="id", wait=True, timeout_in_ms=int(TASK_TIMEOUT_SECONDS * 1000))
-    task = await client.index(uid).update_settings(index_settings(kind))
+    index = client.index(uid)
+    tasks = []
+    embedders = await index.get_embedders()
+    # A document must carry a vector (or null) for every embedder of its index: one left from an earlier version of
+    # the vectors would make every new document's batch fail.
+    if embedders and set(embedders.embedders) - {EMBEDDER}:
+        tasks.append(await index.reset_embedders())
+    tasks.append(await index.update_settings(index_settings(kind)))
     if wait:
-        await wait_for(client, [task])
+        await wait_for(client, tasks)
 
 
 async def ensure_indexes_until_ready(client: AsyncClient, settings: Settings) -> None:

@@ -66,11 +66,13 @@ async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(clie
     assert "listing.vector_needed" in topics and topics[-1] == "listing.indexed"
     [stored] = (await document(settings, offer["id"])).json()["_vectors"][engine.EMBEDDER]["embeddings"]
     [(cached, ids, weights)] = await conn.fetch("SELECT vector, latent_ids, latent_weights FROM embedding_cache")
-    assert len(stored) == engine.DIMENSIONS
+    assert len(stored) == embeddings.DIMENSIONS
     assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5
-    # Its latent terms are computed with it: distinct features, at unit length.
+    # Its latent terms are computed with it (distinct features, at unit length), and the vector is folded of them.
     assert 0 < len(ids) == len(set(ids)) == len(weights) <= embeddings.LATENTS
     assert sum(w * w for w in weights) == pytest.approx(1.0, abs=1e-4)
+    folded = embeddings.folded(embeddings.Latents(list(ids), list(weights)))
+    assert max(abs(a - b) for a, b in zip(folded, cached, strict=True)) < 1e-5
 
 
 async def test_a_listing_never_published_sends_meilisearch_nothing(client, conn, settings):
@@ -102,13 +104,13 @@ async def test_two_workers_needing_one_new_text_compute_its_vector_once(client, 
     assert created.status_code == 201, created.text
     [row] = await listings.rows_by_id(conn, [uuid.UUID(created.json()["id"])])
     computed: list[str] = []
-    original = embeddings.passages
+    original = embeddings.encoded
 
-    async def counted(texts: list[str]) -> list[list[float]]:
+    async def counted(texts: list[str]) -> tuple[list[list[float]], list[embeddings.Latents]]:
         computed.extend(texts)
         return await original(texts)
 
-    monkeypatch.setattr(embeddings, "passages", counted)
+    monkeypatch.setattr(embeddings, "encoded", counted)
 
     async def worker() -> list[list[float] | None]:
         other = await db.connect(database_url)
