@@ -59,7 +59,8 @@ class Candidate:
     terms: list[str] = field(default_factory=list)
     term_weight: float = 0.0
     bag: float = 0.0
-    semantic: float = 0.0
+    # None until both texts' latent terms are known (a listing just published may not have them yet).
+    semantic: float | None = None
 
 
 def probes(row: Listing) -> list[Probe]:
@@ -199,7 +200,7 @@ async def add_semantics(conn: asyncpg.Connection, gathered: list[tuple[Listing, 
         mine = known.get(own[row.id])
         for listing_id, c in candidates.items():
             other = known.get(theirs[listing_id])
-            c.semantic = semantic_score(embeddings.similarity(mine, other)) if mine and other else 0.0
+            c.semantic = semantic_score(embeddings.similarity(mine, other)) if mine and other else None
 
 
 async def gather(
@@ -296,22 +297,23 @@ def semantic_score(similarity: float) -> float:
     return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
-def relevance(c: Candidate, total_weight: float, semantic: bool) -> float:
+def relevance(c: Candidate, total_weight: float) -> float:
     """How much a candidate has in common with the listing, from 0 to 1, before constraints."""
     term_share = min(1.0, c.term_weight / total_weight) if total_weight else 0.0
-    if not semantic:
+    # Closeness not known yet is no evidence either way: the words' evidence then stands for the whole. Counting it
+    # as 0 ranked the offers whose latent terms had arrived above the others right after a catalogue was published
+    # (nDCG@10 on the first set 0.86 then, 0.915 settled).
+    if c.semantic is None:
         return (WEIGHT_TERMS * term_share + WEIGHT_BAG * c.bag) / (WEIGHT_TERMS + WEIGHT_BAG)
     return WEIGHT_SEMANTIC * c.semantic + WEIGHT_TERMS * term_share + WEIGHT_BAG * c.bag
 
 
-def rank(
-    row_view: dict[str, Any], candidates: dict[str, Candidate], found: list[Probe], semantic: bool
-) -> list[MatchItem]:
+def rank(row_view: dict[str, Any], candidates: dict[str, Candidate], found: list[Probe]) -> list[MatchItem]:
     """Score, explain and order candidates: constraint keepers before breakers of the same relevance."""
     total_weight = sum(p.weight for p in found)
     items = []
     for c in candidates.values():
-        base = relevance(c, total_weight, semantic)
+        base = relevance(c, total_weight)
         if base < MIN_RELEVANCE:
             continue
         demand, offer = (row_view, c.listing) if row_view["kind"] == "demand" else (c.listing, row_view)
@@ -326,7 +328,7 @@ def rank(
                 score=round(min(1.0, score), 4),
                 explanation=Explanation(
                     matched_terms=c.terms,
-                    semantic_similarity=round(c.semantic, 4),
+                    semantic_similarity=round(c.semantic or 0.0, 4),
                     constraints=checks,
                     broken_constraints=broken,
                 ),
@@ -355,7 +357,7 @@ async def ranked(
     started = time.perf_counter()
     candidates, found = await gather(conn, client, settings, row, vector)
     view = listings.public_json(row)
-    items = rank(view, candidates, found, vector is not None)[:limit]
+    items = rank(view, candidates, found)[:limit]
     return MatchResults(
         items=items, query_terms=[p.label for p in found], processing_ms=round((time.perf_counter() - started) * 1000)
     )

@@ -260,8 +260,8 @@ async def demand_scores(
         time.perf_counter() - reached_at,
     )
     scores: dict[Pair, float] = {}
-    for demand, vector, (candidates, found) in zip(demands, vectors, gathered, strict=True):
-        for item in matches.rank(listings.public_json(demand), candidates, found, vector is not None):
+    for demand, (candidates, found) in zip(demands, gathered, strict=True):
+        for item in matches.rank(listings.public_json(demand), candidates, found):
             if item.score < ALERT_MIN_SCORE:
                 continue
             offer_id = UUID(item.listing["id"])

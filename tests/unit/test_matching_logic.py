@@ -150,7 +150,7 @@ def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
     )
     stranger = matches.Candidate(listing=OFFER | {"id": "stranger"}, bag=0.1, semantic=0.1)
     probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
-    items = matches.rank(DEMAND, {"b": breaker, "k": keeper, "s": stranger}, probes, semantic=True)
+    items = matches.rank(DEMAND, {"b": breaker, "k": keeper, "s": stranger}, probes)
     assert [i.listing["id"] for i in items] == ["keeper", "breaker"]
     assert items[1].explanation.broken_constraints == ["trl"]
     assert items[0].score > items[1].score
@@ -161,8 +161,13 @@ def test_a_candidate_close_in_meaning_alone_is_kept_below_those_sharing_terms_an
     close = matches.Candidate(listing=OFFER | {"id": "close"}, semantic=0.9)
     far = matches.Candidate(listing=OFFER | {"id": "far"}, semantic=0.3)
     probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
-    items = matches.rank(DEMAND, {"c": close, "k": keeper, "f": far}, probes, semantic=True)
+    items = matches.rank(DEMAND, {"c": close, "k": keeper, "f": far}, probes)
     assert [i.listing["id"] for i in items] == ["keeper", "close"]
     assert items[1].score == pytest.approx(matches.WEIGHT_SEMANTIC * 0.9)
-    # Without the listing's own latent terms there is nothing to say the close one is close.
-    assert matches.rank(DEMAND, {"c": close}, probes, semantic=False) == []
+    # Without both texts' latent terms nothing says the close one is close; the others' words stand for the whole.
+    unknown = matches.Candidate(listing=OFFER | {"id": "unknown"})
+    assert matches.rank(DEMAND, {"u": unknown}, probes) == []
+    [alone] = matches.rank(DEMAND, {"k": keeper}, probes)
+    assert alone.score == pytest.approx(
+        (matches.WEIGHT_TERMS + matches.WEIGHT_BAG * 0.5) / (matches.WEIGHT_TERMS + matches.WEIGHT_BAG), abs=1e-4
+    )
