@@ -12,20 +12,15 @@ from matching.embeddings import Latents
 
 
 async def cached_vectors(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, list[float]]:
-    """Vectors already computed for these text hashes (with their latent terms)."""
-    rows = await conn.fetch(
-        "SELECT text_hash, vector FROM embedding_cache WHERE text_hash = ANY($1::bytea[]) AND latent_ids IS NOT NULL",
-        hashes,
-    )
+    """Vectors already computed for these text hashes."""
+    rows = await conn.fetch("SELECT text_hash, vector FROM embedding_cache WHERE text_hash = ANY($1::bytea[])", hashes)
     return {r["text_hash"]: list(r["vector"]) for r in rows}
 
 
 async def cached_latents(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[bytes, Latents]:
     """Latent terms already computed for these text hashes."""
     rows = await conn.fetch(
-        "SELECT text_hash, latent_ids, latent_weights FROM embedding_cache"
-        " WHERE text_hash = ANY($1::bytea[]) AND latent_ids IS NOT NULL",
-        hashes,
+        "SELECT text_hash, latent_ids, latent_weights FROM embedding_cache WHERE text_hash = ANY($1::bytea[])", hashes
     )
     return {r["text_hash"]: Latents(list(r["latent_ids"]), list(r["latent_weights"])) for r in rows}
 
@@ -33,12 +28,11 @@ async def cached_latents(conn: asyncpg.Connection, hashes: list[bytes]) -> dict[
 async def cache_vectors(
     conn: asyncpg.Connection, vectors: dict[bytes, list[float]], latents: dict[bytes, Latents]
 ) -> None:
-    """Remember freshly computed vectors and latent terms (a row cached before latents existed gets them now)."""
+    """Remember freshly computed vectors and latent terms."""
     if vectors:
         await conn.executemany(
             "INSERT INTO embedding_cache (text_hash, vector, latent_ids, latent_weights) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (text_hash) DO UPDATE SET vector = excluded.vector, latent_ids = excluded.latent_ids,"
-            " latent_weights = excluded.latent_weights",
+            " ON CONFLICT (text_hash) DO NOTHING",
             [(key, vector, latents[key].ids, latents[key].weights) for key, vector in vectors.items()],
         )
 
