@@ -56,6 +56,7 @@ class Explanation(ApiStruct, kw_only=True):
     """Why a listing was matched: the terms both share and each hard constraint."""
 
     matched_terms: list[str]
+    # How close the two texts are in meaning, 0–1 (their latent terms); 0 while either's are not computed yet.
     semantic_similarity: float
     constraints: dict[str, ConstraintCheck]
     broken_constraints: list[str]

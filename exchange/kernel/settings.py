@@ -19,7 +19,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meili_master_key: str = ""
     # Prepended to index names, so several deployments (or test runs) can share one Meilisearch.
     meili_index_prefix: str = ""
-    # Off turns the vector half of hybrid search off (keyword search and synonyms only).
+    # Off: no latent terms or vectors are computed, and matching goes by words alone (terms, keywords, glossary).
     embeddings: bool = True
     stripe_api_base: str = ""
     stripe_secret_key: str = ""
