@@ -159,7 +159,10 @@ def test_constraint_breakers_rank_below_keepers_of_the_same_relevance():
 def test_a_candidate_close_in_meaning_alone_is_kept_below_those_sharing_terms_and_a_far_one_is_not():
     keeper = matches.Candidate(listing=OFFER | {"id": "keeper"}, terms=["nước thải"], term_weight=2.0, bag=0.5)
     close = matches.Candidate(listing=OFFER | {"id": "close"}, semantic=0.9)
-    far = matches.Candidate(listing=OFFER | {"id": "far"}, semantic=0.3)
+    # Closeness alone that stays under the relevance floor.
+    far = matches.Candidate(
+        listing=OFFER | {"id": "far"}, semantic=0.8 * matches.MIN_RELEVANCE / matches.WEIGHT_SEMANTIC
+    )
     probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
     items = matches.rank(DEMAND, {"c": close, "k": keeper, "f": far}, probes)
     assert [i.listing["id"] for i in items] == ["keeper", "close"]
