@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from meilisearch_python_sdk.models.settings import MeilisearchSettings, UserProvidedEmbedder
 
 from exchange.kernel import db
 from exchange.kernel.outbox import OutboxRow
@@ -126,3 +127,21 @@ async def test_two_workers_needing_one_new_text_compute_its_vector_once(client, 
     assert first[0] is not None and second[0] is not None
     assert max(abs(a - b) for a, b in zip(first[0], second[0], strict=True)) < 1e-6
     assert computed == [documents.embedding_text(row)]
+
+
+async def test_an_index_set_up_with_an_older_embedder_loses_it_and_takes_documents(settings):
+    client = engine.open_client(settings)
+    uid = f"{settings.meili_index_prefix}older-{uuid.uuid4().hex[:8]}"
+    try:
+        await client.create_index(uid, primary_key="id", wait=True)
+        older = MeilisearchSettings(embedders={"e5": UserProvidedEmbedder(dimensions=384)})
+        await engine.wait_for(client, [await client.index(uid).update_settings(older)])
+        await engine.ensure_index(client, uid, "offer")
+        assert set((await client.index(uid).get_embedders()).embedders) == {engine.EMBEDDER}
+        # A document carrying only the current embedder's vector is taken (with the older one left, its batch failed).
+        vector = embeddings.folded(embeddings.Latents([5, 9], [0.6, 0.8]))
+        task = await client.index(uid).add_documents([{"id": "a", "title": "x", "_vectors": {engine.EMBEDDER: vector}}])
+        await engine.wait_for(client, [task])
+    finally:
+        await client.delete_index_if_exists(uid)
+        await client.aclose()
