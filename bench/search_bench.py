@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
@@ -148,10 +147,8 @@ async def shared_vectors(conn, rows: list[dict]) -> int:
 
 
 def text_of(row: dict) -> str:
-    """What the vector of a listing is computed from (its columns as documents.embedding_text reads them)."""
-    return documents.embedding_text(
-        SimpleNamespace(**{k: row.get(k) for k in ("title", "summary", "keywords", "description")})
-    )
+    """What the vector of a listing is computed from (its columns, read as a listing's view is)."""
+    return documents.view_embedding_text(row)
 
 
 async def default_index(pool, client, settings: Settings) -> str:
