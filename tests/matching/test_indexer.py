@@ -71,7 +71,7 @@ async def test_a_new_text_is_searchable_before_its_vector_and_gets_it_after(clie
     assert max(abs(a - b) for a, b in zip(stored, cached, strict=True)) < 1e-5
     # Its latent terms are computed with it (distinct features, at unit length), and the vector is folded of them.
     assert 0 < len(ids) == len(set(ids)) == len(weights) <= embeddings.LATENTS
-    assert not set(ids) & embeddings.COMMON
+    assert not set(ids) & embeddings.UNINFORMATIVE
     assert sum(w * w for w in weights) == pytest.approx(1.0, abs=1e-4)
     folded = embeddings.folded(embeddings.Latents(list(ids), list(weights)))
     assert max(abs(a - b) for a, b in zip(folded, cached, strict=True)) < 1e-5
