@@ -31,9 +31,9 @@ MAX_SUBSCRIPTIONS = 100
 # Queries per multi-search request when checking new listings against plain subscriptions.
 MULTI_SEARCH_CHUNK = 100
 # A demand's alert fires only for a clear match: its matches list goes lower, but an alert is an interruption. On
-# bench/matching_eval's first set this floor keeps 72 of 87 relevant pairs and lets through 37 of the 2,294 others
-# listed (0.25 kept 80 and let through 105; the previous weights' floor kept 79 and let through 52).
-ALERT_MIN_SCORE = 0.30
+# bench/matching_eval's first set this floor keeps 70 of 87 relevant pairs and lets through 51 of the 2,659 others
+# listed (0.35 kept 77 and let through 118; 0.45 kept 63 and let through 12).
+ALERT_MIN_SCORE = 0.40
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 

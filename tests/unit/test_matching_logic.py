@@ -174,3 +174,17 @@ def test_a_candidate_close_in_meaning_alone_is_kept_below_those_sharing_terms_an
     assert alone.score == pytest.approx(
         (matches.WEIGHT_TERMS + matches.WEIGHT_BAG * 0.5) / (matches.WEIGHT_TERMS + matches.WEIGHT_BAG), abs=1e-4
     )
+
+
+def test_a_candidate_whose_closeness_is_not_known_yet_counts_as_the_listings_typical_candidate():
+    words = {"terms": ["nước thải"], "term_weight": 2.0, "bag": 0.5}
+    near = matches.Candidate(listing=OFFER | {"id": "near"}, semantic=0.9, **words)
+    far = matches.Candidate(listing=OFFER | {"id": "far"}, semantic=0.3, **words)
+    unknown = matches.Candidate(listing=OFFER | {"id": "unknown"}, **words)
+    probes = [matches.Probe(label="nước thải", query="nuoc thai", weight=2.0)]
+    items = matches.rank(DEMAND, {"n": near, "f": far, "u": unknown}, probes)
+    assert [i.listing["id"] for i in items] == ["near", "unknown", "far"]
+    scores = {i.listing["id"]: i.score for i in items}
+    assert scores["unknown"] == pytest.approx((scores["near"] + scores["far"]) / 2, abs=1e-4)
+    # The explanation does not claim a closeness nobody measured.
+    assert next(i for i in items if i.listing["id"] == "unknown").explanation.semantic_similarity == 0.0
