@@ -6,6 +6,7 @@ from exchange.deals.consumers import consumers as deal_consumers
 from exchange.kernel import db, outbox
 from exchange.seed import demo_id, seed
 from payments.consumers import consumers as payment_consumers
+from tests.parties import settings_without_jobs  # noqa: F401 - overrides the settings fixture here
 from tests.support import bearer, operator_key
 
 
