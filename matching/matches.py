@@ -51,6 +51,10 @@ class Probe:
     label: str
     query: str
     weight: float
+    # The words of a keyword written with diacritics. Meilisearch compares words without them, so `nuôi ong` (keeping
+    # bees) also finds `nuôi` and `ống` (a pipe) in a shrimp farm's pump; a hit in a text written with diacritics counts
+    # only where it has these very words.
+    spelled: frozenset[str] | None = None
 
 
 @dataclass
@@ -87,8 +91,14 @@ def _probes(title: str, keywords: tuple[str, ...], summary: str, description: st
     for keyword in keywords[:MAX_KEYWORDS]:
         folded = engine.fold(keyword)
         if folded not in covered:
-            found.append(Probe(label=keyword.lower(), query=keyword, weight=1.5))
+            found.append(keyword_probe(keyword))
     return tuple(found)
+
+
+def keyword_probe(keyword: str) -> Probe:
+    """The probe of one of a listing's keywords."""
+    spelled = terms.spelled_words(keyword) if terms.has_diacritics(keyword) else None
+    return Probe(label=keyword.lower(), query=keyword, weight=1.5, spelled=spelled)
 
 
 def bag_query(row: Listing) -> str:
@@ -170,16 +180,30 @@ def collect(
 ) -> dict[str, Candidate]:
     """What the searches of queries_for found, by counterpart id (each hit's listing from `views` when given)."""
     candidates: dict[str, Candidate] = {}
+    written: dict[str, frozenset[str] | None] = {}
+
+    def listing_of(hit: dict[str, Any]) -> dict[str, Any]:
+        return hit["listing"] if views is None else views[hit["id"]]
 
     def candidate(hit: dict[str, Any]) -> Candidate:
-        listing = hit["listing"] if views is None else views[hit["id"]]
+        listing = listing_of(hit)
         return candidates.setdefault(listing["id"], Candidate(listing=listing))
+
+    def spelled_out(probe: Probe, hit: dict[str, Any]) -> bool:
+        if probe.spelled is None:
+            return True
+        listing = listing_of(hit)
+        if listing["id"] not in written:
+            written[listing["id"]] = written_words(listing)
+        words = written[listing["id"]]
+        return words is None or probe.spelled <= words
 
     for probe, result in zip(found, results, strict=False):
         for hit in result.hits:
-            c = candidate(hit)
-            c.terms.append(probe.label)
-            c.term_weight += probe.weight
+            if spelled_out(probe, hit):
+                c = candidate(hit)
+                c.terms.append(probe.label)
+                c.term_weight += probe.weight
     for hit in results[len(found)].hits:
         candidate(hit).bag = hit.get("_rankingScore", 0.0)
     # The vector search brings in the counterparts closest in meaning; how close each one is, the latent terms say.
@@ -187,6 +211,14 @@ def collect(
         for hit in results[len(found) + 1].hits:
             candidate(hit)
     return candidates
+
+
+def written_words(view: dict[str, Any]) -> frozenset[str] | None:
+    """The words of a Vietnamese listing written with diacritics, as written; None for any other listing."""
+    text = " ".join(
+        [view["title"], view.get("summary") or "", " ".join(view.get("keywords") or ()), view["description"]]
+    )
+    return terms.spelled_words(text) if view.get("language") == "vi" and terms.has_diacritics(text) else None
 
 
 async def add_semantics(conn: asyncpg.Connection, gathered: list[tuple[Listing, dict[str, Candidate]]]) -> None:

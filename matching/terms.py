@@ -1,6 +1,7 @@
 """Key terms: glossary terms found in a text, and the words a long text is best searched by."""
 
 import re
+import unicodedata
 from collections import Counter
 from functools import cache
 
@@ -8,6 +9,7 @@ from matching.engine import fold
 from matching.glossary import GLOSSARY
 
 _WORD = re.compile(r"[0-9a-z]+(?:[-.][0-9a-z]+)*")
+_SPELLED_WORD = re.compile(r"\w+")
 # Words that say nothing about which technology is meant, in either language (folded).
 FILLER = frozenset(
     """
@@ -61,3 +63,13 @@ def salient_words(text: str, limit: int) -> list[str]:
     """The most frequent informative words of a text (unaccented), for texts the glossary does not cover."""
     counts = Counter(w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in FILLER and not w.isdigit())
     return [w for w, _ in counts.most_common(limit)]
+
+
+def spelled_words(text: str) -> frozenset[str]:
+    """The words of a text as written: lower-case, with their diacritics."""
+    return frozenset(_SPELLED_WORD.findall(unicodedata.normalize("NFC", text.lower())))
+
+
+def has_diacritics(text: str) -> bool:
+    """Whether a text carries Vietnamese diacritics (or đ): written, not typed without them."""
+    return fold(text) != unicodedata.normalize("NFC", text.lower())

@@ -188,3 +188,30 @@ def test_a_candidate_whose_closeness_is_not_known_yet_counts_as_the_listings_typ
     assert scores["unknown"] == pytest.approx((scores["near"] + scores["far"]) / 2, abs=1e-4)
     # The explanation does not claim a closeness nobody measured.
     assert next(i for i in items if i.listing["id"] == "unknown").explanation.semantic_similarity == 0.0
+
+
+def test_a_keyword_written_with_diacritics_counts_only_where_a_text_written_with_them_has_its_very_words():
+    probe = matches.keyword_probe("Nuôi ong")
+    assert (probe.label, probe.spelled) == ("nuôi ong", {"nuôi", "ong"})
+    assert matches.keyword_probe("nuoi ong").spelled is None
+
+    def listing(listing_id: str, language: str, text: str) -> dict:
+        return OFFER | {"id": listing_id, "language": language, "title": text, "description": text, "keywords": []}
+
+    views = {
+        "pump": listing("pump", "vi", "Bơm ống nhựa cho ao nuôi tôm"),
+        "bees": listing("bees", "vi", "Máy quay mật cho hợp tác xã nuôi ong"),
+        "plain": listing("plain", "vi", "May quay mat cho hop tac xa nuoi ong"),
+        "english": listing("english", "en", "Honey extractor for beekeeping (nuoi ong) cooperatives"),
+    }
+
+    class Result:
+        def __init__(self, ids):
+            self.hits = [{"id": i} for i in ids]
+
+    # What Meilisearch returns for the keyword (it compares words without diacritics), then the word bag's hits.
+    found = matches.collect([Result(views), Result([])], [probe], semantic=False, views=views)
+    assert {k for k, c in found.items() if c.terms} == {"bees", "plain", "english"}
+    assert "pump" not in found
+    assert terms.spelled_words("Ống NHỰA, nuôi-ong") == {"ống", "nhựa", "nuôi", "ong"}
+    assert terms.has_diacritics("nuôi ong") and not terms.has_diacritics("nuoi ong")
