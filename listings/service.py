@@ -275,7 +275,7 @@ async def get(
 
 async def cached(cache: NotifiedCache | None, kind: str, listing_id: UUID) -> Rendered | None:
     """A listing as an anonymous caller sees it, from this process's copy; None when there is no copy to trust."""
-    if cache is None or not await cache.fence():
+    if cache is None or not await cache.up_to_date():
         return None
     kept: Kept | None = cache.entries.get(str(listing_id))
     if kept is None or kept.kind != kind:
@@ -436,7 +436,7 @@ class KeptPage(msgspec.Struct, frozen=True):
 
 async def cached_page(cache: NotifiedCache | None, key: str) -> bytes | None:
     """A page of public listings as an anonymous caller sees it, from this process's copy; None without one to trust."""
-    if cache is None or not await cache.fence():
+    if cache is None or not await cache.up_to_date():
         return None
     page: KeptPage | None = cache.snapshot(key)
     return page.body if page is not None and now() < page.until else None

@@ -32,6 +32,13 @@ Begin = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 between its transactions."""
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
+# How long a fence vouches for the listing cache of its process. Every request that changes a listing anyone can read
+# waits this long after its commit before it answers (provide_conn), so a fence that came back and was sent less than
+# this long ago was sent after every such change whose answer a reader can have seen: a read then needs no round trip
+# of its own. A change committed any other way (a job, SQL by hand) is applied within the same time.
+CACHE_LEASE_SECONDS = 0.02
+# A process's cache renews its lease while it is read, and stops this long after its last read.
+CACHE_RENEW_IDLE_SECONDS = 1.0
 
 # Snapshots are whole pages (up to ~150 KB at 100 items): a few hundred is plenty for the pages anonymous callers share.
 MAX_SNAPSHOTS = 200
@@ -121,14 +128,24 @@ def transactions(state: State) -> Begin:
 
     @contextlib.asynccontextmanager
     async def begin() -> AsyncIterator[asyncpg.Connection]:
-        async with borrowed(state) as conn, conn.transaction():
-            yield conn
+        async with borrowed(state) as conn:
+            async with conn.transaction():
+                yield conn
+                changed = await public_listing_changed(conn)
+        if changed:
+            await asyncio.sleep(CACHE_LEASE_SECONDS)
 
     return begin
 
 
+async def public_listing_changed(conn: asyncpg.Connection) -> bool:
+    """Whether the open transaction changed a listing anyone can read (set by the listings' trigger)."""
+    return await conn.fetchval("SELECT current_setting('techmart.public_listing_changed', true) = 'on'") is True
+
+
 async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
+    changed = False
     async with borrowed(state) as conn:
         if request.method in _READ_ONLY:
             # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
@@ -136,6 +153,10 @@ async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg
             return
         async with conn.transaction():
             yield conn
+            changed = await public_listing_changed(conn)
+    if changed:
+        # After the connection is back in the pool: the wait holds nothing but this answer.
+        await asyncio.sleep(CACHE_LEASE_SECONDS)
 
 
 class NotifiedCache:
@@ -172,6 +193,12 @@ class NotifiedCache:
         self._senders: set[asyncio.Task[None]] = set()  # the loop only keeps weak references to tasks
         self._reconnect: asyncio.Task[None] | None = None
         self._closed = False
+        # Until when (monotonic clock) the last fence that came back vouches for this process, and when it was last
+        # read: a task renews the fence while reads come in.
+        self._fresh_until = 0.0
+        self._read_at = 0.0
+        self._reading = asyncio.Event()
+        self._renewer: asyncio.Task[None] | None = None
 
     async def open(self) -> "NotifiedCache":
         """Connect and LISTEN; the cache starts empty."""
@@ -191,12 +218,15 @@ class NotifiedCache:
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
+        self._fresh_until = 0.0
         self._conns = conns
         loop = asyncio.get_running_loop()
         for conn in conns:
             task = loop.create_task(self._send_fences(conn))
             self._senders.add(task)
             task.add_done_callback(self._senders.discard)
+        if self._renewer is None:
+            self._renewer = loop.create_task(self._renew())
         return self
 
     async def close(self) -> None:
@@ -204,6 +234,8 @@ class NotifiedCache:
         self._closed = True
         if self._reconnect is not None:
             self._reconnect.cancel()
+        if self._renewer is not None:
+            self._renewer.cancel()
         conns, self._conns = self._conns, []
         self._settle()
         self.entries.clear()
@@ -238,6 +270,9 @@ class NotifiedCache:
         self.entries.clear()
         self.snapshots.clear()
         self.epoch += 1
+        # A fence that came back before the loss still vouches for the changes committed before it was sent, but
+        # nothing kept survives the loss anyway: reads go to the database until a new connection has fenced.
+        self._fresh_until = 0.0
         self._settle()
         if not self._closed and (self._reconnect is None or self._reconnect.done()):
             self._reconnect = asyncio.get_running_loop().create_task(self._reopen())
@@ -261,6 +296,23 @@ class NotifiedCache:
             self._idle.pop().set_result(True)
         return await waiter
 
+    async def up_to_date(self) -> bool:
+        """Like fence(), without a round trip of its own while a recent fence still vouches for this moment."""
+        self._read_at = time.monotonic()
+        self._reading.set()
+        if self._conns and self._read_at < self._fresh_until:
+            return True
+        return await self.fence()
+
+    async def _renew(self) -> None:
+        # Fences sent often enough that the lease rarely runs out while the cache is read; none while it is not.
+        while not self._closed:
+            if time.monotonic() - self._read_at > CACHE_RENEW_IDLE_SECONDS:
+                self._reading.clear()
+                await self._reading.wait()
+            await self.fence()
+            await asyncio.sleep(CACHE_LEASE_SECONDS / 4)
+
     async def _send_fences(self, conn: asyncpg.Connection) -> None:
         # One round trip serves every caller that arrived before it was sent; later ones wait for the next, which
         # leaves over whichever connection is free first.
@@ -274,9 +326,12 @@ class NotifiedCache:
             batch, self._waiting, self._woken = self._waiting, [], False
             ok = False
             try:
+                sent = time.monotonic()
                 await conn.execute("SELECT 1")
                 # A connection let go while the fence was out promises nothing.
                 ok = conn in self._conns
+                if ok:
+                    self._fresh_until = max(self._fresh_until, sent + CACHE_LEASE_SECONDS)
             except Exception:  # noqa: BLE001 - whatever failed, this fence promises nothing and the callers read the database
                 self._lost(conn)
             for waiter in batch:
