@@ -123,19 +123,23 @@ async def borrowed(state: State) -> AsyncIterator[asyncpg.Connection]:
         state.db_gate.release()
 
 
+@contextlib.asynccontextmanager
+async def written(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction on a connection of the pool; once it has committed a change to a listing anyone can read, the
+    listing caches' lease is waited out before the caller goes on to answer."""
+    changed = False
+    async with borrowed(state) as conn:
+        async with conn.transaction():
+            yield conn
+            changed = await public_listing_changed(conn)
+    if changed:
+        # After the connection is back in the pool: the wait holds nothing but this answer.
+        await asyncio.sleep(CACHE_LEASE_SECONDS)
+
+
 def transactions(state: State) -> Begin:
     """Short transactions on the request pool, each waited for like any request's connection."""
-
-    @contextlib.asynccontextmanager
-    async def begin() -> AsyncIterator[asyncpg.Connection]:
-        async with borrowed(state) as conn:
-            async with conn.transaction():
-                yield conn
-                changed = await public_listing_changed(conn)
-        if changed:
-            await asyncio.sleep(CACHE_LEASE_SECONDS)
-
-    return begin
+    return lambda: written(state)
 
 
 async def public_listing_changed(conn: asyncpg.Connection) -> bool:
@@ -145,18 +149,13 @@ async def public_listing_changed(conn: asyncpg.Connection) -> bool:
 
 async def provide_conn(request: Request, state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Yield one connection; a write runs inside one transaction: commit on success, roll back on any exception."""
-    changed = False
-    async with borrowed(state) as conn:
-        if request.method in _READ_ONLY:
-            # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
+    if request.method in _READ_ONLY:
+        # One statement needs no BEGIN/COMMIT round trips; reads that need a snapshot open their own.
+        async with borrowed(state) as conn:
             yield conn
-            return
-        async with conn.transaction():
-            yield conn
-            changed = await public_listing_changed(conn)
-    if changed:
-        # After the connection is back in the pool: the wait holds nothing but this answer.
-        await asyncio.sleep(CACHE_LEASE_SECONDS)
+        return
+    async with written(state) as conn:
+        yield conn
 
 
 class NotifiedCache:
@@ -169,7 +168,8 @@ class NotifiedCache:
     change committed before it was called (a withdraw whose response the caller has seen, in any process) has
     dropped its key. Every connection listens, so a fence may go over whichever is idle: a second one lets a fence
     leave while the one before is still out. Without listening connections fence() is False and the caller reads the
-    database.
+    database. Reads use up_to_date(): a fence that came back vouches for CACHE_LEASE_SECONDS from when it was sent,
+    because every request that changes a public listing waits that long after its commit before it answers (written).
     """
 
     def __init__(self, dsn: str, channel: str, max_entries: int, listeners: int = 2) -> None:
