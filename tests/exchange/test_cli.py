@@ -73,7 +73,10 @@ async def test_worker_stores_expiry(client, conn, database_url):
                 break
             await asyncio.sleep(0.1)
         assert status == "expired"
-        events = await conn.fetch("SELECT payload FROM outbox WHERE aggregate_id = $1::uuid ORDER BY id", offer["id"])
+        events = await conn.fetch(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1::uuid AND topic = 'listing.changed' ORDER BY id",
+            offer["id"],
+        )
         assert events[-1]["payload"]["status"] == "expired"
     finally:
         worker.terminate()

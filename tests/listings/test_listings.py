@@ -12,7 +12,10 @@ from tests.support import bearer, demand_body, offer_body, operator_key, publish
 
 
 async def _outbox(conn, listing_id):
-    rows = await conn.fetch("SELECT payload FROM outbox WHERE aggregate_id = $1 ORDER BY id", listing_id)
+    """The statuses of a listing's change events, in order (the background jobs add events of their own about it)."""
+    rows = await conn.fetch(
+        "SELECT payload FROM outbox WHERE aggregate_id = $1 AND topic = 'listing.changed' ORDER BY id", listing_id
+    )
     return [r["payload"]["status"] for r in rows]
 
 
