@@ -33,7 +33,7 @@ between its transactions."""
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
 # How long a fence vouches for the listing cache of its process. Every request that changes a listing anyone can read
-# waits this long after its commit before it answers (provide_conn), so a fence that came back and was sent less than
+# waits this long after its commit before it answers (written), so a fence that came back and was sent less than
 # this long ago was sent after every such change whose answer a reader can have seen: a read then needs no round trip
 # of its own. A change committed any other way (a job, SQL by hand) is applied within the same time.
 CACHE_LEASE_SECONDS = 0.02
