@@ -215,10 +215,13 @@ def collect(
 
 def written_words(view: dict[str, Any]) -> frozenset[str] | None:
     """The words of a Vietnamese listing written with diacritics, as written; None for any other listing."""
-    text = " ".join(
-        [view["title"], view.get("summary") or "", " ".join(view.get("keywords") or ()), view["description"]]
-    )
-    return terms.spelled_words(text) if view.get("language") == "vi" and terms.has_diacritics(text) else None
+    return _written_words(documents.view_embedding_text(view), view.get("language"))
+
+
+# A burst's matcher collects the same batch offers for every demand it reaches: each offer's text is read once.
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _written_words(text: str, language: str | None) -> frozenset[str] | None:
+    return terms.spelled_words(text) if language == "vi" and terms.has_diacritics(text) else None
 
 
 async def add_semantics(conn: asyncpg.Connection, gathered: list[tuple[Listing, dict[str, Candidate]]]) -> None:
