@@ -1,6 +1,6 @@
 -- A transaction that changes a listing anyone can read (one published before or after the change) says so in a
 -- transaction-local setting: the service's request then waits out the listing cache's lease before it answers
--- (exchange.kernel.db.provide_conn), so no process serves its old copy once the writer has had the answer.
+-- (exchange.kernel.db.written), so no process serves its old copy once the writer has had the answer.
 CREATE OR REPLACE FUNCTION listings_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('listing_changed', (CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END)::text);
