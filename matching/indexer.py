@@ -3,8 +3,9 @@
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -18,6 +19,7 @@ from exchange.kernel.settings import Settings
 from listings import public as listings
 from listings.public import Listing
 from matching import documents, embeddings, engine, repo
+from matching.embeddings import Latents
 
 log = logging.getLogger("matching.indexer")
 
@@ -27,6 +29,8 @@ REINDEX_PAGE = 1000
 # Computing vectors takes about 0.2 s a listing: small batches keep each transaction short.
 VECTOR_BATCH_SIZE = 10
 LISTING_CHANGED = ListingChanged.__struct_config__.tag
+
+T = TypeVar("T")
 
 
 def text_key(row: Listing) -> bytes:
@@ -47,17 +51,37 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
     if not enabled:
         return [None] * len(rows)
     keys = [text_key(r) for r in rows]
-    known = await repo.cached_vectors(conn, keys)
-    if unknown := [k for k in keys if k not in known]:
-        # Another worker computing the same text holds its lock until its vector is cached: wait, then reuse it.
-        await repo.lock_texts(conn, unknown)
-        known.update(await repo.cached_vectors(conn, unknown))
-    missing = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True) if k not in known}
-    vectors, latents = await embeddings.encoded(list(missing.values()))
-    fresh = dict(zip(missing, vectors, strict=True))
-    await repo.cache_vectors(conn, fresh, dict(zip(missing, latents, strict=True)))
-    known.update(fresh)
+    texts = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True)}
+    known = await encoded_once(conn, texts, repo.cached_vectors, lambda vector, _: vector)
     return [known[k] for k in keys]
+
+
+async def encoded_once(
+    conn: asyncpg.Connection,
+    texts: dict[bytes, str],
+    cached: Callable[[asyncpg.Connection, list[bytes]], Awaitable[dict[bytes, T]]],
+    part: Callable[[list[float], Latents], T],
+    wait: bool = True,
+) -> dict[bytes, T]:
+    """What `cached` reads of each text (by its hash), computing and caching first the texts nobody has yet.
+
+    A text another process is computing is waited for and its result reused; without `wait` it is left out."""
+    known = await cached(conn, list(texts))
+    if unknown := [k for k in texts if k not in known]:
+        # The locks are held until the results are cached, even on a connection outside any transaction (a request's).
+        async with conn.transaction():
+            if wait:
+                await repo.lock_texts(conn, unknown)
+            else:
+                unknown = await repo.texts_locked_if_free(conn, unknown)
+            known.update(await cached(conn, unknown))
+            missing = {k: texts[k] for k in unknown if k not in known}
+            vectors, latents = await embeddings.encoded(list(missing.values()))
+            await repo.cache_vectors(
+                conn, dict(zip(missing, vectors, strict=True)), dict(zip(missing, latents, strict=True))
+            )
+            known.update((k, part(v, t)) for k, v, t in zip(missing, vectors, latents, strict=True))
+    return known
 
 
 async def push(

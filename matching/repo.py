@@ -37,13 +37,25 @@ async def cache_vectors(
         )
 
 
+# The advisory lock of a text hash h: its first 8 bytes.
+_TEXT_LOCK = "('x' || substr(encode(h, 'hex'), 1, 16))::bit(64)::bigint"
+
+
 async def lock_texts(conn: asyncpg.Connection, hashes: list[bytes]) -> None:
     """Serialise the computing of these texts' vectors until this transaction ends (in one order: no deadlock)."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(('x' || substr(encode(h, 'hex'), 1, 16))::bit(64)::bigint)"
-        " FROM (SELECT DISTINCT h FROM unnest($1::bytea[]) AS h ORDER BY h) AS ordered",
+        f"SELECT pg_advisory_xact_lock({_TEXT_LOCK}) FROM (SELECT DISTINCT h FROM unnest($1::bytea[]) AS h ORDER BY h) AS o",
         hashes,
     )
+
+
+async def texts_locked_if_free(conn: asyncpg.Connection, hashes: list[bytes]) -> list[bytes]:
+    """Those of these texts no other transaction is computing, locked until this one ends; it waits for none."""
+    rows = await conn.fetch(
+        f"SELECT h FROM (SELECT DISTINCT h FROM unnest($1::bytea[]) AS h) AS d WHERE pg_try_advisory_xact_lock({_TEXT_LOCK})",
+        hashes,
+    )
+    return [r["h"] for r in rows]
 
 
 async def lock_listings(conn: asyncpg.Connection, ids: list[UUID]) -> None:
