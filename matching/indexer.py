@@ -26,8 +26,10 @@ log = logging.getLogger("matching.indexer")
 BATCH_SIZE = 100
 # Listings read and sent per page when rebuilding an index.
 REINDEX_PAGE = 1000
-# Computing vectors takes about 0.2 s a listing: small batches keep each transaction short.
-VECTOR_BATCH_SIZE = 10
+# Computing vectors takes about 0.2 s a listing. Each batch is one Meilisearch task and, once announced, one matching
+# pass over every demand its offers reach: in a burst of 200 offers with 700 subscribed demands, batches of 25 instead
+# of 10 took Meilisearch 11-12 CPU-seconds instead of 19 and PostgreSQL 4 instead of 8. A lone listing goes alone.
+VECTOR_BATCH_SIZE = 25
 LISTING_CHANGED = ListingChanged.__struct_config__.tag
 
 T = TypeVar("T")

@@ -328,14 +328,18 @@ async def gather_many(
     and reading the whole listing of every hit out of the index made most of a burst's matching time."""
     ids = sorted(r.id for r in only)
     views = {str(r.id): listings.public_json(r) for r in only}
-    planned = [
-        queries_for(settings, row, vector, ids, exclude_owner=False, retrieve=("id",))
-        for row, vector in zip(rows, vectors, strict=True)
-    ]
+    # Limited to these counterparts, a listing's vector search would bring back every public one of them (its limit is
+    # at least their number): they are all candidates of a listing with a vector, without one search per listing.
+    now = datetime.now(UTC)
+    near = [str(r.id) for r in only if listings.is_public(r, now)]
+    planned = [queries_for(settings, row, None, ids, exclude_owner=False, retrieve=("id",)) for row in rows]
     gathered = []
     results_of = await searched_many(client, [queries for queries, _ in planned])
     for row, (_, found), vector, results in zip(rows, planned, vectors, results_of, strict=True):
-        candidates = collect(results, found, vector is not None, views)
+        candidates = collect(results, found, False, views)
+        if vector is not None:
+            for listing_id in near:
+                candidates.setdefault(listing_id, Candidate(listing=views[listing_id]))
         candidates = {k: c for k, c in candidates.items() if c.listing["owner_org_id"] != str(row.owner_org_id)}
         gathered.append((candidates, found))
     await add_semantics(
