@@ -18,12 +18,15 @@ import httpx
 
 from bench import search_corpus
 from bench.http_bench import Started, expect, percentile, run_async, run_measured
+from matching.subscriptions import ALERT_MIN_SCORE
 from tests.support import bearer
 
 POLL_SECONDS = 0.02
 SETUP_TIMEOUT = 900.0
 ENTERPRISES = 40
 INSTITUTES = 4
+# Demands whose alerts about the burst are checked against their matches lists.
+CHECKED_DEMANDS = 100
 # Query subscriptions: a topic's name in one language, with one filter each, as members would write them.
 FILTERS = ({}, {"trl_min": 5}, {"region": "79"}, {"transfer_mode": ["license"]})
 
@@ -184,6 +187,50 @@ async def active_subscriptions(database_url: str, keep: int | None) -> int:
         await conn.close()
 
 
+async def alerts_against_lists(url: str, database_url: str, operator: str, ids: list[str]) -> str:
+    """Whether the burst's alerts to demands carry the score each demand's matches list shows, and miss none of it."""
+    await wait_settled(database_url, SETUP_TIMEOUT)
+    conn = await asyncpg.connect(database_url)
+    try:
+        demands = await conn.fetch(
+            "SELECT s.id, s.demand_id::text AS demand FROM subscriptions s WHERE s.demand_id IS NOT NULL AND s.active"
+            " AND EXISTS (SELECT 1 FROM notifications n WHERE n.subscription_id = s.id AND n.listing_id = ANY($1::uuid[]))"
+            " ORDER BY s.demand_id LIMIT $2",
+            ids,
+            CHECKED_DEMANDS,
+        )
+        told = {
+            (r["demand"], r["offer"]): r["score"]
+            for r in await conn.fetch(
+                "SELECT s.demand_id::text AS demand, n.listing_id::text AS offer, n.score FROM notifications n"
+                " JOIN subscriptions s ON s.id = n.subscription_id WHERE s.id = ANY($1::uuid[])",
+                [d["id"] for d in demands],
+            )
+        }
+        twice = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM notifications GROUP BY subscription_id, listing_id HAVING count(*) > 1) t"
+        )
+    finally:
+        await conn.close()
+    burst = set(ids)
+    listed: dict[tuple[str, str], float] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=120.0, trust_env=False) as client:
+        for d in demands:
+            response = await client.get(f"/v1/demands/{d['demand']}/matches?limit=100", headers=bearer(operator))
+            for item in expect(response, 200)["items"]:
+                if item["listing"]["id"] in burst:
+                    listed[(d["demand"], item["listing"]["id"])] = item["score"]
+    told_burst = {pair: score for pair, score in told.items() if pair[1] in burst}
+    same = sum(1 for pair, score in told_burst.items() if abs(listed.get(pair, -1.0) - score) <= 1e-4)
+    unlisted = sum(1 for pair in told_burst if pair not in listed)
+    missed = sum(1 for pair, score in listed.items() if score >= ALERT_MIN_SCORE and pair not in told_burst)
+    return (
+        f"alerts of the burst checked against the matches lists of {len(demands)} demands: {same} of {len(told_burst)}"
+        f" with the list's score, {unlisted} of an offer not in the list, {missed} list matches >= {ALERT_MIN_SCORE}"
+        f" told no alert; (subscription, listing) pairs told twice: {twice}"
+    )
+
+
 def line(label: str, latencies: list[float], told: int, extra: str = "") -> str:
     """One row of the table: percentiles in ms."""
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
@@ -226,6 +273,7 @@ def measure(args: argparse.Namespace, started: Started) -> int:
     latencies, span, vectors_in, told = run_async(burst(url, stack.database_url, operator, ids[2 * args.single :]))
     rows.append(line(f"burst of {args.burst}, {active} subscriptions", latencies, told, f" {span:.1f} |"))
     rows.append(f"(the burst's last vector was in {vectors_in:.1f} s after the first approval was sent)")
+    rows.append(run_async(alerts_against_lists(url, stack.database_url, operator, ids[2 * args.single :])))
     print(f"{demands} published demands (their own subscriptions) + {queries} query subscriptions with filters")
     print("time from the approve response until the matcher has recorded every notification of the offer (ms):")
     print("| run | offers | p50 | p99 | max | notifications | all told (s) |")

@@ -263,7 +263,16 @@ async def gather(
     queries, found = queries_for(settings, row, vector)
     async with engine.unavailable_as_503():
         results = await client.multi_search(queries)
-    candidates = collect(results, found, vector is not None)
+        candidates = collect(results, found, vector is not None)
+        if candidates:
+            # Each search keeps its best CANDIDATES: a candidate may also match a probe beyond another search's best.
+            # The probes are asked again among the candidates alone, so that a score depends on the two listings only,
+            # the same as an alert's (whose searches look among the new listings alone).
+            ids = sorted(UUID(listing_id) for listing_id in candidates)
+            again, _ = queries_for(settings, row, None, ids, retrieve=("id",))
+            views = {listing_id: c.listing for listing_id, c in candidates.items()}
+            evidence = collect(await client.multi_search(again), found, False, views)
+            candidates = {k: evidence.get(k, Candidate(listing=c.listing)) for k, c in candidates.items()}
     if vector is not None:
         await add_semantics(conn, [(row, candidates, found)])
     return candidates, found

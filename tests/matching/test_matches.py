@@ -4,7 +4,7 @@ import uuid
 
 from listings import public as listings
 from matching import engine, matches, terms
-from tests.matching.waiting import indexed
+from tests.matching.waiting import indexed, settled
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
 
 SEAFOOD_OFFER = offer_body(
@@ -193,3 +193,32 @@ async def test_a_topic_no_glossary_knows_is_matched_across_languages_by_latent_t
     assert items[0]["explanation"]["semantic_similarity"] > 0
     # The unrelated offer shares nothing with the demand: left out, or far below.
     assert all(i["score"] < items[0]["score"] / 2 for i in items if i["listing"]["id"] == bridge["id"])
+
+
+async def test_a_candidates_score_does_not_depend_on_how_many_hits_each_search_keeps(client, conn, monkeypatch):
+    operator, institute, enterprise = await parties(client, conn)
+    bodies = [
+        SEAFOOD_OFFER,
+        offer_body(),
+        offer_body(title="Xử lý nước thải chế biến thủy sản bằng màng MBR", keywords=["nước thải", "MBR", "thủy sản"]),
+    ]
+    offers = [await published(client, "offer", institute, operator, body) for body in bodies]
+    demand = await published(
+        client, "demand", enterprise, operator, demand_body(title="Cần công nghệ xử lý nước thải chế biến thủy sản")
+    )
+    for listing in (*offers, demand):
+        await settled(conn, listing["id"])
+    url = f"/v1/demands/{demand['id']}/matches"
+
+    async def scores() -> dict[str, float]:
+        response = await client.get(url, headers=bearer(enterprise))
+        assert response.status_code == 200, response.text
+        return {item["listing"]["id"]: item["score"] for item in response.json()["items"]}
+
+    every = await scores()
+    # Each search keeps its single best hit: the candidates are those bests, and each is scored on all it matches,
+    # as an alert (which searches among the new listings alone) scores it.
+    monkeypatch.setattr(matches, "CANDIDATES", 1)
+    best = await scores()
+    assert len(best) >= 2 and set(best) <= set(every)
+    assert best == {listing_id: every[listing_id] for listing_id in best}
