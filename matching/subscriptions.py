@@ -34,6 +34,8 @@ MULTI_SEARCH_CHUNK = 100
 # bench/matching_eval's first set this floor keeps 70 of 87 relevant pairs and lets through 51 of the 2,659 others
 # listed (0.35 kept 77 and let through 118; 0.45 kept 63 and let through 12).
 ALERT_MIN_SCORE = 0.40
+# Reached by this share of the subscribed demands, a batch of offers is matched against all of them.
+REACH_ALL_SHARE = 0.5
 LISTING_KIND = {"offers": "offer", "demands": "demand"}
 
 
@@ -242,9 +244,12 @@ async def demand_scores(
         for demand_id in found:
             reached.setdefault(UUID(demand_id), []).append(offer.id)
     reached_at = time.perf_counter()
+    # The offers' own searches can leave out a demand whose own probes would find one of them. When they reach most
+    # subscribed demands (a burst), leaving out the rest saves little: every one is asked, and none is missed.
+    every = len(reached) >= REACH_ALL_SHARE * len({sub.demand_id for sub in subs})
     subs_of: dict[UUID, list[SubscriptionRow]] = {}
     for sub in subs:
-        if sub.demand_id in reached:
+        if every or sub.demand_id in reached:
             subs_of.setdefault(sub.demand_id, []).append(sub)
     now = datetime.now(UTC)
     demands = [d for d in await listings.rows_by_id(conn, list(subs_of)) if listings.is_public(d, now)]

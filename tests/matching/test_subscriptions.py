@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from exchange.app import create_app
 from exchange.kernel.settings import Settings
-from matching import subscriptions
+from matching import matches, subscriptions
 from matching.notify import MAX_ATTEMPTS, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, post, verify
 from tests.matching.waiting import settled, until
 from tests.support import bearer, demand_body, offer_body, operator_key, published, verified_org
@@ -511,3 +511,36 @@ async def test_offers_matched_in_one_batch_alert_each_demand_once_with_its_match
         list(offer_ids),
     )
     assert rows == 0
+
+
+async def test_offers_reaching_most_subscribed_demands_are_matched_against_every_one(client, conn, monkeypatch):
+    operator, institute, _ = await parties(client, conn)
+    enterprises = [(await verified_org(client, operator, "enterprise"))[1] for _ in range(3)]
+    bodies = [
+        demand_body(),
+        demand_body(title="Cần công nghệ xử lý nước thải chế biến thủy sản", language="vi"),
+        demand_body(title="Compact MBR unit for seafood processing wastewater", keywords=["MBR", "wastewater"]),
+    ]
+    demands = [await published(client, "demand", key, operator, b) for key, b in zip(enterprises, bodies, strict=True)]
+    for demand in demands:
+        await settled(conn, demand["id"])
+    real = matches.reached_many
+
+    async def two_of_three(*args: Any) -> list[set[str]]:
+        # The offer's own searches, left to reach the first two demands at most: as when the third is beyond them.
+        return [found & {demands[0]["id"], demands[1]["id"]} for found in await real(*args)]
+
+    monkeypatch.setattr(matches, "reached_many", two_of_three)
+    offer = await published(client, "offer", institute, operator, offer_body(title="Xử lý nước thải thủy sản bằng MBR"))
+    await settled(conn, offer["id"])
+
+    demand, key = demands[2], enterprises[2]
+    [auto] = [s for s in (await client.get("/v1/subscriptions", headers=bearer(key))).json()["items"] if s["demand_id"]]
+    listed = await client.get(f"/v1/demands/{demand['id']}/matches?limit=50", headers=bearer(key))
+    assert listed.status_code == 200, listed.text
+    [score] = [i["score"] for i in listed.json()["items"] if i["listing"]["id"] == offer["id"]]
+    assert score >= subscriptions.ALERT_MIN_SCORE
+    # Two of the three subscribed demands reached: the third is asked too, and told at its list's score.
+    assert [(n["listing_id"], n["score"]) for n in await notifications(client, key, auto["id"])] == [
+        (offer["id"], score)
+    ]
