@@ -259,7 +259,8 @@ async def add_semantics(
 async def gather(
     conn: asyncpg.Connection, client: AsyncClient, settings: Settings, row: Listing, vector: list[float] | None
 ) -> tuple[dict[str, Candidate], list[Probe]]:
-    """Run every probe, the word bag and the listing's own vector in one multi-search; collect candidates."""
+    """Run every probe, the word bag and the listing's own vector in one multi-search; score what they found on the
+    probes and the bag asked again among those candidates alone."""
     queries, found = queries_for(settings, row, vector)
     async with engine.unavailable_as_503():
         results = await client.multi_search(queries)
