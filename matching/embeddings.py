@@ -77,9 +77,12 @@ class Latents(NamedTuple):
     weights: list[float]
 
 
-def text_hash(text: str) -> bytes:
-    """The cache key of a text under this model: of what the model reads of it, so texts alike there share a vector."""
-    return hashlib.sha256(f"{MODEL}\n{text[:MAX_CHARS]}".encode()).digest()
+def text_hash(text: str, restored: bool = False) -> bytes:
+    """The cache key of a text under this model: of what the model reads of it, so texts alike there share a vector.
+
+    A text read with its diacritics restored (matching.spelling) has a key of its own."""
+    read = f"{MODEL}+restored-diacritics" if restored else MODEL
+    return hashlib.sha256(f"{read}\n{text[:MAX_CHARS]}".encode()).digest()
 
 
 def _latents_of(text: str) -> Latents:

@@ -1,9 +1,10 @@
 """The indexer: drains listing events from the outbox into Meilisearch, and rebuilds the indexes."""
 
 import contextlib
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -18,7 +19,7 @@ from exchange.kernel.outbox import OutboxRow
 from exchange.kernel.settings import Settings
 from listings import public as listings
 from listings.public import Listing
-from matching import documents, embeddings, engine, repo
+from matching import documents, embeddings, engine, repo, spelling
 from matching.embeddings import Latents
 
 log = logging.getLogger("matching.indexer")
@@ -37,7 +38,14 @@ T = TypeVar("T")
 
 def text_key(row: Listing) -> bytes:
     """The cache key of the text a listing's vector is computed from."""
-    return embeddings.text_hash(documents.embedding_text(row))
+    text = documents.embedding_text(row)
+    return embeddings.text_hash(text, spelling.restorable(text, row.language))
+
+
+class SpellingsSeen(outbox.Event, frozen=True, kw_only=True, tag="listing.spellings_seen"):
+    """A public Vietnamese listing written with diacritics: its spellings are to be counted (once per text)."""
+
+    id: UUID
 
 
 class VectorNeeded(outbox.Event, frozen=True, kw_only=True, tag="listing.vector_needed"):
@@ -54,7 +62,8 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
         return [None] * len(rows)
     keys = [text_key(r) for r in rows]
     texts = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True)}
-    known = await encoded_once(conn, texts, repo.cached_vectors, lambda vector, _: vector)
+    restore = {k for k, r in zip(keys, rows, strict=True) if spelling.restorable(texts[k], r.language)}
+    known = await encoded_once(conn, texts, repo.cached_vectors, lambda vector, _: vector, restore=restore)
     return [known[k] for k in keys]
 
 
@@ -64,10 +73,12 @@ async def encoded_once(
     cached: Callable[[asyncpg.Connection, list[bytes]], Awaitable[dict[bytes, T]]],
     part: Callable[[list[float], Latents], T],
     wait: bool = True,
+    restore: Collection[bytes] = (),
 ) -> dict[bytes, T]:
     """What `cached` reads of each text (by its hash), computing and caching first the texts nobody has yet.
 
-    A text another process is computing is waited for and its result reused; without `wait` it is left out."""
+    A text another process is computing is waited for and its result reused; without `wait` it is left out. The
+    texts in `restore` (Vietnamese typed without diacritics) are read with their diacritics restored."""
     known = await cached(conn, list(texts))
     if unknown := [k for k in texts if k not in known]:
         # The locks are held until the results are cached, even on a connection outside any transaction (a request's).
@@ -78,12 +89,33 @@ async def encoded_once(
                 unknown = await repo.texts_locked_if_free(conn, unknown)
             known.update(await cached(conn, unknown))
             missing = {k: texts[k] for k in unknown if k not in known}
-            vectors, latents = await embeddings.encoded(list(missing.values()))
+            read = await restored(conn, missing, restore)
+            vectors, latents = await embeddings.encoded(list(read.values()))
             await repo.cache_vectors(
                 conn, dict(zip(missing, vectors, strict=True)), dict(zip(missing, latents, strict=True))
             )
             known.update((k, part(v, t)) for k, v, t in zip(missing, vectors, latents, strict=True))
     return known
+
+
+async def restored(conn: asyncpg.Connection, texts: dict[bytes, str], restore: Collection[bytes]) -> dict[bytes, str]:
+    """What the model reads of each text: those in `restore` with the diacritics the catalogue spells them with."""
+    plain = {k: text[: embeddings.MAX_CHARS] for k, text in texts.items() if k in restore}
+    if not plain:
+        return texts
+    known = await repo.spellings_of(conn, [w for text in plain.values() for w in spelling.wanted(text)])
+    return {k: spelling.restored(plain[k], known) if k in plain else text for k, text in texts.items()}
+
+
+async def learn_spellings(conn: asyncpg.Connection, rows: list[Listing]) -> int:
+    """Count the spellings of those of these listings that are Vietnamese written with diacritics; how many texts
+    were new."""
+    texts = {}
+    for row in rows:
+        text = documents.embedding_text(row)
+        if spelling.spelled_by(text, row.language):
+            texts[hashlib.sha256(text.encode()).digest()] = spelling.spellings(text)
+    return await repo.learn_spellings(conn, texts) if texts else 0
 
 
 async def push(
@@ -135,6 +167,8 @@ async def index_events(
         row = current.get(listing_id)
         if row is None:
             continue
+        if row.id in public_ids and spelling.spelled_by(documents.embedding_text(row), row.language):
+            await outbox.emit(conn, row.id, SpellingsSeen(id=row.id))
         if row.id in without_vector:
             await outbox.emit(conn, row.id, VectorNeeded(id=row.id, kind=row.kind, version=row.version))
         else:
@@ -177,6 +211,14 @@ async def add_vectors(
     )
 
 
+async def add_spellings(conn: asyncpg.Connection, events: list[OutboxRow]) -> None:
+    """Count the spellings of the public Vietnamese listings these events name, in a transaction of its own: the
+    words shared by every text are locked only as long as that takes."""
+    now = datetime.now(UTC)
+    rows = await listings.rows_by_id(conn, sorted({e.aggregate_id for e in events}))
+    await learn_spellings(conn, [r for r in rows if listings.is_public(r, now)])
+
+
 async def push_vectors(
     client: AsyncClient, settings: Settings, rows: list[Listing], vectors: list[list[float] | None]
 ) -> None:
@@ -215,6 +257,7 @@ async def consumers(settings: Settings) -> AsyncIterator[list[outbox.Consumer]]:
         yield [
             outbox.Consumer("search-indexer", (LISTING_CHANGED,), handle, BATCH_SIZE),
             outbox.Consumer("search-vectors", (VectorNeeded.__struct_config__.tag,), add, VECTOR_BATCH_SIZE),
+            outbox.Consumer("search-spellings", (SpellingsSeen.__struct_config__.tag,), add_spellings, BATCH_SIZE),
         ]
     finally:
         await client.aclose()
@@ -239,10 +282,14 @@ async def reindex(
         # it can, so the vector store is written a few times, not once per page.
         tasks = []
         while True:
-            async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn:
                 rows = await listings.public_rows_after(conn, kind, after, REINDEX_PAGE)
                 if not rows:
                     break
+                # Counted first and committed at once: the page's plain texts are read with its own spellings, and the
+                # words every text shares are not held locked while the model reads.
+                async with conn.transaction():
+                    await learn_spellings(conn, rows)
                 vectors = await vectors_for(conn, rows, settings.embeddings)
             docs = [documents.document(r, v) for r, v in zip(rows, vectors, strict=True)]
             tasks.append(await client.index(fresh).add_documents(docs, primary_key="id"))

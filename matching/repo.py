@@ -1,5 +1,6 @@
-"""SQL of the matching package: cached embeddings, subscriptions and notifications."""
+"""SQL of the matching package: cached embeddings, Vietnamese spellings, subscriptions and notifications."""
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,6 +57,40 @@ async def texts_locked_if_free(conn: asyncpg.Connection, hashes: list[bytes]) ->
         hashes,
     )
     return [r["h"] for r in rows]
+
+
+async def learn_spellings(conn: asyncpg.Connection, texts: dict[bytes, Counter[tuple[str, str]]]) -> int:
+    """Add the spellings of texts not counted yet (by hash); how many were new."""
+    new = await conn.fetch(
+        "INSERT INTO spelled_texts (text_hash) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING RETURNING text_hash",
+        list(texts),
+    )
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in new:
+        counts.update(texts[r["text_hash"]])
+    if counts:
+        # In one order, so that two workers adding shared words wait for each other instead of deadlocking.
+        keys = sorted(counts)
+        await conn.execute(
+            "INSERT INTO spellings (folded, written, count)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
+            " ON CONFLICT (folded, written) DO UPDATE SET count = spellings.count + excluded.count",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [counts[k] for k in keys],
+        )
+    return len(new)
+
+
+async def spellings_of(conn: asyncpg.Connection, folded: list[str]) -> dict[str, dict[str, int]]:
+    """The known spellings of these words and pairs (without diacritics), with how often each is written."""
+    rows = await conn.fetch(
+        "SELECT folded, written, count FROM spellings WHERE folded = ANY($1::text[])", sorted(set(folded))
+    )
+    known: dict[str, dict[str, int]] = {}
+    for r in rows:
+        known.setdefault(r["folded"], {})[r["written"]] = r["count"]
+    return known
 
 
 async def lock_listings(conn: asyncpg.Connection, ids: list[UUID]) -> None:

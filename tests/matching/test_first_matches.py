@@ -37,14 +37,21 @@ async def indexed_by_words(conn, settings) -> None:
         await meili.aclose()
 
 
-async def new_offer_and_demand(client, conn, settings) -> tuple[dict, dict, str, bytes]:
-    """A published offer and a demand of the same topic, searchable by their words, with no latent terms cached."""
+async def published_by_words(client, conn, settings, offers: list[dict], demand: dict) -> tuple[list[dict], dict, str]:
+    """Offers of an institute and a demand of an enterprise, published and searchable by their words; the demand's
+    owner key."""
     operator = await operator_key(conn)
     _, institute = await verified_org(client, operator, "institute")
     _, enterprise = await verified_org(client, operator, "enterprise")
-    offer = await published(client, "offer", institute, operator, offer_body())
-    demand = await published(client, "demand", enterprise, operator, DEMAND)
+    views = [await published(client, "offer", institute, operator, body) for body in offers]
+    view = await published(client, "demand", enterprise, operator, demand)
     await indexed_by_words(conn, settings)
+    return views, view, enterprise
+
+
+async def new_offer_and_demand(client, conn, settings) -> tuple[dict, dict, str, bytes]:
+    """A published offer and a demand of the same topic, searchable by their words, with no latent terms cached."""
+    [offer], demand, enterprise = await published_by_words(client, conn, settings, [offer_body()], DEMAND)
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'listing.vector_needed'") == 2
     assert await conn.fetchval("SELECT count(*) FROM embedding_cache") == 0
     [row] = await listings.rows_by_id(conn, [uuid.UUID(offer["id"])])
