@@ -4,7 +4,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -36,10 +36,14 @@ LISTING_CHANGED = ListingChanged.__struct_config__.tag
 T = TypeVar("T")
 
 
+def key_of(text: str, language: str | None) -> bytes:
+    """The cache key of a listing's text: Vietnamese typed without diacritics is read restored, under a key of its own."""
+    return embeddings.text_hash(text, spelling.restorable(text, language))
+
+
 def text_key(row: Listing) -> bytes:
     """The cache key of the text a listing's vector is computed from."""
-    text = documents.embedding_text(row)
-    return embeddings.text_hash(text, spelling.restorable(text, row.language))
+    return key_of(documents.embedding_text(row), row.language)
 
 
 class SpellingsSeen(outbox.Event, frozen=True, kw_only=True, tag="listing.spellings_seen"):
@@ -61,24 +65,22 @@ async def vectors_for(conn: asyncpg.Connection, rows: list[Listing], enabled: bo
     if not enabled:
         return [None] * len(rows)
     keys = [text_key(r) for r in rows]
-    texts = {k: documents.embedding_text(r) for k, r in zip(keys, rows, strict=True)}
-    restore = {k for k, r in zip(keys, rows, strict=True) if spelling.restorable(texts[k], r.language)}
-    known = await encoded_once(conn, texts, repo.cached_vectors, lambda vector, _: vector, restore=restore)
+    texts = {k: (documents.embedding_text(r), r.language) for k, r in zip(keys, rows, strict=True)}
+    known = await encoded_once(conn, texts, repo.cached_vectors, lambda vector, _: vector)
     return [known[k] for k in keys]
 
 
 async def encoded_once(
     conn: asyncpg.Connection,
-    texts: dict[bytes, str],
+    texts: dict[bytes, tuple[str, str | None]],
     cached: Callable[[asyncpg.Connection, list[bytes]], Awaitable[dict[bytes, T]]],
     part: Callable[[list[float], Latents], T],
     wait: bool = True,
-    restore: Collection[bytes] = (),
 ) -> dict[bytes, T]:
-    """What `cached` reads of each text (by its hash), computing and caching first the texts nobody has yet.
+    """What `cached` reads of each text and its language (by the text's key), computing and caching first the texts
+    nobody has yet.
 
-    A text another process is computing is waited for and its result reused; without `wait` it is left out. The
-    texts in `restore` (Vietnamese typed without diacritics) are read with their diacritics restored."""
+    A text another process is computing is waited for and its result reused; without `wait` it is left out."""
     known = await cached(conn, list(texts))
     if unknown := [k for k in texts if k not in known]:
         # The locks are held until the results are cached, even on a connection outside any transaction (a request's).
@@ -89,7 +91,7 @@ async def encoded_once(
                 unknown = await repo.texts_locked_if_free(conn, unknown)
             known.update(await cached(conn, unknown))
             missing = {k: texts[k] for k in unknown if k not in known}
-            read = await restored(conn, missing, restore)
+            read = await restored(conn, missing)
             vectors, latents = await embeddings.encoded(list(read.values()))
             await repo.cache_vectors(
                 conn, dict(zip(missing, vectors, strict=True)), dict(zip(missing, latents, strict=True))
@@ -98,13 +100,16 @@ async def encoded_once(
     return known
 
 
-async def restored(conn: asyncpg.Connection, texts: dict[bytes, str], restore: Collection[bytes]) -> dict[bytes, str]:
-    """What the model reads of each text: those in `restore` with the diacritics the catalogue spells them with."""
-    plain = {k: text[: embeddings.MAX_CHARS] for k, text in texts.items() if k in restore}
-    if not plain:
-        return texts
-    known = await repo.spellings_of(conn, [w for text in plain.values() for w in spelling.wanted(text)])
-    return {k: spelling.restored(plain[k], known) if k in plain else text for k, text in texts.items()}
+async def restored(conn: asyncpg.Connection, texts: dict[bytes, tuple[str, str | None]]) -> dict[bytes, str]:
+    """What the model reads of each text and its language: Vietnamese typed without diacritics with the diacritics
+    the catalogue spells its words with."""
+    plain = {
+        k: text[: embeddings.MAX_CHARS] for k, (text, language) in texts.items() if spelling.restorable(text, language)
+    }
+    known = (
+        await repo.spellings_of(conn, [w for text in plain.values() for w in spelling.wanted(text)]) if plain else {}
+    )
+    return {k: spelling.restored(plain[k], known) if k in plain else text for k, (text, _) in texts.items()}
 
 
 async def learn_spellings(conn: asyncpg.Connection, rows: list[Listing]) -> int:

@@ -17,7 +17,7 @@ from exchange.kernel.errors import Forbidden
 from exchange.kernel.settings import Settings
 from listings import public as listings
 from listings.public import Listing
-from matching import constraints, documents, embeddings, engine, indexer, repo, search, spelling, terms
+from matching import constraints, documents, embeddings, engine, indexer, repo, search, terms
 from matching.schemas import Explanation, MatchItem, MatchResults
 
 CANDIDATES = 50
@@ -232,10 +232,12 @@ async def add_semantics(
 ) -> None:
     """Score each candidate's closeness in meaning to its listing: the cosine of their latent terms, stretched."""
     own = {row.id: indexer.text_key(row) for row, _, _ in gathered}
-    views = {listing_id: c.listing for _, cs, _ in gathered for listing_id, c in cs.items()}
-    texts = {listing_id: documents.view_embedding_text(view) for listing_id, view in views.items()}
-    restore = {i for i, text in texts.items() if spelling.restorable(text, views[i].get("language"))}
-    theirs = {i: embeddings.text_hash(text, i in restore) for i, text in texts.items()}
+    texts = {
+        listing_id: (documents.view_embedding_text(c.listing), c.listing.get("language"))
+        for _, cs, _ in gathered
+        for listing_id, c in cs.items()
+    }
+    theirs = {listing_id: indexer.key_of(*text) for listing_id, text in texts.items()}
     known = await repo.cached_latents(conn, list({*own.values(), *theirs.values()}))
     # A counterpart published moments ago may still wait for the background job. The likeliest answers among those
     # have their latent terms computed now, so that the first matches anyone sees already weigh their meaning (the job
@@ -248,10 +250,7 @@ async def add_semantics(
                 pending[listing_id] = max(pending.get(listing_id, 0.0), words(c, total))
     if chosen := sorted(pending, key=pending.__getitem__, reverse=True)[:TEXTS_COMPUTED_PER_REQUEST]:
         now = {theirs[listing_id]: texts[listing_id] for listing_id in chosen}
-        plain = {theirs[listing_id] for listing_id in chosen if listing_id in restore}
-        known.update(
-            await indexer.encoded_once(conn, now, repo.cached_latents, lambda _, t: t, wait=False, restore=plain)
-        )
+        known.update(await indexer.encoded_once(conn, now, repo.cached_latents, lambda _, t: t, wait=False))
     for row, candidates, _ in gathered:
         mine = known.get(own[row.id])
         for listing_id, c in candidates.items():

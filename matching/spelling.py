@@ -42,8 +42,7 @@ def spellings(text: str) -> Counter[tuple[str, str]]:
 
 def wanted(text: str) -> list[str]:
     """The words and pairs, without diacritics, whose spellings restoring a text needs."""
-    words = [fold(w) for w in _words(text)]
-    return sorted({*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))})
+    return sorted({folded for folded, _ in spellings(text)})
 
 
 def restored(text: str, known: Mapping[str, Mapping[str, int]]) -> str:
@@ -51,6 +50,7 @@ def restored(text: str, known: Mapping[str, Mapping[str, int]]) -> str:
     matches = list(_WORD.finditer(text))
     # For each spelling of the current word: the best log-probability of the text up to it, and the path there.
     best: dict[str, tuple[float, list[str]]] = {"": (0.0, [])}
+    folded_before = ""
     for m in matches:
         folded = fold(m.group())
         forms = known.get(folded) or {m.group().lower(): 0}
@@ -61,14 +61,14 @@ def restored(text: str, known: Mapping[str, Mapping[str, int]]) -> str:
             options = []
             for before, (score, path) in best.items():
                 if before:
-                    pair = known.get(f"{fold(before)} {folded}", {}).get(f"{before} {form}", 0)
-                    seen = known.get(fold(before), {}).get(before, 0)
+                    pair = known.get(f"{folded_before} {folded}", {}).get(f"{before} {form}", 0)
+                    seen = known.get(folded_before, {}).get(before, 0)
                     options.append((score + math.log((pair + PRIOR_WEIGHT * prior) / (seen + PRIOR_WEIGHT)), path))
                 else:
                     options.append((score + math.log(prior), path))
             score, path = max(options, key=lambda o: o[0])
             step[form] = (score, [*path, form])
-        best = step
+        best, folded_before = step, folded
     chosen = max(best.values(), key=lambda b: b[0])[1] if matches else []
     out, last = [], 0
     for m, form in zip(matches, chosen, strict=True):

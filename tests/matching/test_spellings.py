@@ -51,7 +51,7 @@ async def test_a_plain_vietnamese_demand_is_read_with_the_diacritics_of_the_cata
     text = documents.embedding_text(row)
     key = indexer.text_key(row)
     assert key == embeddings.text_hash(text, restored=True) != embeddings.text_hash(text)
-    read = (await indexer.restored(conn, {key: text}, {key}))[key]
+    read = (await indexer.restored(conn, {key: (text, row.language)}))[key]
     # The offer never writes "cần" (need): that word stays as typed.
     assert read.startswith("Can công nghệ xử lý nước thải chăn nuôi heo bằng màng sinh học MBR")
     assert "QCVN 62-MT:2016/BTNMT" in read
@@ -74,7 +74,7 @@ async def test_texts_not_vietnamese_typed_without_diacritics_are_read_as_written
     text = documents.embedding_text(row)
     assert not spelling.restorable(text, row.language)
     assert indexer.text_key(row) == embeddings.text_hash(text)
-    assert await indexer.restored(conn, {b"k": text}, set()) == {b"k": text}
+    assert await indexer.restored(conn, {b"k": (text, row.language)}) == {b"k": text}
 
 
 async def test_a_plain_vietnamese_offer_computed_by_a_matches_request_is_cached_where_its_job_looks(
